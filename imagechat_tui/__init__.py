@@ -1,0 +1,3 @@
+"""imagechat-tui: collaborative image annotation chat for the terminal."""
+
+__version__ = "0.1.0"

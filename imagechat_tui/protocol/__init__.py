@@ -1,0 +1,1 @@
+"""Wire protocol: message and object models shared by server and client (pure, no I/O)."""

@@ -1,0 +1,127 @@
+"""Live events and WebSocket frames: models, encoding and decoding (PROTOCOL.md, "Live updates")."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from .models import Comment, Marker, MarkerPosition, Model
+
+Change = Literal["comment-added", "comment-edited", "comment-deleted", "status", "moved"]
+
+
+class EventBase(Model):
+    image: str
+    seq: int
+    broadcast_id: str
+    marker_id: str
+
+
+class NewImageChat(EventBase):
+    type: Literal["new-image-chat"] = "new-image-chat"
+    marker: Marker
+
+
+class ImageChatUpdated(EventBase):
+    type: Literal["image-chat-updated"] = "image-chat-updated"
+    change: Change
+    comment: Comment | None = None
+    marker: MarkerPosition | None = None
+
+
+class DeletedImageChat(EventBase):
+    type: Literal["deleted-image-chat"] = "deleted-image-chat"
+
+
+Event = Annotated[NewImageChat | ImageChatUpdated | DeletedImageChat, Field(discriminator="type")]
+_event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+_markers_adapter: TypeAdapter[list[Marker]] = TypeAdapter(list[Marker])
+
+
+def encode_event(event: NewImageChat | ImageChatUpdated | DeletedImageChat) -> str:
+    """One event as the compact JSON text that is stored, replayed and broadcast."""
+    exclude = None
+    if isinstance(event, ImageChatUpdated):
+        exclude = {"marker"} if event.comment is not None else {"comment"}
+    return event.model_dump_json(exclude=exclude)
+
+
+def decode_event(data: dict[str, Any]) -> NewImageChat | ImageChatUpdated | DeletedImageChat:
+    return _event_adapter.validate_python(data)
+
+
+# Server-to-client frames are assembled from already-encoded events, so a replay or a batch
+# never re-serialises what the event log and the fan-out already hold as text.
+
+
+def batch_frame(encoded_events: Iterable[str]) -> str:
+    return '{"type":"batch","events":[' + ",".join(encoded_events) + "]}"
+
+
+def _compact(value: dict[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _with_events(head: dict[str, Any], encoded_events: Iterable[str]) -> str:
+    return _compact(head)[:-1] + ',"events":[' + ",".join(encoded_events) + "]}"
+
+
+def replay_frame(image: str, seq: int, encoded_events: Iterable[str]) -> str:
+    return _with_events({"type": "subscribed", "image": image, "seq": seq, "recovered": True}, encoded_events)
+
+
+def events_page(image: str, seq: int, encoded_events: Iterable[str]) -> str:
+    """The body of `GET /events`."""
+    return _with_events({"image": image, "seq": seq}, encoded_events)
+
+
+def snapshot_frame(image: str, seq: int, markers: list[Marker]) -> str:
+    head = _compact({"type": "subscribed", "image": image, "seq": seq, "recovered": False})
+    return head[:-1] + ',"markers":' + _markers_adapter.dump_json(markers, by_alias=True).decode() + "}"
+
+
+def error_frame(code: str, message: str) -> str:
+    return _compact({"type": "error", "code": code, "message": message})
+
+
+# Client-side decoding of server frames.
+
+
+class Subscribed(Model):
+    type: Literal["subscribed"] = "subscribed"
+    image: str
+    seq: int
+    recovered: bool
+    events: list[Event] = Field(default_factory=list)
+    markers: list[Marker] = Field(default_factory=list)
+
+
+class Batch(Model):
+    type: Literal["batch"] = "batch"
+    events: list[Event]
+
+
+class ErrorFrame(Model):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+
+
+ServerFrame = Subscribed | Batch | ErrorFrame | NewImageChat | ImageChatUpdated | DeletedImageChat
+_server_frame_adapter: TypeAdapter[ServerFrame] = TypeAdapter(
+    Annotated[ServerFrame, Field(discriminator="type")]
+)
+
+
+class FrameError(ValueError):
+    """A frame that is not valid JSON or not a known message."""
+
+
+def decode_server_frame(text: str | bytes) -> ServerFrame:
+    try:
+        return _server_frame_adapter.validate_json(text)
+    except ValidationError as exc:
+        raise FrameError(str(exc)) from None

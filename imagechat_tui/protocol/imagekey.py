@@ -1,0 +1,48 @@
+"""Image keys: normalised http(s) URLs or `sha256:<hex>` digests of local files."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from .limits import MAX_IMAGE_KEY_LENGTH
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def normalize_image_key(raw: str) -> str:
+    """The canonical form of an image key; ValueError if it is neither a URL nor a digest."""
+    key = raw.strip()
+    if _DIGEST.fullmatch(key.lower()):
+        return key.lower()
+    try:
+        parts = urlsplit(key)
+        port = parts.port
+    except ValueError:
+        raise ValueError("must be an http(s) URL or sha256:<hex digest>") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise ValueError("must be an http(s) URL or sha256:<hex digest>")
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{host}" if userinfo else host
+    key = urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+    if len(key) > MAX_IMAGE_KEY_LENGTH:
+        raise ValueError(f"must be at most {MAX_IMAGE_KEY_LENGTH} characters")
+    return key
+
+
+def file_image_key(path: Path) -> str:
+    """The key of a local file: the SHA-256 of its bytes, so equal files share conversations."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"

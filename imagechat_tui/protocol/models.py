@@ -1,0 +1,178 @@
+"""Objects and REST bodies of PROTOCOL.md v1, as pydantic models with camelCase on the wire."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+from .imagekey import normalize_image_key
+from .limits import MAX_TEXT_LENGTH
+
+Role = Literal["member", "moderator", "admin"]
+Status = Literal["open", "resolved"]
+ROLES: tuple[Role, ...] = ("member", "moderator", "admin")
+
+
+def now_iso() -> str:
+    """The current time as RFC 3339 UTC with milliseconds, as every timestamp on the wire."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def canonical_uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError("must be a UUID") from None
+
+
+def _trimmed_text(value: str) -> str:
+    text = value.strip()
+    if not text:
+        raise ValueError("must not be empty")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ValueError(f"must be at most {MAX_TEXT_LENGTH} characters after trimming")
+    return text
+
+
+BroadcastId = Annotated[str, AfterValidator(canonical_uuid)]
+ImageKey = Annotated[str, StringConstraints(min_length=1, max_length=4096), AfterValidator(normalize_image_key)]
+CommentText = Annotated[str, StringConstraints(max_length=MAX_TEXT_LENGTH * 4), AfterValidator(_trimmed_text)]
+Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+ObjectId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class Model(BaseModel):
+    """camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
+
+
+class Request(Model):
+    """A client's body: strict types (no "25" for 25), no unknown keys."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class UserRef(Model):
+    id: str
+    name: str
+
+
+class Comment(Model):
+    id: str
+    marker_id: str
+    parent_id: str | None = None
+    user: UserRef
+    text: str
+    created_at: str
+    edited_at: str | None = None
+    deleted: bool = False
+
+
+class Marker(Model):
+    id: str
+    image: str
+    x: float
+    y: float
+    status: Status = "open"
+    created_at: str
+    created_by: UserRef
+    comments: list[Comment] = Field(default_factory=list)
+
+
+class MarkerPosition(Model):
+    """The part of a marker that a status change or a move touches."""
+
+    id: str
+    x: float
+    y: float
+    status: Status
+
+
+# REST request bodies
+
+
+class CreateChat(Request):
+    image: ImageKey
+    x: Percent
+    y: Percent
+    text: CommentText
+    broadcast_id: BroadcastId
+
+
+class AddComment(Request):
+    text: CommentText
+    parent_id: ObjectId | None = None
+    broadcast_id: BroadcastId
+
+
+class PatchChat(Request):
+    status: Status | None = None
+    x: Percent | None = None
+    y: Percent | None = None
+    broadcast_id: BroadcastId
+
+
+class EditComment(Request):
+    text: CommentText
+    broadcast_id: BroadcastId
+
+
+# REST answers
+
+
+class ChatsPage(Model):
+    image: str
+    seq: int
+    markers: list[Marker]
+
+
+class MarkerResult(Model):
+    marker: Marker
+    seq: int
+
+
+class CommentResult(Model):
+    comment: Comment
+    seq: int
+
+
+class SeqResult(Model):
+    seq: int
+
+
+class Usage(Model):
+    tenant: str
+    pub_sub_message_count: int
+    pub_sub_bandwidth: int
+    conversation_create_count: int
+    connections: int
+
+
+class MeUser(Model):
+    id: str
+    name: str
+    role: Role
+
+
+class TenantRef(Model):
+    id: str
+    name: str
+
+
+class Me(Model):
+    user: MeUser
+    tenant: TenantRef
+
+
+class ErrorBody(Model):
+    code: str
+    message: str
+
+
+class ErrorResponse(Model):
+    error: ErrorBody

@@ -1,0 +1,319 @@
+"""The ASGI application: REST under /api/v1 (FastAPI), the live endpoint beside it, and their upkeep.
+
+No `from __future__ import annotations` here: FastAPI reads the route signatures at run time.
+"""
+
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.exceptions import HTTPException
+
+from .. import __version__
+from ..protocol.events import Event, events_page
+from ..protocol.imagekey import normalize_image_key
+from ..protocol.limits import CLOSE_UNAUTHENTICATED, MAX_FRAME_BYTES
+from ..protocol.models import (
+    AddComment,
+    ChatsPage,
+    CommentResult,
+    CreateChat,
+    EditComment,
+    ErrorResponse,
+    Me,
+    MarkerResult,
+    MeUser,
+    Model,
+    PatchChat,
+    SeqResult,
+    TenantRef,
+    Usage,
+    canonical_uuid,
+)
+from .config import ServerConfig
+from .errors import ApiError, invalid, unauthorized
+from .live import Hub, LiveEndpoint, Receive, Scope, Send
+from .pubsub import LocalPubSub, PubSub
+from .ratelimit import RateLimiter
+from .schema import make_engine, prepare
+from .store import CONVERSATION_CREATE_COUNT, Committed, Principal, Store
+from .usage import BANDWIDTH, MESSAGES, UsageMeter
+
+log = logging.getLogger("imagechat.server")
+
+LIVE_PATH = "/api/v1/live"
+MAX_BODY_BYTES = MAX_FRAME_BYTES
+
+
+class EventsPage(Model):
+    image: str
+    seq: int
+    events: list[Event]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 410, 413, 422, 429)
+}
+
+
+class ImageChatServer:
+    """The whole server as one ASGI app: `/api/v1/live` goes straight to the live endpoint (no
+    middleware frames kept per idle connection), everything else to FastAPI."""
+
+    def __init__(self, config: ServerConfig, pubsub: PubSub | None = None) -> None:
+        self.config = config
+        self.engine = make_engine(config.database_url)
+        self.store = Store(self.engine)
+        self.meter = UsageMeter()
+        self.hub = Hub(pubsub or LocalPubSub(), self.meter)
+        self.live = LiveEndpoint(self.store, self.hub)
+        self.limiter = RateLimiter(config.write_rate, config.write_burst)
+        self.api = build_api(self)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == LIVE_PATH:
+            await self.live(scope, receive, send)
+        elif scope["type"] == "http" and _too_large(scope):
+            await _send_error(send, ApiError(413, "too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes"))
+        else:
+            await self.api(scope, receive, send)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Open storage and pub/sub, keep the upkeep tasks going, and close it all on the way out."""
+        await prepare(self.engine)
+        cutoff = datetime.now(UTC) - timedelta(days=self.config.receipt_days)
+        await self.store.prune_receipts(cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+        await self.hub.pubsub.start(self.hub.on_message)
+        tasks = [
+            asyncio.create_task(self._flush_usage_forever()),
+            asyncio.create_task(self._watch_revocations()),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.hub.close_all(1001, "server shutting down")
+            await self._flush_usage()
+            await self.hub.pubsub.close()
+            await self.engine.dispose()
+
+    async def publish(self, committed: Committed) -> Response:
+        if committed.event is not None and committed.topic is not None:
+            await self.hub.pubsub.publish(committed.topic, committed.seq, committed.event)
+        return Response(committed.body, status_code=committed.status, media_type="application/json")
+
+    async def _flush_usage(self) -> None:
+        await self.store.add_usage(self.meter.take_deltas())
+
+    async def _flush_usage_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.usage_flush)
+            try:
+                await self._flush_usage()
+            except Exception:
+                log.exception("could not write usage figures; will retry")
+
+    async def _watch_revocations(self) -> None:
+        revision, _ = await self.store.revocations_after(0)
+        while True:
+            await asyncio.sleep(self.config.revocation_poll)
+            try:
+                revision, revoked = await self.store.revocations_after(revision)
+            except Exception:
+                log.exception("could not check for revoked tokens; will retry")
+                continue
+            if revoked:
+                ids = set(revoked)
+                self.hub.close_where(lambda c: c.principal.token_id in ids, CLOSE_UNAUTHENTICATED, "token revoked")
+
+
+def _too_large(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return not value.isdigit() or int(value) > MAX_BODY_BYTES
+    return False
+
+
+async def _send_error(send: Send, error: ApiError) -> None:
+    response = error_response(error)
+    await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+    if error.status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    body = {"error": {"code": error.code, "message": error.message}}
+    return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return 400, "bad_json", "the request body is not valid JSON"
+    parts = []
+    for e in errors[:5]:
+        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {e.get('msg', 'invalid')}")
+    return 422, "invalid", "; ".join(parts)
+
+
+def fingerprint(request: Request, body: Model | None = None) -> str:
+    """What a retry must repeat exactly to be recognised as the same write."""
+    text = f"{request.method} {request.url.path} {body.model_dump_json() if body else ''}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def build_api(server: ImageChatServer) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with server.running():
+            yield
+
+    api = FastAPI(
+        title="Image Chat",
+        version=__version__,
+        description="Collaborative annotation of images: markers at percentage coordinates, threaded "
+        "conversations, live updates over `/api/v1/live`. See PROTOCOL.md.",
+        lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+    )
+    bearer = HTTPBearer(auto_error=False)
+    store = server.store
+
+    @api.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc)
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, code, message = _validation_message(exc)
+        return error_response(ApiError(status, code, message))
+
+    @api.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(ApiError(exc.status_code, code, str(exc.detail)))
+
+    @api.exception_handler(Exception)
+    async def _crash(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse({"error": {"code": "internal", "message": "internal server error"}}, status_code=500)
+
+    async def caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+        if credentials is None:
+            raise unauthorized()
+        principal = await store.principal(credentials.credentials)
+        if principal is None:
+            raise unauthorized("the token is unknown or revoked")
+        return principal
+
+    async def writer(p: Annotated[Principal, Depends(caller)]) -> Principal:
+        wait = server.limiter.retry_after((p.tenant_id, p.user_id))
+        if wait:
+            raise ApiError(429, "rate_limited", f"too many writes; retry in {wait} s", retry_after=wait)
+        return p
+
+    Caller = Annotated[Principal, Depends(caller)]
+    Writer = Annotated[Principal, Depends(writer)]
+    ImageParam = Annotated[str, Query(min_length=1, max_length=4096, description="the image key")]
+    BroadcastParam = Annotated[str, Query(alias="broadcastId", min_length=1, max_length=64)]
+
+    def image_key(raw: str) -> str:
+        try:
+            return normalize_image_key(raw)
+        except ValueError as exc:
+            raise invalid(f"image: {exc}") from None
+
+    def broadcast_id(raw: str) -> str:
+        try:
+            return canonical_uuid(raw)
+        except ValueError:
+            raise invalid("broadcastId: must be a UUID") from None
+
+    @api.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    registry = CollectorRegistry()
+    registry.register(server.meter)
+
+    @api.get("/metrics", tags=["ops"], response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @api.get("/api/v1/me", response_model=Me)
+    async def me(p: Caller) -> Me:
+        return Me(user=MeUser(id=p.user_id, name=p.user_name, role=p.role), tenant=TenantRef(id=p.tenant_id,
+                                                                                             name=p.tenant_name))
+
+    @api.get("/api/v1/chats", response_model=ChatsPage)
+    async def chats(p: Caller, image: ImageParam) -> ChatsPage:
+        return await store.chats(p, image_key(image))
+
+    @api.post("/api/v1/chats", status_code=201, response_model=MarkerResult)
+    async def create_chat(request: Request, p: Writer, body: CreateChat) -> Response:
+        committed = await store.create_marker(p, body, fingerprint(request, body))
+        if committed.event is not None:
+            server.meter.tenant(p.tenant_id).conversations += 1
+        return await server.publish(committed)
+
+    @api.post("/api/v1/chats/{markerId}/comments", status_code=201, response_model=CommentResult)
+    async def add_comment(request: Request, p: Writer, body: AddComment, markerId: str) -> Response:
+        return await server.publish(await store.add_comment(p, markerId, body, fingerprint(request, body)))
+
+    @api.patch("/api/v1/chats/{markerId}", response_model=MarkerResult)
+    async def patch_chat(request: Request, p: Writer, body: PatchChat, markerId: str) -> Response:
+        return await server.publish(await store.patch_marker(p, markerId, body, fingerprint(request, body)))
+
+    @api.delete("/api/v1/chats/{markerId}", response_model=SeqResult)
+    async def delete_chat(request: Request, p: Writer, markerId: str, bid: BroadcastParam) -> Response:
+        committed = await store.delete_marker(p, markerId, broadcast_id(bid), fingerprint(request))
+        return await server.publish(committed)
+
+    @api.patch("/api/v1/comments/{commentId}", response_model=CommentResult)
+    async def edit_comment(request: Request, p: Writer, body: EditComment, commentId: str) -> Response:
+        return await server.publish(await store.edit_comment(p, commentId, body, fingerprint(request, body)))
+
+    @api.delete("/api/v1/comments/{commentId}", response_model=SeqResult)
+    async def delete_comment(request: Request, p: Writer, commentId: str, bid: BroadcastParam) -> Response:
+        committed = await store.delete_comment(p, commentId, broadcast_id(bid), fingerprint(request))
+        return await server.publish(committed)
+
+    @api.get("/api/v1/events", response_model=EventsPage)
+    async def events(p: Caller, image: ImageParam, since: Annotated[int, Query(ge=0)]) -> Response:
+        history = await store.history(p, image_key(image), since)
+        if history.events is None:
+            raise ApiError(410, "gone", f"events after seq {since} are no longer kept: fetch /chats instead")
+        return Response(events_page(history.key, history.seq, history.events), media_type="application/json")
+
+    @api.get("/api/v1/usage", response_model=Usage)
+    async def usage(p: Caller) -> Usage:
+        if p.role != "admin":
+            raise ApiError(403, "forbidden", "usage figures are for admins")
+        stored = await store.usage(p.tenant_id)
+        live = server.meter.tenant(p.tenant_id)
+        unflushed = live.unflushed()
+        return Usage(
+            tenant=p.tenant_id,
+            pub_sub_message_count=stored.get(MESSAGES, 0) + unflushed[MESSAGES],
+            pub_sub_bandwidth=stored.get(BANDWIDTH, 0) + unflushed[BANDWIDTH],
+            conversation_create_count=stored.get(CONVERSATION_CREATE_COUNT, 0),
+            connections=live.connections,
+        )
+
+    return api

@@ -1,0 +1,34 @@
+"""Server settings, with the defaults an embedded single-user server wants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("imagechat-tui", appauthor=False))
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite+aiosqlite:///{data_dir / 'imagechat.db'}"
+
+
+@dataclass(slots=True)
+class ServerConfig:
+    database_url: str
+    write_rate: float = 10.0
+    """Writes per second a user may make, sustained."""
+    write_burst: float = 60.0
+    """Writes a user may make at once."""
+    revocation_poll: float = 0.25
+    """Seconds between checks for revoked tokens, which close their open WebSockets."""
+    usage_flush: float = 5.0
+    """Seconds between writes of the in-memory usage counters to the database."""
+    receipt_days: int = 7
+    """How long a broadcastId is remembered for idempotent retries."""

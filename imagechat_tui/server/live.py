@@ -1,0 +1,356 @@
+"""The live WebSocket endpoint `/api/v1/live`: authentication, subscriptions, replay and fan-out.
+
+Each event is encoded once; fanning it out is one synchronous pass over the image's subscribers
+(see `eager`). A connection whose socket is full keeps a bounded outbox: whatever arrives while
+its previous frame is still being sent goes out as one `batch` frame; past the bound it is closed
+with 1013 (or reset, if even the close frame can't get through) and resyncs when it comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ..protocol.events import batch_frame, error_frame, replay_frame, snapshot_frame
+from ..protocol.imagekey import normalize_image_key
+from ..protocol.limits import (
+    AUTH_FRAME_TIMEOUT,
+    BATCH_MAX_EVENTS,
+    CLOSE_POLICY,
+    CLOSE_TRY_AGAIN,
+    CLOSE_UNAUTHENTICATED,
+    MAX_SUBSCRIPTIONS,
+)
+from .eager import start_eagerly
+from .pubsub import PubSub
+from .store import Principal, Store, topic_of
+from .usage import TenantUsage, UsageMeter
+
+log = logging.getLogger("imagechat.live")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+MAX_BACKLOG = 1000
+"""Frames queued for one connection whose socket is full before it is dropped."""
+FRAME_RATE, FRAME_BURST = 20.0, 100.0
+"""Incoming frames a client may send per second, and in a burst, before it counts as a flood."""
+CLOSE_GRACE = 1.0
+"""How long a close frame may wait behind a full socket before the connection is reset."""
+
+_Item = tuple[bool, str, int]  # (is an event, frame text, its size in bytes)
+
+
+class _Subscription:
+    __slots__ = ("key", "pending")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        # Live events that arrive while the subscribe's replay or snapshot is read, else None.
+        self.pending: list[tuple[int, str, int]] | None = []
+
+
+class LiveConnection:
+    """One authenticated WebSocket: its subscriptions and its ordered, bounded outgoing queue."""
+
+    __slots__ = ("send", "principal", "usage", "hub", "subs", "outbox", "sender", "closing", "closer", "tokens",
+                 "refilled")
+
+    def __init__(self, send: Send, principal: Principal, usage: TenantUsage, hub: Hub) -> None:
+        self.send = send
+        self.principal = principal
+        self.usage = usage
+        self.hub = hub
+        self.subs: dict[str, _Subscription] = {}
+        self.outbox: list[_Item] = []
+        self.sender: asyncio.Task[None] | None = None
+        self.closing = False
+        self.closer: asyncio.Task[None] | None = None
+        self.tokens = FRAME_BURST
+        self.refilled = time.monotonic()
+
+    # Outgoing
+
+    def deliver(self, topic: str, seq: int, event: str, size: int) -> None:
+        sub = self.subs.get(topic)
+        if sub is None:
+            return
+        if sub.pending is not None:
+            sub.pending.append((seq, event, size))
+        else:
+            self.push(True, event, size)
+
+    def push(self, is_event: bool, text: str, size: int) -> None:
+        if self.closing:
+            return
+        if self.sender is not None:
+            self.outbox.append((is_event, text, size))
+            if len(self.outbox) > MAX_BACKLOG:
+                self.close(CLOSE_TRY_AGAIN, "too far behind: resubscribe with since")
+            return
+        self._start(text, size)
+
+    def _start(self, text: str, size: int) -> None:
+        try:
+            self.sender = start_eagerly(self._send_frame(text, size))
+        except Exception:  # the peer is gone; the receive loop is told and cleans up
+            self.closing = True
+            return
+        if self.sender is not None:
+            self.sender.add_done_callback(self._sent)
+
+    async def _send_frame(self, text: str, size: int) -> None:
+        await self.send({"type": "websocket.send", "text": text})
+        self.usage.messages += 1
+        self.usage.bandwidth += size
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self.sender = None
+        if task.cancelled() or task.exception() is not None:
+            self.closing = True
+            return
+        if self.outbox and not self.closing:
+            self._start(*self._next_frame())
+
+    def _next_frame(self) -> tuple[str, int]:
+        """The head of the outbox: a control frame alone, or up to 64 events as one batch."""
+        outbox = self.outbox
+        if not outbox[0][0]:
+            _, text, size = outbox.pop(0)
+            return text, size
+        count = 1
+        while count < len(outbox) and count < BATCH_MAX_EVENTS and outbox[count][0]:
+            count += 1
+        items = outbox[:count]
+        del outbox[:count]
+        if count == 1:
+            return items[0][1], items[0][2]
+        frame = batch_frame(text for _, text, _ in items)
+        return frame, len(frame.encode())
+
+    def push_control(self, frame: str) -> None:
+        self.push(False, frame, len(frame.encode()))
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Stop delivering and close with `code`; reset the connection if its socket stays full."""
+        if self.closing:
+            return
+        self.closing = True
+        self.outbox.clear()
+        self.hub.detach(self)
+        if self.sender is not None:
+            self.sender.cancel()
+        self.closer = asyncio.get_running_loop().create_task(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        try:
+            async with asyncio.timeout(CLOSE_GRACE):
+                await self.send({"type": "websocket.close", "code": code, "reason": reason})
+        except TimeoutError:
+            _abort(self.send)
+        except Exception:  # already gone
+            pass
+
+    # Incoming
+
+    def flooding(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(FRAME_BURST, self.tokens + (now - self.refilled) * FRAME_RATE)
+        self.refilled = now
+        self.tokens -= 1
+        return self.tokens < 0
+
+
+def _abort(send: Send) -> None:
+    """Reset a connection whose socket buffer is full, so no close frame can reach the peer.
+
+    ASGI has no such call; uvicorn's `send` is a method of its protocol object, which owns the
+    transport. Elsewhere the connection ends when the server's keepalive gives up on it."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is not None:
+        transport.abort()
+
+
+class Hub:
+    """Who is subscribed to what in this process, fed by the pub/sub layer."""
+
+    def __init__(self, pubsub: PubSub, meter: UsageMeter) -> None:
+        self.pubsub = pubsub
+        self.meter = meter
+        self.topics: dict[str, dict[LiveConnection, None]] = {}
+        self.connections: dict[LiveConnection, None] = {}
+
+    def on_message(self, topic: str, seq: int, event: str) -> None:
+        subscribers = self.topics.get(topic)
+        if subscribers:
+            size = len(event.encode())
+            for conn in tuple(subscribers):
+                conn.deliver(topic, seq, event, size)
+
+    def attach(self, conn: LiveConnection) -> None:
+        self.connections[conn] = None
+        conn.usage.connections += 1
+
+    def detach(self, conn: LiveConnection) -> None:
+        """Forget a connection at once (it gets nothing more); the topics it leaves are dropped later."""
+        if self.connections.pop(conn, 0) is None:
+            conn.usage.connections -= 1
+        for topic in conn.subs:
+            self._drop(conn, topic)
+
+    def _drop(self, conn: LiveConnection, topic: str) -> None:
+        subscribers = self.topics.get(topic)
+        if subscribers is not None:
+            subscribers.pop(conn, None)
+            if not subscribers:
+                del self.topics[topic]
+                asyncio.get_running_loop().create_task(self.pubsub.unsubscribe(topic))
+
+    async def join(self, conn: LiveConnection, topic: str) -> None:
+        subscribers = self.topics.setdefault(topic, {})
+        subscribers[conn] = None
+        if len(subscribers) == 1:
+            await self.pubsub.subscribe(topic)
+
+    def leave(self, conn: LiveConnection, topic: str) -> None:
+        if conn.subs.pop(topic, None) is not None:
+            self._drop(conn, topic)
+
+    def close_where(self, predicate: Callable[[LiveConnection], bool], code: int, reason: str) -> None:
+        for conn in tuple(self.connections):
+            if predicate(conn):
+                conn.close(code, reason)
+
+    async def close_all(self, code: int, reason: str) -> None:
+        """Close every connection with `code` and wait (briefly) until the close frames are out."""
+        conns = tuple(self.connections)
+        for conn in conns:
+            conn.close(code, reason)
+        closers = [conn.closer for conn in conns if conn.closer is not None]
+        if closers:
+            await asyncio.wait(closers, timeout=CLOSE_GRACE + 1)
+
+
+class LiveEndpoint:
+    """The ASGI app of `/api/v1/live`, mounted outside FastAPI's middleware to keep each idle
+    connection small."""
+
+    def __init__(self, store: Store, hub: Hub) -> None:
+        self.store = store
+        self.hub = hub
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (await receive())["type"] != "websocket.connect":
+            return
+        await send({"type": "websocket.accept"})
+        principal = await self._authenticate(scope, receive)
+        if principal is None:
+            await send({"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED, "reason": "authentication failed"})
+            return
+        conn = LiveConnection(send, principal, self.hub.meter.tenant(principal.tenant_id), self.hub)
+        self.hub.attach(conn)
+        try:
+            await self._serve(conn, receive)
+        finally:
+            self.hub.detach(conn)
+            if conn.sender is not None:
+                conn.sender.cancel()
+
+    async def _authenticate(self, scope: Scope, receive: Receive) -> Principal | None:
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                scheme, _, token = value.decode("latin-1").partition(" ")
+                return await self.store.principal(token.strip()) if scheme.lower() == "bearer" else None
+        try:
+            async with asyncio.timeout(AUTH_FRAME_TIMEOUT):
+                message = await receive()
+        except TimeoutError:
+            return None
+        try:
+            frame = json.loads(message.get("text") or "")
+        except ValueError:
+            return None
+        token = frame.get("token") if isinstance(frame, dict) and frame.get("type") == "auth" else None
+        return await self.store.principal(token) if isinstance(token, str) else None
+
+    async def _serve(self, conn: LiveConnection, receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if conn.closing:
+                continue
+            if conn.flooding():
+                conn.close(CLOSE_POLICY, "too many frames")
+                continue
+            text = message.get("text")
+            if text is None:
+                conn.push_control(error_frame("bad_frame", "frames must be JSON text"))
+                continue
+            try:
+                frame = json.loads(text)
+            except ValueError:
+                conn.push_control(error_frame("bad_json", "the frame is not valid JSON"))
+                continue
+            await self._handle(conn, frame)
+
+    async def _handle(self, conn: LiveConnection, frame: Any) -> None:
+        kind = frame.get("type") if isinstance(frame, dict) else None
+        if kind == "subscribe":
+            await self._subscribe(conn, frame)
+        elif kind == "unsubscribe":
+            key = _image_of(conn, frame)
+            if key is not None:
+                self.hub.leave(conn, topic_of(conn.principal.tenant_id, key))
+        elif kind == "auth":
+            conn.push_control(error_frame("bad_frame", "already authenticated"))
+        else:
+            conn.push_control(error_frame("unknown_type", f"unknown frame type {str(kind)[:64]!r}"))
+
+    async def _subscribe(self, conn: LiveConnection, frame: dict[str, Any]) -> None:
+        key = _image_of(conn, frame)
+        if key is None:
+            return
+        since = frame.get("since")
+        if since is not None and (type(since) is not int or since < 0):
+            conn.push_control(error_frame("invalid", "since must be a non-negative integer or null"))
+            return
+        topic = topic_of(conn.principal.tenant_id, key)
+        sub = conn.subs.get(topic)
+        if sub is None:
+            if len(conn.subs) >= MAX_SUBSCRIPTIONS:
+                conn.push_control(error_frame("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS} images"))
+                return
+            sub = conn.subs[topic] = _Subscription(key)
+            await self.hub.join(conn, topic)
+        else:
+            sub.pending = []  # a resubscribe on this connection: buffer anew while reading
+        history = await self.store.history(conn.principal, key, since) if since is not None else None
+        if history is not None and history.events is not None:
+            seq, head = history.seq, replay_frame(key, history.seq, history.events)
+        else:
+            page = await self.store.chats(conn.principal, key)
+            seq, head = page.seq, snapshot_frame(key, page.seq, page.markers)
+        if conn.subs.get(topic) is not sub:  # unsubscribed meanwhile
+            return
+        pending, sub.pending = sub.pending or [], None
+        conn.push_control(head)
+        for event_seq, event, size in pending:
+            if event_seq > seq:
+                conn.push(True, event, size)
+
+
+def _image_of(conn: LiveConnection, frame: dict[str, Any]) -> str | None:
+    raw = frame.get("image")
+    try:
+        if not isinstance(raw, str):
+            raise ValueError("image must be a string")
+        return normalize_image_key(raw)
+    except ValueError as exc:
+        conn.push_control(error_frame("invalid", f"image: {exc}"))
+        return None

@@ -1,0 +1,501 @@
+"""Storage of markers, comments, the event log and idempotency receipts.
+
+Every write runs in one transaction that first raises the image's seq (`UPDATE … RETURNING`, which
+holds the image row's lock on PostgreSQL and the database's write lock on SQLite), then validates
+against what it now sees, writes, appends its event and its receipt. A write that fails validation
+rolls back, so its seq is never used and nothing is published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, and_, exists, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ..protocol.events import (
+    DeletedImageChat,
+    EventBase,
+    ImageChatUpdated,
+    NewImageChat,
+    encode_event,
+)
+from ..protocol.limits import KEPT_EVENTS
+from ..protocol.models import (
+    AddComment,
+    ChatsPage,
+    Comment,
+    CommentResult,
+    CreateChat,
+    EditComment,
+    Marker,
+    MarkerPosition,
+    MarkerResult,
+    Model,
+    PatchChat,
+    Role,
+    SeqResult,
+    UserRef,
+    now_iso,
+)
+from .errors import ApiError, forbidden, invalid, not_found
+from .schema import comments, events, images, markers, receipts, tenants, tokens, usage
+
+CONVERSATION_CREATE_COUNT = "conversationCreateCount"
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(6)}"
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def token_hash(token: str) -> str:
+    # Tokens are 256 random bits: a fast hash is enough, there is nothing to brute-force.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def topic_of(tenant_id: str, key: str) -> str:
+    """The pub/sub topic of one image of one tenant."""
+    return f"{tenant_id}/{key_hash(key)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a valid token says the caller is."""
+
+    token_id: str
+    tenant_id: str
+    tenant_name: str
+    user_id: str
+    user_name: str
+    role: Role
+
+    @property
+    def user(self) -> UserRef:
+        return UserRef(id=self.user_id, name=self.user_name)
+
+    @property
+    def moderates(self) -> bool:
+        return self.role in ("moderator", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """A write's outcome: its REST answer and, unless it replays an earlier write, what to publish."""
+
+    status: int
+    body: str
+    topic: str | None = None
+    seq: int = 0
+    event: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What a subscriber needs to catch up: the events after `since`, or None if they are gone."""
+
+    key: str
+    seq: int
+    events: list[str] | None
+
+
+@dataclass(slots=True)
+class _Change:
+    image_id: int
+    topic: str
+    result: Model
+    event: EventBase
+
+
+_MarkerRow = Row[Any]
+_Op = Callable[[AsyncConnection], Awaitable[_Change]]
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        # SQLite has one writer at a time; queueing writers here keeps them off its busy loop.
+        self._write_lock = asyncio.Lock()
+
+    # Transactions
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction with one consistent snapshot for all its reads."""
+        async with self.engine.connect() as conn:
+            if not self._sqlite:
+                conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                yield conn
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        if self._sqlite:
+            async with self._write_lock, self.engine.begin() as conn:
+                yield conn
+        else:
+            async with self.engine.begin() as conn:
+                yield conn
+
+    def _insert(self, table: Any) -> Any:
+        return (sqlite.insert if self._sqlite else postgresql.insert)(table)
+
+    # Auth and tenants
+
+    async def principal(self, token: str) -> Principal | None:
+        query = (
+            select(tokens, tenants.c.name.label("tenant_name"))
+            .join(tenants, tenants.c.id == tokens.c.tenant_id)
+            .where(tokens.c.token_hash == token_hash(token), tokens.c.revoked_at.is_(None))
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return Principal(row.id, row.tenant_id, row.tenant_name, row.user_id, row.user_name, row.role)
+
+    async def revocations_after(self, revision: int) -> tuple[int, list[str]]:
+        """Token ids revoked after `revision`, and the newest revision seen."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(tokens.c.id, tokens.c.revision).where(tokens.c.revision > revision))).all()
+        return max((r.revision for r in rows), default=revision), [r.id for r in rows]
+
+    async def tenant_name(self, tenant_id: str) -> str | None:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(tenants.c.name).where(tenants.c.id == tenant_id))).scalar()
+
+    # Reads
+
+    async def chats(self, p: Principal, key: str) -> ChatsPage:
+        async with self._reading() as conn:
+            image = await self._image(conn, p.tenant_id, key)
+            if image is None:
+                return ChatsPage(image=key, seq=0, markers=[])
+            return ChatsPage(image=key, seq=image.seq, markers=await self._markers(conn, image.id, key))
+
+    async def history(self, p: Principal, key: str, since: int) -> History:
+        """The events after `since`; `events` is None when they are no longer all kept."""
+        async with self._reading() as conn:
+            image = await self._image(conn, p.tenant_id, key)
+            seq = image.seq if image is not None else 0
+            if since > seq or since < 0:
+                return History(key, seq, None)
+            if since == seq:
+                return History(key, seq, [])
+            assert image is not None
+            rows = (
+                await conn.execute(
+                    select(events.c.seq, events.c.body)
+                    .where(events.c.image_id == image.id, events.c.seq > since)
+                    .order_by(events.c.seq)
+                )
+            ).all()
+        if not rows or rows[0].seq != since + 1:
+            return History(key, seq, None)
+        return History(key, seq, [r.body for r in rows])
+
+    async def _image(self, conn: AsyncConnection, tenant_id: str, key: str) -> Row[Any] | None:
+        query = select(images.c.id, images.c.seq).where(
+            images.c.tenant_id == tenant_id, images.c.key_hash == key_hash(key)
+        )
+        return (await conn.execute(query)).first()
+
+    async def _markers(self, conn: AsyncConnection, image_id: int, key: str) -> list[Marker]:
+        marker_rows = (
+            await conn.execute(select(markers).where(markers.c.image_id == image_id).order_by(markers.c.seq))
+        ).all()
+        comment_rows = (
+            await conn.execute(
+                select(comments)
+                .join(markers, markers.c.id == comments.c.marker_id)
+                .where(markers.c.image_id == image_id)
+                .order_by(comments.c.seq)
+            )
+        ).all()
+        by_marker: dict[str, list[Comment]] = {}
+        for row in comment_rows:
+            by_marker.setdefault(row.marker_id, []).append(_comment(row))
+        return [_marker(row, key, by_marker.get(row.id, [])) for row in marker_rows]
+
+    # Writes
+
+    async def create_marker(self, p: Principal, body: CreateChat, fingerprint: str) -> Committed:
+        async def op(conn: AsyncConnection) -> _Change:
+            image_id = await self._ensure_image(conn, p.tenant_id, body.image)
+            seq = await self._bump(conn, image_id)
+            now = now_iso()
+            marker = Marker(
+                id=new_id("m"), image=body.image, x=body.x, y=body.y, status="open", created_at=now, created_by=p.user
+            )
+            comment = Comment(id=new_id("c"), marker_id=marker.id, user=p.user, text=body.text, created_at=now)
+            marker.comments.append(comment)
+            await conn.execute(
+                markers.insert().values(
+                    id=marker.id, image_id=image_id, x=marker.x, y=marker.y, status=marker.status, created_at=now,
+                    created_by_id=p.user_id, created_by_name=p.user_name, seq=seq,
+                )
+            )
+            await self._insert_comment(conn, comment, seq)
+            await self._add_usage(conn, p.tenant_id, {CONVERSATION_CREATE_COUNT: 1})
+            event = NewImageChat(image=body.image, seq=seq, broadcast_id=body.broadcast_id, marker_id=marker.id,
+                                 marker=marker)
+            return _Change(image_id, topic_of(p.tenant_id, body.image), MarkerResult(marker=marker, seq=seq), event)
+
+        return await self._write(p, body.broadcast_id, fingerprint, 201, op)
+
+    async def add_comment(self, p: Principal, marker_id: str, body: AddComment, fingerprint: str) -> Committed:
+        async def op(conn: AsyncConnection) -> _Change:
+            row, seq = await self._lock_marker(conn, p, marker_id)
+            if body.parent_id is not None:
+                parent_marker = (
+                    await conn.execute(select(comments.c.marker_id).where(comments.c.id == body.parent_id))
+                ).scalar()
+                if parent_marker != marker_id:
+                    raise invalid("parentId is not a comment of this marker")
+            comment = Comment(id=new_id("c"), marker_id=marker_id, parent_id=body.parent_id, user=p.user,
+                              text=body.text, created_at=now_iso())
+            await self._insert_comment(conn, comment, seq)
+            return self._comment_change(p, row, seq, body.broadcast_id, "comment-added", comment,
+                                        CommentResult(comment=comment, seq=seq))
+
+        return await self._write(p, body.broadcast_id, fingerprint, 201, op)
+
+    async def patch_marker(self, p: Principal, marker_id: str, body: PatchChat, fingerprint: str) -> Committed:
+        if body.status is None and body.x is None and body.y is None:
+            raise invalid("nothing to change: give status, x or y")
+
+        async def op(conn: AsyncConnection) -> _Change:
+            row, seq = await self._lock_marker(conn, p, marker_id)
+            moved = body.x is not None or body.y is not None
+            if moved and not (p.moderates or row.created_by_id == p.user_id):
+                raise forbidden("only the marker's creator or a moderator can move it")
+            values = {k: v for k, v in (("status", body.status), ("x", body.x), ("y", body.y)) if v is not None}
+            await conn.execute(markers.update().where(markers.c.id == marker_id).values(**values))
+            new = (await conn.execute(select(markers).where(markers.c.id == marker_id))).one()
+            comment_rows = (
+                await conn.execute(select(comments).where(comments.c.marker_id == marker_id).order_by(comments.c.seq))
+            ).all()
+            marker = _marker(new, row.key, [_comment(c) for c in comment_rows])
+            event = ImageChatUpdated(
+                image=row.key, seq=seq, broadcast_id=body.broadcast_id, marker_id=marker_id,
+                change="moved" if moved else "status",
+                marker=MarkerPosition(id=marker_id, x=marker.x, y=marker.y, status=marker.status),
+            )
+            return _Change(row.image_id, topic_of(p.tenant_id, row.key), MarkerResult(marker=marker, seq=seq), event)
+
+        return await self._write(p, body.broadcast_id, fingerprint, 200, op)
+
+    async def delete_marker(self, p: Principal, marker_id: str, broadcast_id: str, fingerprint: str) -> Committed:
+        async def op(conn: AsyncConnection) -> _Change:
+            row, seq = await self._lock_marker(conn, p, marker_id)
+            if not (p.moderates or row.created_by_id == p.user_id):
+                raise forbidden("only the marker's creator or a moderator can delete it")
+            await conn.execute(comments.delete().where(comments.c.marker_id == marker_id))
+            await conn.execute(markers.delete().where(markers.c.id == marker_id))
+            event = DeletedImageChat(image=row.key, seq=seq, broadcast_id=broadcast_id, marker_id=marker_id)
+            return _Change(row.image_id, topic_of(p.tenant_id, row.key), SeqResult(seq=seq), event)
+
+        return await self._write(p, broadcast_id, fingerprint, 200, op)
+
+    async def edit_comment(self, p: Principal, comment_id: str, body: EditComment, fingerprint: str) -> Committed:
+        async def op(conn: AsyncConnection) -> _Change:
+            row, seq, old = await self._lock_comment(conn, p, comment_id, "edit")
+            edited_at = now_iso()
+            await conn.execute(
+                comments.update().where(comments.c.id == comment_id).values(text=body.text, edited_at=edited_at)
+            )
+            comment = _comment(old).model_copy(update={"text": body.text, "edited_at": edited_at})
+            return self._comment_change(p, row, seq, body.broadcast_id, "comment-edited", comment,
+                                        CommentResult(comment=comment, seq=seq))
+
+        return await self._write(p, body.broadcast_id, fingerprint, 200, op)
+
+    async def delete_comment(self, p: Principal, comment_id: str, broadcast_id: str, fingerprint: str) -> Committed:
+        async def op(conn: AsyncConnection) -> _Change:
+            row, seq, old = await self._lock_comment(conn, p, comment_id, "delete")
+            await self._remove_comment(conn, comment_id)
+            comment = _comment(old).model_copy(update={"text": "", "deleted": True})
+            return self._comment_change(p, row, seq, broadcast_id, "comment-deleted", comment, SeqResult(seq=seq))
+
+        return await self._write(p, broadcast_id, fingerprint, 200, op)
+
+    async def _remove_comment(self, conn: AsyncConnection, comment_id: str) -> None:
+        """Tombstone a comment that has replies; remove one that has none, and with it any
+        tombstoned ancestors it leaves without replies (the rule the client state applies too)."""
+        has_replies = exists().where(comments.c.parent_id == comment_id)
+        if (await conn.execute(select(has_replies))).scalar():
+            await conn.execute(comments.update().where(comments.c.id == comment_id).values(text="", deleted=True))
+            return
+        current: str | None = comment_id
+        while current is not None:
+            parent = (await conn.execute(select(comments.c.parent_id).where(comments.c.id == current))).scalar()
+            await conn.execute(comments.delete().where(comments.c.id == current))
+            if parent is None:
+                return
+            orphan_tombstone = and_(
+                comments.c.id == parent,
+                comments.c.deleted.is_(True),
+                ~exists().where(comments.c.parent_id == parent),
+            )
+            current = (await conn.execute(select(comments.c.id).where(orphan_tombstone))).scalar()
+
+    def _comment_change(self, p: Principal, row: _MarkerRow, seq: int, broadcast_id: str, change: str,
+                        comment: Comment, result: Model) -> _Change:
+        event = ImageChatUpdated(image=row.key, seq=seq, broadcast_id=broadcast_id, marker_id=row.id,
+                                 change=change, comment=comment)  # type: ignore[arg-type]
+        return _Change(row.image_id, topic_of(p.tenant_id, row.key), result, event)
+
+    async def _write(self, p: Principal, broadcast_id: str, fingerprint: str, status: int, op: _Op) -> Committed:
+        try:
+            async with self._writing() as conn:
+                receipt = await self._receipt(conn, p, broadcast_id)
+                if receipt is not None:
+                    return _replayed(receipt, fingerprint)
+                change = await op(conn)
+                body = change.result.model_dump_json()
+                encoded = encode_event(change.event)
+                seq = change.event.seq
+                await conn.execute(events.insert().values(image_id=change.image_id, seq=seq, body=encoded))
+                await conn.execute(
+                    events.delete().where(events.c.image_id == change.image_id, events.c.seq <= seq - KEPT_EVENTS)
+                )
+                await conn.execute(
+                    receipts.insert().values(
+                        tenant_id=p.tenant_id, user_id=p.user_id, broadcast_id=broadcast_id,
+                        fingerprint=fingerprint, status=status, body=body, created_at=now_iso(),
+                    )
+                )
+        except IntegrityError:
+            # A concurrent retry of the same write committed first: answer with its result.
+            async with self.engine.connect() as conn:
+                receipt = await self._receipt(conn, p, broadcast_id)
+            if receipt is None:
+                raise
+            return _replayed(receipt, fingerprint)
+        return Committed(status, body, change.topic, seq, encoded)
+
+    async def _receipt(self, conn: AsyncConnection, p: Principal, broadcast_id: str) -> Row[Any] | None:
+        query = select(receipts.c.fingerprint, receipts.c.status, receipts.c.body).where(
+            receipts.c.tenant_id == p.tenant_id,
+            receipts.c.user_id == p.user_id,
+            receipts.c.broadcast_id == broadcast_id,
+        )
+        return (await conn.execute(query)).first()
+
+    async def _ensure_image(self, conn: AsyncConnection, tenant_id: str, key: str) -> int:
+        digest = key_hash(key)
+        await conn.execute(
+            self._insert(images)
+            .values(tenant_id=tenant_id, key_hash=digest, key=key, seq=0)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "key_hash"])
+        )
+        query = select(images.c.id).where(images.c.tenant_id == tenant_id, images.c.key_hash == digest)
+        return int((await conn.execute(query)).scalar_one())
+
+    async def _bump(self, conn: AsyncConnection, image_id: int) -> int:
+        query = images.update().where(images.c.id == image_id).values(seq=images.c.seq + 1).returning(images.c.seq)
+        return int((await conn.execute(query)).scalar_one())
+
+    async def _find_marker(self, conn: AsyncConnection, p: Principal, marker_id: str) -> _MarkerRow | None:
+        query = (
+            select(markers.c.id, markers.c.image_id, markers.c.created_by_id, images.c.key)
+            .join(images, images.c.id == markers.c.image_id)
+            .where(markers.c.id == marker_id, images.c.tenant_id == p.tenant_id)
+        )
+        return (await conn.execute(query)).first()
+
+    async def _lock_marker(self, conn: AsyncConnection, p: Principal, marker_id: str) -> tuple[_MarkerRow, int]:
+        """The marker (404 if absent or another tenant's) and the seq this write takes on its image."""
+        row = await self._find_marker(conn, p, marker_id)
+        if row is None:
+            raise not_found("marker")
+        seq = await self._bump(conn, row.image_id)
+        # Looked up again under the image's lock: a concurrent delete may have won.
+        row = await self._find_marker(conn, p, marker_id)
+        if row is None:
+            raise not_found("marker")
+        return row, seq
+
+    async def _lock_comment(
+        self, conn: AsyncConnection, p: Principal, comment_id: str, verb: str
+    ) -> tuple[_MarkerRow, int, Row[Any]]:
+        marker_id = (await conn.execute(select(comments.c.marker_id).where(comments.c.id == comment_id))).scalar()
+        if marker_id is None:
+            raise not_found("comment")
+        try:
+            row, seq = await self._lock_marker(conn, p, marker_id)
+        except ApiError:
+            raise not_found("comment") from None
+        old = (await conn.execute(select(comments).where(comments.c.id == comment_id))).first()
+        if old is None or old.deleted:
+            raise not_found("comment")
+        if not (p.moderates or old.user_id == p.user_id):
+            raise forbidden(f"only the comment's author or a moderator can {verb} it")
+        return row, seq, old
+
+    async def _insert_comment(self, conn: AsyncConnection, comment: Comment, seq: int) -> None:
+        await conn.execute(
+            comments.insert().values(
+                id=comment.id, marker_id=comment.marker_id, parent_id=comment.parent_id, user_id=comment.user.id,
+                user_name=comment.user.name, text=comment.text, created_at=comment.created_at, deleted=False, seq=seq,
+            )
+        )
+
+    # Usage figures
+
+    async def _add_usage(self, conn: AsyncConnection, tenant_id: str, deltas: dict[str, int]) -> None:
+        for name, delta in deltas.items():
+            statement = self._insert(usage).values(tenant_id=tenant_id, name=name, value=delta)
+            await conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["tenant_id", "name"], set_={"value": usage.c.value + delta}
+                )
+            )
+
+    async def add_usage(self, per_tenant: dict[str, dict[str, int]]) -> None:
+        if not per_tenant:
+            return
+        async with self._writing() as conn:
+            for tenant_id, deltas in per_tenant.items():
+                await self._add_usage(conn, tenant_id, deltas)
+
+    async def usage(self, tenant_id: str) -> dict[str, int]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(usage.c.name, usage.c.value).where(usage.c.tenant_id == tenant_id))).all()
+        return {r.name: int(r.value) for r in rows}
+
+    async def prune_receipts(self, older_than: str) -> None:
+        async with self._writing() as conn:
+            await conn.execute(receipts.delete().where(receipts.c.created_at < older_than))
+
+
+def _replayed(receipt: Row[Any], fingerprint: str) -> Committed:
+    if receipt.fingerprint != fingerprint:
+        raise ApiError(409, "conflict", "this broadcastId was already used for a different write")
+    return Committed(receipt.status, receipt.body)
+
+
+def _comment(row: Row[Any]) -> Comment:
+    return Comment(
+        id=row.id, marker_id=row.marker_id, parent_id=row.parent_id, user=UserRef(id=row.user_id, name=row.user_name),
+        text=row.text, created_at=row.created_at, edited_at=row.edited_at, deleted=bool(row.deleted),
+    )
+
+
+def _marker(row: Row[Any], key: str, thread: Sequence[Comment]) -> Marker:
+    return Marker(
+        id=row.id, image=key, x=row.x, y=row.y, status=row.status, created_at=row.created_at,
+        created_by=UserRef(id=row.created_by_id, name=row.created_by_name), comments=list(thread),
+    )
