@@ -5,45 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
-from ..protocol.limits import CLOSE_GOING_AWAY, MAX_FRAME_BYTES
 from ..protocol.models import ROLES
 from . import admin
 from .app import ImageChatServer
+from .runner import build_runner
 from .config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig, default_data_dir, sqlite_url
 from .schema import SchemaError, make_engine, prepare
 
 DATABASE_ENV = "IMAGECHAT_DATABASE_URL"
-
-
-class _Server(uvicorn.Server):
-    """uvicorn, plus: one line naming the URL once listening, and WebSockets closed with 1001
-    (going away) on shutdown instead of uvicorn's own 1012."""
-
-    def __init__(self, config: uvicorn.Config, app: ImageChatServer) -> None:
-        super().__init__(config)
-        self.imagechat = app
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self.started:
-            host, port = self.servers[0].sockets[0].getsockname()[:2]
-            scheme = "https" if self.config.ssl_certfile else "http"
-            host = f"[{host}]" if ":" in host else host
-            print(f"imagechat-server serving on {scheme}://{host}:{port}", flush=True)
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        for server in self.servers:
-            server.close()
-        await self.imagechat.hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
-        await super().shutdown(sockets)
 
 
 def _database_url(args: argparse.Namespace) -> str:
@@ -62,24 +36,8 @@ def serve(args: argparse.Namespace) -> int:
         print(f"imagechat-server: {exc}", file=sys.stderr)
         return 2
     app = ImageChatServer(config)
-    uv_config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        ws="websockets-sansio",
-        ws_max_size=MAX_FRAME_BYTES,
-        ws_per_message_deflate=False,  # frames are under 1 KB: compression costs memory, saves little
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
-        lifespan="on",
-        log_level=args.log_level,
-        access_log=args.log_level == "debug",
-        ssl_certfile=args.certfile,
-        ssl_keyfile=args.keyfile,
-        timeout_graceful_shutdown=5,
-        backlog=4096,
-    )
-    server = _Server(uv_config, app)
+    server = build_runner(app, host=args.host, port=args.port, certfile=args.certfile, keyfile=args.keyfile,
+                          log_level=args.log_level)
     server.run()
     return 0 if server.started else 1
 

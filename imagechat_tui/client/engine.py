@@ -1,0 +1,486 @@
+"""The sync engine: one live connection, per-image state kept gap-free by seq, optimistic writes.
+
+The state of an image is two layers. Under it, `ImageState`: exactly the server's state at some
+seq, changed only by events applied in seq order (the stream's, or a write's own answer when it is
+next in line). Over it, the pending writes of this client, each as the event it expects to cause;
+`markers()` shows both. When a write's own event is applied, or the server refuses the write, its
+overlay goes: an own change is never shown twice, and a refused one rolls back by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import logging
+import random
+import ssl
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from ..protocol.events import (
+    Batch,
+    DeletedImageChat,
+    ErrorFrame,
+    FrameError,
+    ImageChatUpdated,
+    NewImageChat,
+    Subscribed,
+    decode_server_frame,
+)
+from ..protocol.imagekey import normalize_image_key
+from ..protocol.limits import CLOSE_UNAUTHENTICATED, GAP_WAIT
+from ..protocol.models import (
+    AddComment,
+    Comment,
+    CreateChat,
+    EditComment,
+    Marker,
+    MarkerPosition,
+    Me,
+    PatchChat,
+    Status,
+    UserRef,
+    now_iso,
+)
+from .errors import ClientError, OfflineError, RequestError
+from .rest import RestClient
+from .sequencer import Sequencer
+from .state import AnyEvent, ImageState, apply_event
+
+log = logging.getLogger("imagechat.client")
+R = TypeVar("R")
+
+
+class LinkState(enum.StrEnum):
+    CONNECTING = "connecting"
+    ONLINE = "online"
+    RECONNECTING = "reconnecting"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """The live connection as the UI shows it."""
+
+    state: LinkState
+    next_attempt: float | None = None
+    """While reconnecting: when the next attempt starts (time.time())."""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Jittered exponential backoff: attempt n waits between half and all of initial * 2**n, capped."""
+
+    initial: float = 0.5
+    maximum: float = 15.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.maximum, self.initial * 2**attempt) * random.uniform(0.5, 1.0)
+
+
+# What the engine tells its listeners.
+
+
+@dataclass(frozen=True, slots=True)
+class LinkChanged:
+    link: Link
+
+
+@dataclass(frozen=True, slots=True)
+class ImageChanged:
+    image: str
+    events: tuple[AnyEvent, ...] = ()
+    """Others' changes just applied (empty for a change of this client's own)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resynced:
+    image: str
+    recovered: bool
+    changes: int
+    """Events replayed, or markers that differ after a snapshot."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteFailed:
+    image: str
+    error: ClientError
+
+
+Notice = LinkChanged | ImageChanged | Resynced | WriteFailed
+Listener = Callable[[Notice], None]
+
+
+@dataclass(slots=True)
+class _Pending:
+    overlay: AnyEvent
+    seq: int | None = None
+    """The seq the server gave the write, once known."""
+
+
+@dataclass(slots=True)
+class _Image:
+    state: ImageState
+    order: Sequencer = field(default_factory=Sequencer)
+    pending: dict[str, _Pending] = field(default_factory=dict)
+    gap_timer: asyncio.TimerHandle | None = None
+    synced: asyncio.Event = field(default_factory=asyncio.Event)
+    remote_applied: int = 0
+
+
+class SyncEngine:
+    def __init__(self, server_url: str, token: str, *, cafile: str | None = None,
+                 backoff: Backoff = Backoff()) -> None:
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=cafile) if cafile else True
+        self.rest = RestClient(server_url, token, verify=verify)
+        self._token = token
+        self._ssl = verify if isinstance(verify, ssl.SSLContext) else None
+        base = server_url.rstrip("/")
+        self._ws_url = ("wss" + base[5:] if base.startswith("https") else "ws" + base[4:]) + "/api/v1/live"
+        self._backoff = backoff
+        self._images: dict[str, _Image] = {}
+        self._listeners: list[Listener] = []
+        self._ws: ClientConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.link = Link(LinkState.CONNECTING)
+        self.me: Me | None = None
+
+    # Lifecycle
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="imagechat-live")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for image in self._images.values():
+            if image.gap_timer is not None:
+                image.gap_timer.cancel()
+        await self.rest.aclose()
+        self._set_link(Link(LinkState.OFFLINE, reason="closed"))
+
+    # Images
+
+    def subscribe(self, image: str, cached: tuple[int, list[Marker]] | None = None) -> str:
+        """Follow an image (its normalised key is returned); `cached` is a state seen earlier, shown
+        until the server's arrives and used to resync from its seq."""
+        key = normalize_image_key(image)
+        if key not in self._images:
+            entry = self._images[key] = _Image(ImageState(key))
+            if cached is not None:
+                entry.state.load(*cached)
+                entry.order.reset(cached[0], 0.0)
+            self._request_subscribe(entry)
+        return key
+
+    def markers(self, image: str) -> list[Marker]:
+        """The image's markers as the user should see them: confirmed state plus pending writes."""
+        entry = self._images[image]
+        if not entry.pending:
+            return list(entry.state.markers.values())
+        view = dict(entry.state.markers)
+        for pending in entry.pending.values():
+            marker = view.get(pending.overlay.marker_id)
+            if marker is not None:
+                view[marker.id] = marker.model_copy(deep=True)
+            apply_event(view, pending.overlay)
+        return list(view.values())
+
+    def state(self, image: str) -> ImageState:
+        return self._images[image].state
+
+    def remote_applied(self, image: str) -> int:
+        """How many of others' events this engine has applied to the image."""
+        return self._images[image].remote_applied
+
+    async def wait_synced(self, image: str) -> None:
+        await self._images[image].synced.wait()
+
+    # Writes: optimistic, refused at once while offline, never queued.
+
+    async def create_marker(self, image: str, x: float, y: float, text: str) -> Marker:
+        me = self._user()
+        bid = _broadcast_id()
+        now = now_iso()
+        temp_id = f"pending-{bid[:8]}"
+        temp = Marker(id=temp_id, image=image, x=x, y=y, created_at=now, created_by=me,
+                      comments=[Comment(id=f"{temp_id}-c", marker_id=temp_id, user=me, text=text.strip(),
+                                        created_at=now)])
+        result = await self._write(
+            image, NewImageChat(image=image, seq=0, broadcast_id=bid, marker_id=temp_id, marker=temp),
+            lambda: self.rest.create_chat(CreateChat(image=image, x=x, y=y, text=text, broadcast_id=bid)),
+            lambda r: NewImageChat(image=image, seq=r.seq, broadcast_id=bid, marker_id=r.marker.id, marker=r.marker),
+        )
+        return result.marker
+
+    async def add_comment(self, image: str, marker_id: str, text: str, parent_id: str | None = None) -> Comment:
+        me = self._user()
+        bid = _broadcast_id()
+        temp = Comment(id=f"pending-{bid[:8]}", marker_id=marker_id, parent_id=parent_id, user=me,
+                       text=text.strip(), created_at=now_iso())
+        result = await self._write(
+            image, self._comment_event(image, bid, "comment-added", temp),
+            lambda: self.rest.add_comment(marker_id, AddComment(text=text, parent_id=parent_id, broadcast_id=bid)),
+            lambda r: self._comment_event(image, bid, "comment-added", r.comment, r.seq),
+        )
+        return result.comment
+
+    async def edit_comment(self, image: str, comment_id: str, text: str) -> Comment:
+        bid = _broadcast_id()
+        old = self._comment(image, comment_id)
+        temp = old.model_copy(update={"text": text.strip(), "edited_at": now_iso()})
+        result = await self._write(
+            image, self._comment_event(image, bid, "comment-edited", temp),
+            lambda: self.rest.edit_comment(comment_id, EditComment(text=text, broadcast_id=bid)),
+            lambda r: self._comment_event(image, bid, "comment-edited", r.comment, r.seq),
+        )
+        return result.comment
+
+    async def delete_comment(self, image: str, comment_id: str) -> None:
+        bid = _broadcast_id()
+        gone = self._comment(image, comment_id).model_copy(update={"text": "", "deleted": True})
+        await self._write(
+            image, self._comment_event(image, bid, "comment-deleted", gone),
+            lambda: self.rest.delete_comment(comment_id, bid),
+            lambda r: self._comment_event(image, bid, "comment-deleted", gone, r.seq),
+        )
+
+    async def set_status(self, image: str, marker_id: str, status: Status) -> Marker:
+        return await self._patch(image, marker_id, "status", status=status)
+
+    async def move_marker(self, image: str, marker_id: str, x: float, y: float) -> Marker:
+        return await self._patch(image, marker_id, "moved", x=x, y=y)
+
+    async def delete_marker(self, image: str, marker_id: str) -> None:
+        bid = _broadcast_id()
+        await self._write(
+            image, DeletedImageChat(image=image, seq=0, broadcast_id=bid, marker_id=marker_id),
+            lambda: self.rest.delete_chat(marker_id, bid),
+            lambda r: DeletedImageChat(image=image, seq=r.seq, broadcast_id=bid, marker_id=marker_id),
+        )
+
+    async def _patch(self, image: str, marker_id: str, change: str, **values: object) -> Marker:
+        bid = _broadcast_id()
+        marker = self._marker(image, marker_id)
+        position = MarkerPosition(id=marker_id, x=marker.x, y=marker.y, status=marker.status).model_copy(update=values)
+
+        def event(seq: int, pos: MarkerPosition) -> ImageChatUpdated:
+            return ImageChatUpdated(image=image, seq=seq, broadcast_id=bid, marker_id=marker_id, change=change,
+                                    marker=pos)  # type: ignore[arg-type]
+
+        result = await self._write(
+            image, event(0, position),
+            lambda: self.rest.patch_chat(marker_id, PatchChat(broadcast_id=bid, **values)),  # type: ignore[arg-type]
+            lambda r: event(r.seq, MarkerPosition(id=marker_id, x=r.marker.x, y=r.marker.y, status=r.marker.status)),
+        )
+        return result.marker
+
+    async def _write(self, image: str, overlay: AnyEvent, request: Callable[[], Awaitable[R]],
+                     confirm: Callable[[R], AnyEvent]) -> R:
+        entry = self._images[image]
+        if self.link.state is not LinkState.ONLINE:
+            raise OfflineError("offline: the live connection is down, so nothing was saved; try again once it is back")
+        bid = overlay.broadcast_id
+        entry.pending[bid] = _Pending(overlay)
+        self._notify(ImageChanged(image))
+        try:
+            result = await request()
+        except ClientError as exc:
+            entry.pending.pop(bid, None)
+            self._notify(WriteFailed(image, exc))
+            self._notify(ImageChanged(image))
+            raise
+        event = confirm(result)
+        if bid in entry.pending:
+            entry.pending[bid].seq = event.seq
+        self._offer(entry, [event])
+        return result
+
+    def _comment_event(self, image: str, bid: str, change: str, comment: Comment, seq: int = 0) -> ImageChatUpdated:
+        return ImageChatUpdated(image=image, seq=seq, broadcast_id=bid, marker_id=comment.marker_id, change=change,
+                                comment=comment)  # type: ignore[arg-type]
+
+    def _marker(self, image: str, marker_id: str) -> Marker:
+        for marker in self.markers(image):
+            if marker.id == marker_id:
+                return marker
+        raise ClientError("that marker is gone")
+
+    def _comment(self, image: str, comment_id: str) -> Comment:
+        for marker in self.markers(image):
+            for comment in marker.comments:
+                if comment.id == comment_id:
+                    return comment
+        raise ClientError("that comment is gone")
+
+    def _user(self) -> UserRef:
+        if self.me is None or self.link.state is not LinkState.ONLINE:
+            raise OfflineError("offline: the live connection is down, so nothing was saved; try again once it is back")
+        return UserRef(id=self.me.user.id, name=self.me.user.name)
+
+    # Applying events
+
+    def _offer(self, entry: _Image, events: list[AnyEvent]) -> None:
+        now = asyncio.get_running_loop().time()
+        ready = [e for event in events for e in entry.order.offer(event, now)]
+        self._apply(entry, ready)
+        self._watch_gap(entry)
+
+    def _apply(self, entry: _Image, events: list[AnyEvent]) -> int:
+        """Apply in-order events; returns how many were others'. Own events settle their overlay."""
+        remote = []
+        for event in events:
+            entry.state.apply(event)
+            pending = entry.pending.get(event.broadcast_id)
+            if pending is not None:
+                pending.seq = event.seq
+            else:
+                remote.append(event)
+        settled = [bid for bid, p in entry.pending.items() if p.seq is not None and p.seq <= entry.state.seq]
+        for bid in settled:
+            del entry.pending[bid]
+        entry.remote_applied += len(remote)
+        if remote or settled:
+            self._notify(ImageChanged(entry.state.key, tuple(remote)))
+        return len(remote)
+
+    def _watch_gap(self, entry: _Image) -> None:
+        if entry.order.gap_since is None or entry.gap_timer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = max(0.0, entry.order.gap_since + GAP_WAIT - loop.time())
+        entry.gap_timer = loop.call_later(wait, self._gap_timeout, entry)
+
+    def _gap_timeout(self, entry: _Image) -> None:
+        entry.gap_timer = None
+        if entry.order.gap_expired(asyncio.get_running_loop().time()):
+            log.info("gap after seq %d on %s: resubscribing", entry.order.last, entry.state.key)
+            entry.order.gap_since = None
+            self._request_subscribe(entry)
+        else:
+            self._watch_gap(entry)
+
+    def _on_subscribed(self, frame: Subscribed) -> None:
+        entry = self._images.get(frame.image)
+        if entry is None:
+            return
+        now = asyncio.get_running_loop().time()
+        if frame.recovered:
+            changes = self._apply(entry, [e for event in frame.events for e in entry.order.offer(event, now)])
+        else:
+            changes = entry.state.load(frame.seq, frame.markers)
+            self._apply(entry, entry.order.reset(frame.seq, now))
+        self._watch_gap(entry)
+        entry.synced.set()
+        self._notify(Resynced(frame.image, frame.recovered, changes))
+
+    def _on_frame(self, text: str | bytes) -> None:
+        try:
+            frame = decode_server_frame(text)
+        except FrameError as exc:
+            log.warning("ignored a frame the client does not understand: %s", exc)
+            return
+        if isinstance(frame, Subscribed):
+            self._on_subscribed(frame)
+        elif isinstance(frame, ErrorFrame):
+            log.warning("server error frame: %s: %s", frame.code, frame.message)
+        else:
+            for event in frame.events if isinstance(frame, Batch) else [frame]:
+                entry = self._images.get(event.image)
+                if entry is not None:
+                    self._offer(entry, [event])
+
+    # The live connection
+
+    def _request_subscribe(self, entry: _Image) -> None:
+        ws = self._ws
+        if ws is None or self.link.state is not LinkState.ONLINE:
+            return  # the next connection subscribes to every image
+        since = entry.order.last if entry.state.loaded else None
+        asyncio.get_running_loop().create_task(_send_quietly(ws, _subscribe_frame(entry.state.key, since)))
+
+    async def _run(self) -> None:
+        attempt = 0
+        while True:
+            reason = await self._connect_and_serve()
+            if reason is None:
+                attempt = 0
+                reason = "connection lost"
+            if self.link.state is LinkState.OFFLINE:
+                return
+            delay = self._backoff.delay(attempt)
+            attempt += 1
+            self._set_link(Link(LinkState.RECONNECTING, next_attempt=time.time() + delay, reason=reason))
+            await asyncio.sleep(delay)
+
+    async def _connect_and_serve(self) -> str | None:
+        """One connection's life; None if it got online, else why it did not."""
+        try:
+            ws = await connect(
+                self._ws_url, additional_headers={"Authorization": f"Bearer {self._token}"}, ssl=self._ssl,
+                compression=None, max_size=None, open_timeout=5, ping_interval=20, ping_timeout=20,
+            )
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
+            return f"can't connect ({type(exc).__name__})"
+        try:
+            if self.me is None:
+                self.me = await self.rest.me()
+            self._ws = ws
+            self._set_link(Link(LinkState.ONLINE))
+            for entry in self._images.values():
+                self._request_subscribe(entry)
+            async for message in ws:
+                self._on_frame(message)
+            return None
+        except RequestError as exc:
+            if exc.status == 401:
+                self._set_link(Link(LinkState.OFFLINE, reason="the server refused the token"))
+            return str(exc)
+        except ClientError as exc:
+            return str(exc)
+        except ConnectionClosed as exc:
+            if exc.rcvd is not None and exc.rcvd.code == CLOSE_UNAUTHENTICATED:
+                self._set_link(Link(LinkState.OFFLINE, reason="the server refused the token"))
+            return None
+        finally:
+            self._ws = None
+            await ws.close()
+
+    def _set_link(self, link: Link) -> None:
+        if link != self.link:
+            self.link = link
+            self._notify(LinkChanged(link))
+
+    def _notify(self, notice: Notice) -> None:
+        for listener in self._listeners:
+            try:
+                listener(notice)
+            except Exception:
+                log.exception("listener failed on %r", notice)
+
+
+def _broadcast_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _subscribe_frame(image: str, since: int | None) -> str:
+    return json.dumps({"type": "subscribe", "image": image, "since": since})
+
+
+async def _send_quietly(ws: ClientConnection, text: str) -> None:
+    try:
+        await ws.send(text)
+    except ConnectionClosed:
+        pass  # the reconnect loop resubscribes

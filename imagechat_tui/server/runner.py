@@ -1,0 +1,59 @@
+"""uvicorn set up as the server runs it, for the CLI and for tests alike."""
+
+from __future__ import annotations
+
+import socket
+
+import uvicorn
+
+from ..protocol.limits import CLOSE_GOING_AWAY, MAX_FRAME_BYTES
+from .app import ImageChatServer
+
+
+class Runner(uvicorn.Server):
+    """uvicorn, plus: one line naming the URL once listening, and WebSockets closed with 1001
+    (going away) on shutdown instead of uvicorn's own 1012."""
+
+    def __init__(self, config: uvicorn.Config, app: ImageChatServer, *, announce: bool = True) -> None:
+        super().__init__(config)
+        self.imagechat = app
+        self.announce = announce
+        self.url = ""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            host, port = self.servers[0].sockets[0].getsockname()[:2]
+            scheme = "https" if self.config.ssl_certfile else "http"
+            host = f"[{host}]" if ":" in host else host
+            self.url = f"{scheme}://{host}:{port}"
+            if self.announce:
+                print(f"imagechat-server serving on {self.url}", flush=True)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        await self.imagechat.hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
+        await super().shutdown(sockets)
+
+
+def build_runner(app: ImageChatServer, *, host: str, port: int, certfile: str | None = None,
+                 keyfile: str | None = None, log_level: str = "warning", announce: bool = True) -> Runner:
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_max_size=MAX_FRAME_BYTES,
+        ws_per_message_deflate=False,  # frames are under 1 KB: compression costs memory, saves little
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        lifespan="on",
+        log_level=log_level,
+        access_log=log_level == "debug",
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+        timeout_graceful_shutdown=5,
+        backlog=4096,
+    )
+    return Runner(config, app, announce=announce)

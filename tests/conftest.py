@@ -1,0 +1,144 @@
+"""Shared fixtures: a real server on loopback (SQLite, or the local PostgreSQL), tokens, engines."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from imagechat_tui.client.engine import Backoff, SyncEngine
+from imagechat_tui.protocol.models import Role
+from imagechat_tui.server import admin
+from imagechat_tui.server.app import ImageChatServer
+from imagechat_tui.server.config import ServerConfig, sqlite_url
+from imagechat_tui.server.pubsub import LocalPubSub, PubSub
+from imagechat_tui.server.runner import build_runner
+
+REQUIRE_SERVICES = os.environ.get("IMAGECHAT_REQUIRE_SERVICES") == "1"
+"""Set by .ci/run: a test that needs PostgreSQL or Redis fails instead of skipping."""
+POSTGRES_URL = os.environ.get("IMAGECHAT_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+IMAGE = "https://shots.example.com/4711.png"
+
+
+def bid() -> str:
+    return str(uuid.uuid4())
+
+
+async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> None:
+    """Poll `predicate` until it is true; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.005)
+
+
+def services_unavailable(what: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{what} is required in CI (IMAGECHAT_REQUIRE_SERVICES=1) but not reachable")
+    pytest.skip(f"{what} not reachable")
+
+
+async def reset_postgres(url: str) -> None:
+    import asyncpg
+
+    dsn = url.replace("postgresql+asyncpg", "postgresql")
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(dsn), 5)
+    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError):
+        services_unavailable("PostgreSQL")
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Both storage back-ends, for the tests that ask for this fixture."""
+    if request.param == "postgres":
+        await reset_postgres(POSTGRES_URL)
+        return POSTGRES_URL
+    return sqlite_url(tmp_path)
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path) -> str:
+    return sqlite_url(tmp_path)
+
+
+@dataclass
+class Harness:
+    """A running server and helpers to mint identities on it."""
+
+    app: ImageChatServer
+    url: str
+    tenants: dict[str, str] = field(default_factory=dict)
+
+    async def token_with_id(self, user: str = "u_ana", name: str = "Ana", role: Role = "member",
+                            tenant: str = "acme") -> tuple[str, str]:
+        if tenant not in self.tenants:
+            self.tenants[tenant] = await admin.create_tenant(self.app.engine, tenant)
+        return await admin.create_token(self.app.engine, tenant, user, name, role)
+
+    async def token(self, user: str = "u_ana", name: str = "Ana", role: Role = "member", tenant: str = "acme") -> str:
+        return (await self.token_with_id(user, name, role, tenant))[1]
+
+
+@pytest_asyncio.fixture
+async def make_server() -> AsyncIterator[Callable[..., Any]]:
+    """Start servers on loopback in this event loop; all are stopped at the end of the test."""
+    runners = []
+
+    async def start(database_url: str, pubsub: PubSub | None = None, port: int = 0, **config: Any) -> Harness:
+        settings = {"write_rate": 1000.0, "write_burst": 1000.0, "revocation_poll": 0.05} | config
+        app = ImageChatServer(ServerConfig(database_url=database_url, **settings), pubsub or LocalPubSub())
+        runner = build_runner(app, host="127.0.0.1", port=port, announce=False)
+        task = asyncio.create_task(runner.serve())
+        runners.append((runner, task))
+        await wait_for(lambda: runner.started or task.done(), 10, "the server to start")
+        if task.done():
+            task.result()
+        return Harness(app, runner.url)
+
+    start.runners = runners  # type: ignore[attr-defined]
+    yield start
+    for runner, task in runners:
+        runner.should_exit = True
+    await asyncio.gather(*(task for _, task in runners), return_exceptions=True)
+
+
+async def stop_server(make_server: Any, harness: Harness) -> None:
+    for runner, task in make_server.runners:
+        if runner.imagechat is harness.app:
+            runner.should_exit = True
+            await task
+
+
+@pytest_asyncio.fixture
+async def server(make_server: Callable[..., Any], sqlite_database: str) -> Harness:
+    return await make_server(sqlite_database)
+
+
+@pytest_asyncio.fixture
+async def engines() -> AsyncIterator[Callable[..., Any]]:
+    """Make started sync engines; all are closed at the end of the test."""
+    made: list[SyncEngine] = []
+
+    async def make(url: str, token: str, backoff: Backoff = Backoff(0.05, 0.5)) -> SyncEngine:
+        engine = SyncEngine(url, token, backoff=backoff)
+        made.append(engine)
+        await engine.start()
+        return engine
+
+    yield make
+    await asyncio.gather(*(engine.close() for engine in made))
