@@ -19,7 +19,10 @@ def start_eagerly(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
         waiting_on = coro.send(None)
     except StopIteration:
         return None
-    return asyncio.get_running_loop().create_task(_resume(coro, waiting_on))
+    task = asyncio.get_running_loop().create_task(_resume(coro, waiting_on))
+    # However the task ends (even cancelled before its first step), `coro` is closed with it.
+    task.add_done_callback(lambda _: coro.close())
+    return task
 
 
 async def _resume(coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
@@ -28,9 +31,10 @@ async def _resume(coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
             if waiting_on is None:  # a bare yield, as asyncio.sleep(0) does
                 await asyncio.sleep(0)
             else:
+                # The future was yielded by `coro` to us, not to a task: clear the flag that a
+                # task's step clears before it waits on a future, or awaiting it again fails.
+                waiting_on._asyncio_future_blocking = False
                 await waiting_on
             waiting_on = coro.send(None)
     except StopIteration:
         return
-    finally:
-        coro.close()

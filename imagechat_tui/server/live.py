@@ -93,45 +93,47 @@ class LiveConnection:
             if len(self.outbox) > MAX_BACKLOG:
                 self.close(CLOSE_TRY_AGAIN, "too far behind: resubscribe with since")
             return
-        self._start(text, size)
+        self._start(text, size, is_event)
 
-    def _start(self, text: str, size: int) -> None:
+    def _start(self, text: str, size: int, is_event: bool) -> None:
         try:
-            self.sender = start_eagerly(self._send_frame(text, size))
+            self.sender = start_eagerly(self._send_frame(text, size, is_event))
         except Exception:  # the peer is gone; the receive loop is told and cleans up
             self.closing = True
             return
         if self.sender is not None:
             self.sender.add_done_callback(self._sent)
 
-    async def _send_frame(self, text: str, size: int) -> None:
+    async def _send_frame(self, text: str, size: int, is_event: bool) -> None:
         await self.send({"type": "websocket.send", "text": text})
-        self.usage.messages += 1
-        self.usage.bandwidth += size
+        if is_event:  # the usage figures count pub/sub deliveries, not replies to the client's own frames
+            self.usage.messages += 1
+            self.usage.bandwidth += size
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         self.sender = None
         if task.cancelled() or task.exception() is not None:
             self.closing = True
             return
-        if self.outbox and not self.closing:
+        # Drain until empty or a send has to wait again (then this runs once more when it is done).
+        while self.outbox and self.sender is None and not self.closing:
             self._start(*self._next_frame())
 
-    def _next_frame(self) -> tuple[str, int]:
+    def _next_frame(self) -> tuple[str, int, bool]:
         """The head of the outbox: a control frame alone, or up to 64 events as one batch."""
         outbox = self.outbox
         if not outbox[0][0]:
             _, text, size = outbox.pop(0)
-            return text, size
+            return text, size, False
         count = 1
         while count < len(outbox) and count < BATCH_MAX_EVENTS and outbox[count][0]:
             count += 1
         items = outbox[:count]
         del outbox[:count]
         if count == 1:
-            return items[0][1], items[0][2]
+            return items[0][1], items[0][2], True
         frame = batch_frame(text for _, text, _ in items)
-        return frame, len(frame.encode())
+        return frame, len(frame.encode()), True
 
     def push_control(self, frame: str) -> None:
         self.push(False, frame, len(frame.encode()))

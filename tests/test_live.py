@@ -1,0 +1,270 @@
+"""The live endpoint with a plain WebSocket client: auth, bad frames, replay and snapshot,
+frame sizes, batching, slow readers, revocation and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from imagechat_tui.server import admin
+from imagechat_tui.server.store import topic_of
+
+from .conftest import IMAGE, Harness, bid, stop_server, wait_for
+
+
+def ws_url(server: Harness) -> str:
+    return server.url.replace("http", "ws") + "/api/v1/live"
+
+
+async def open_ws(server: Harness, token: str | None, **kwargs) -> ClientConnection:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    return await connect(ws_url(server), additional_headers=headers, **kwargs)
+
+
+async def recv(ws: ClientConnection, timeout: float = 2.0) -> dict:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def subscribe(ws: ClientConnection, since: int | None = None, image: str = IMAGE) -> dict:
+    await ws.send(json.dumps({"type": "subscribe", "image": image, "since": since}))
+    frame = await recv(ws)
+    assert frame["type"] == "subscribed", frame
+    return frame
+
+
+async def closed_with(ws: ClientConnection, timeout: float = 7.0) -> int | None:
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                await ws.recv()
+    except ConnectionClosed:
+        pass
+    return ws.close_code
+
+
+async def write(http: httpx.AsyncClient, text: str = "hello", marker_id: str | None = None) -> dict:
+    if marker_id is None:
+        body = {"image": IMAGE, "x": 10, "y": 20, "text": text, "broadcastId": bid()}
+        response = await http.post("/chats", json=body)
+    else:
+        response = await http.post(f"/chats/{marker_id}/comments", json={"text": text, "broadcastId": bid()})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def rest(server: Harness, token: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.url + "/api/v1", headers={"Authorization": f"Bearer {token}"})
+
+
+async def test_authentication_by_header_or_first_frame(server: Harness) -> None:
+    token = await server.token()
+    by_header = await open_ws(server, token)
+    assert (await subscribe(by_header))["recovered"] is False
+    by_frame = await open_ws(server, None)
+    await by_frame.send(json.dumps({"type": "auth", "token": token}))
+    assert (await subscribe(by_frame))["seq"] == 0
+    for ws in (by_header, by_frame):
+        await ws.close()
+
+
+@pytest.mark.parametrize("how", ["wrong-header", "wrong-frame", "other-first-frame", "nothing-for-5s"])
+async def test_unauthenticated_connections_are_closed_with_4401(server: Harness, how: str) -> None:
+    ws = await open_ws(server, "ict_wrong" if how == "wrong-header" else None)
+    if how == "wrong-frame":
+        await ws.send(json.dumps({"type": "auth", "token": "ict_wrong"}))
+    elif how == "other-first-frame":
+        await ws.send(json.dumps({"type": "subscribe", "image": IMAGE, "since": None}))
+    assert await closed_with(ws) == 4401
+
+
+async def test_bad_frames_get_error_frames_and_the_connection_stays(server: Harness) -> None:
+    ws = await open_ws(server, await server.token())
+    for frame, code in [
+        ("{nope", "bad_json"),
+        (json.dumps({"type": "dance"}), "unknown_type"),
+        (json.dumps([1, 2]), "unknown_type"),
+        (json.dumps({"type": "subscribe", "image": "file:///etc/passwd", "since": None}), "invalid"),
+        (json.dumps({"type": "subscribe", "image": IMAGE, "since": "3"}), "invalid"),
+        (json.dumps({"type": "subscribe", "image": IMAGE, "since": -1}), "invalid"),
+        (json.dumps({"type": "auth", "token": "x"}), "bad_frame"),
+    ]:
+        await ws.send(frame)
+        answer = await recv(ws)
+        assert (answer["type"], answer["code"]) == ("error", code), answer
+    await ws.send(b"\x00binary")
+    assert (await recv(ws))["code"] == "bad_frame"
+    assert (await subscribe(ws))["type"] == "subscribed"  # still up
+    await ws.close()
+
+
+async def test_a_frame_over_64_kib_closes_with_1009_and_the_server_keeps_serving(server: Harness) -> None:
+    token = await server.token()
+    ws = await open_ws(server, token)
+    await ws.send(json.dumps({"type": "subscribe", "image": IMAGE, "since": None, "pad": "x" * 100 * 1024}))
+    assert await closed_with(ws) == 1009
+    again = await open_ws(server, token)
+    assert (await subscribe(again))["type"] == "subscribed"
+    await again.close()
+
+
+async def test_a_flood_of_frames_closes_with_1008(server: Harness) -> None:
+    ws = await open_ws(server, await server.token())
+    for _ in range(400):
+        try:
+            await ws.send(json.dumps({"type": "unsubscribe", "image": IMAGE}))
+        except ConnectionClosed:
+            break
+    assert await closed_with(ws) == 1008
+
+
+async def test_the_new_marker_frame_is_under_1_kb(server: Harness) -> None:
+    token = await server.token("u_ana", "Ana Lima")
+    ws = await open_ws(server, token)
+    await subscribe(ws)
+    async with rest(server, token) as http:
+        await write(http, "This button is cut off at the right edge on narrow windows; please check the CSS." [:80])
+    raw = await asyncio.wait_for(ws.recv(), 2)
+    size = len(raw.encode())
+    print(f"\nnew-image-chat frame with an 80-character comment: {size} bytes")
+    assert json.loads(raw)["type"] == "new-image-chat"
+    assert size < 1024
+    await ws.close()
+
+
+async def test_reconnect_with_since_replays_exactly_the_missed_events(server: Harness) -> None:
+    token = await server.token()
+    async with rest(server, token) as http:
+        marker = (await write(http))["marker"]
+        ws = await open_ws(server, token)
+        last = (await subscribe(ws))["seq"]
+        await ws.close()
+        missed = [(await write(http, f"missed {i}", marker["id"]))["seq"] for i in range(5)]
+    ws = await open_ws(server, token)
+    frame = await subscribe(ws, since=last)
+    assert frame["recovered"] is True and frame["seq"] == 6
+    assert [e["seq"] for e in frame["events"]] == missed == [2, 3, 4, 5, 6]
+    assert [e["comment"]["text"] for e in frame["events"]] == [f"missed {i}" for i in range(5)]
+    await ws.close()
+
+
+async def test_since_older_than_the_kept_history_gets_a_snapshot(server: Harness, monkeypatch) -> None:
+    monkeypatch.setattr("imagechat_tui.server.store.KEPT_EVENTS", 3)
+    token = await server.token()
+    async with rest(server, token) as http:
+        for i in range(6):
+            await write(http, f"m{i}")
+    ws = await open_ws(server, token)
+    frame = await subscribe(ws, since=1)
+    assert frame["recovered"] is False and frame["seq"] == 6 and len(frame["markers"]) == 6
+    assert (await subscribe(ws, since=4))["recovered"] is True  # still kept: replayed
+    assert (await subscribe(ws, since=99))["recovered"] is False  # ahead of the server: snapshot
+    await ws.close()
+
+
+async def test_other_tenants_cannot_subscribe_to_or_receive_this_tenants_events(server: Harness) -> None:
+    ours = await server.token()
+    async with rest(server, ours) as http:
+        await write(http, "secret")
+        theirs = await open_ws(server, await server.token("u_eve", "Eve", tenant="globex"))
+        snapshot = await subscribe(theirs)
+        assert snapshot["markers"] == [] and snapshot["seq"] == 0
+        replay = await subscribe(theirs, since=0)
+        assert replay["events"] == []
+        await write(http, "another secret")
+        with pytest.raises(TimeoutError):
+            await recv(theirs, timeout=0.3)
+    await theirs.close()
+
+
+def small_buffer_socket(server: Harness) -> socket.socket:
+    """A client socket with a tiny receive buffer, so a client that stops reading backs up fast."""
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    sock.setblocking(False)
+    return sock
+
+
+async def test_a_slow_reader_gets_batches_and_never_holds_up_the_others(server: Harness) -> None:
+    token = await server.token()
+    fast = await open_ws(server, token)
+    await subscribe(fast)
+    slow = await open_ws(server, token, sock=small_buffer_socket(server), max_queue=1)
+    await subscribe(slow)
+    topic = topic_of(server.tenants["acme"], IMAGE)
+    padding = "p" * 16000  # 6.4 MB in all: more than the kernel buffers hold
+    events = [json.dumps({"type": "image-chat-updated", "image": IMAGE, "seq": seq, "broadcastId": bid(),
+                          "markerId": "m_x", "change": "status", "pad": padding}) for seq in range(1, 401)]
+    for seq, event in enumerate(events, 1):
+        server.app.hub.on_message(topic, seq, event)
+    fast_seqs = []
+    while len(fast_seqs) < 400:
+        frame = await recv(fast)
+        fast_seqs += [e["seq"] for e in frame["events"]] if frame["type"] == "batch" else [frame["seq"]]
+    assert fast_seqs == list(range(1, 401))
+
+    slow_seqs, batches = [], 0
+    while len(slow_seqs) < 400:
+        frame = await recv(slow)
+        if frame["type"] == "batch":
+            batches += 1
+            assert 1 < len(frame["events"]) <= 64
+            slow_seqs += [e["seq"] for e in frame["events"]]
+        else:
+            slow_seqs.append(frame["seq"])
+    assert slow_seqs == list(range(1, 401)) and batches > 0
+    for ws in (fast, slow):
+        await ws.close()
+
+
+async def test_a_reader_that_stops_is_dropped_past_the_backlog(server: Harness) -> None:
+    token = await server.token()
+    slow = await open_ws(server, token, sock=small_buffer_socket(server), max_queue=1)
+    await subscribe(slow)
+    fast = await open_ws(server, token)
+    await subscribe(fast)
+    topic = topic_of(server.tenants["acme"], IMAGE)
+    received = 0
+
+    async def read_fast() -> None:
+        nonlocal received
+        async for raw in fast:
+            frame = json.loads(raw)
+            received += len(frame["events"]) if frame["type"] == "batch" else 1
+
+    reader = asyncio.create_task(read_fast())
+    event = json.dumps({"type": "x", "seq": 0, "pad": "p" * 8000})
+    published = 0
+    while len(server.app.hub.topics[topic]) == 2 and published < 5000:
+        for _ in range(50):
+            published += 1
+            server.app.hub.on_message(topic, published, event)
+        await wait_for(lambda: received == published, 5, "the fast reader to keep up")
+    assert len(server.app.hub.topics[topic]) == 1, "the slow reader was never dropped"
+    assert await closed_with(slow, timeout=10) in (1013, 1006)
+    print(f"\nslow reader dropped after {published} events of 8 KB; the fast one got all {received}")
+    reader.cancel()
+    await fast.close()
+
+
+async def test_a_revoked_token_closes_its_open_websockets(server: Harness) -> None:
+    token_id, token = await server.token_with_id("u_eve", "Eve")
+    ws = await open_ws(server, token)
+    await subscribe(ws)
+    await admin.revoke_token(server.app.engine, token_id)
+    assert await closed_with(ws, timeout=3) == 4401
+
+
+async def test_shutdown_closes_connections_with_1001(make_server, sqlite_database) -> None:
+    server = await make_server(sqlite_database)
+    ws = await open_ws(server, await server.token())
+    await subscribe(ws)
+    await stop_server(make_server, server)
+    assert await closed_with(ws, timeout=5) == 1001

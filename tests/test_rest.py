@@ -1,0 +1,250 @@
+"""The REST API: validation, permissions, tenant isolation, idempotency, rate limits, usage, docs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import pytest_asyncio
+from websockets.asyncio.client import ClientConnection, connect
+
+from imagechat_tui.server import admin
+
+from .conftest import IMAGE, Harness, bid
+
+
+def client(server: Harness, token: str | None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(base_url=server.url + "/api/v1", headers=headers, timeout=10)
+
+
+async def create(http: httpx.AsyncClient, text: str = "Button cut off here", **extra) -> dict:
+    body = {"image": IMAGE, "x": 25, "y": 40.5, "text": text, "broadcastId": bid()} | extra
+    response = await http.post("/chats", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest_asyncio.fixture
+async def ana(server: Harness) -> AsyncIterator[httpx.AsyncClient]:
+    async with client(server, await server.token("u_ana", "Ana")) as http:
+        yield http
+
+
+@pytest_asyncio.fixture
+async def bob(server: Harness) -> AsyncIterator[httpx.AsyncClient]:
+    async with client(server, await server.token("u_bob", "Bob")) as http:
+        yield http
+
+
+async def subscriber(server: Harness, token: str, image: str = IMAGE) -> ClientConnection:
+    ws = await connect(server.url.replace("http", "ws") + "/api/v1/live",
+                       additional_headers={"Authorization": f"Bearer {token}"})
+    await ws.send(json.dumps({"type": "subscribe", "image": image, "since": None}))
+    assert json.loads(await ws.recv())["type"] == "subscribed"
+    return ws
+
+
+async def test_a_marker_round_trip_matches_the_protocol(ana: httpx.AsyncClient) -> None:
+    created = await create(ana, image="HTTPS://Shots.Example.COM:443/4711.png#frag")
+    marker = created["marker"]
+    assert created["seq"] == 1
+    assert marker["image"] == IMAGE  # normalised
+    assert set(marker) == {"id", "image", "x", "y", "status", "createdAt", "createdBy", "comments"}
+    assert set(marker["comments"][0]) == {"id", "markerId", "parentId", "user", "text", "createdAt", "editedAt",
+                                          "deleted"}
+    assert marker["createdAt"].endswith("Z")
+    page = (await ana.get("/chats", params={"image": IMAGE})).json()
+    assert page == {"image": IMAGE, "seq": 1, "markers": [marker]}
+    me = (await ana.get("/me")).json()
+    assert me["user"] == {"id": "u_ana", "name": "Ana", "role": "member"} and me["tenant"]["name"] == "acme"
+
+
+BAD_CREATES = [
+    pytest.param({"x": "25"}, 422, id="string-for-number"),
+    pytest.param({"x": 101}, 422, id="x-101"),
+    pytest.param({"y": -0.5}, 422, id="y-negative"),
+    pytest.param({"x": True}, 422, id="bool-for-number"),
+    pytest.param({"text": "   "}, 422, id="empty-text"),
+    pytest.param({"text": "x" * 2001}, 422, id="2001-characters"),
+    pytest.param({"text": 5}, 422, id="number-for-text"),
+    pytest.param({"image": "ftp://example.com/a.png"}, 422, id="not-an-image-key"),
+    pytest.param({"image": "https://e.com/" + "a" * 2100}, 422, id="image-key-too-long"),
+    pytest.param({"broadcastId": "not-a-uuid"}, 422, id="bad-broadcast-id"),
+    pytest.param({"extra": 1}, 422, id="unknown-field"),
+]
+
+
+@pytest.mark.parametrize(("change", "status"), BAD_CREATES)
+async def test_bad_creates_are_refused_and_nothing_is_written_or_broadcast(
+    server: Harness, ana: httpx.AsyncClient, change: dict, status: int
+) -> None:
+    ws = await subscriber(server, await server.token("u_watch", "Watcher"))
+    body = {"image": IMAGE, "x": 25, "y": 40.5, "text": "fine", "broadcastId": bid()} | change
+    response = await ana.post("/chats", json=body)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["code"] and error["message"] and "Traceback" not in response.text
+    # The next good write is seq 1 and the first thing the subscriber hears of.
+    assert (await create(ana))["seq"] == 1
+    assert json.loads(await ws.recv())["seq"] == 1
+    await ws.close()
+
+
+async def test_more_bad_input_case_by_case(server: Harness, ana: httpx.AsyncClient, bob: httpx.AsyncClient) -> None:
+    ws = await subscriber(server, await server.token("u_watch", "Watcher"))
+    other = (await create(ana, "another marker"))["marker"]
+    marker = (await create(ana))["marker"]
+    comment = marker["comments"][0]
+    assert (await ana.post("/chats", content=b"{not json", headers={"Content-Type": "application/json"})).json()[
+        "error"]["code"] == "bad_json"
+    cases = [
+        (ana.post("/chats/m_nope/comments", json={"text": "hi", "broadcastId": bid()}), 404),
+        (ana.post(f"/chats/{other['id']}/comments", json={"text": "hi", "parentId": comment["id"],
+                                                          "broadcastId": bid()}), 422),
+        (ana.post(f"/chats/{marker['id']}/comments", json={"text": "hi", "parentId": "c_nope",
+                                                           "broadcastId": bid()}), 422),
+        (ana.patch(f"/chats/{marker['id']}", json={"broadcastId": bid()}), 422),
+        (ana.patch(f"/chats/{marker['id']}", json={"status": "closed", "broadcastId": bid()}), 422),
+        (ana.delete(f"/chats/{marker['id']}"), 422),
+        (ana.patch("/comments/c_nope", json={"text": "x", "broadcastId": bid()}), 404),
+        (bob.patch(f"/comments/{comment['id']}", json={"text": "not mine", "broadcastId": bid()}), 403),
+        (bob.delete(f"/comments/{comment['id']}", params={"broadcastId": bid()}), 403),
+        (bob.patch(f"/chats/{marker['id']}", json={"x": 1, "broadcastId": bid()}), 403),
+        (bob.delete(f"/chats/{marker['id']}", params={"broadcastId": bid()}), 403),
+        (ana.post("/chats", content=b"x" * (100 * 1024), headers={"Content-Type": "application/json"}), 413),
+        (ana.get("/events", params={"image": IMAGE, "since": -1}), 422),
+        (ana.get("/chats"), 422),
+    ]
+    for request, status in cases:
+        response = await request
+        assert response.status_code == status, response.text
+        assert set(response.json()["error"]) == {"code", "message"}
+    # Members may comment, reply and resolve on others' markers.
+    reply = await bob.post(f"/chats/{marker['id']}/comments",
+                           json={"text": "me too", "parentId": comment["id"], "broadcastId": bid()})
+    assert reply.status_code == 201 and reply.json()["seq"] == 3
+    assert (await bob.patch(f"/chats/{marker['id']}", json={"status": "resolved", "broadcastId": bid()})).json()[
+        "marker"]["status"] == "resolved"
+    seqs = [json.loads(await ws.recv())["seq"] for _ in range(4)]
+    assert seqs == [1, 2, 3, 4]  # the refused writes took no seq and broadcast nothing
+    await ws.close()
+
+
+async def test_tokens_missing_wrong_and_revoked(server: Harness) -> None:
+    token_id, token = await server.token_with_id("u_eve", "Eve")
+    for headers in ({}, {"Authorization": "Bearer ict_wrong"}, {"Authorization": f"Basic {token}"}):
+        async with httpx.AsyncClient(base_url=server.url, headers=headers) as http:
+            response = await http.get("/api/v1/chats", params={"image": IMAGE})
+            assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
+    async with client(server, token) as http:
+        assert (await http.get("/me")).status_code == 200
+        await admin.revoke_token(server.app.engine, token_id)
+        assert (await http.get("/me")).status_code == 401
+
+
+async def test_moderators_may_edit_delete_and_move_what_others_wrote(server: Harness, ana: httpx.AsyncClient) -> None:
+    marker = (await create(ana))["marker"]
+    async with client(server, await server.token("u_mod", "Mo", "moderator")) as mod:
+        edited = await mod.patch(f"/comments/{marker['comments'][0]['id']}", json={"text": "tidied",
+                                                                                "broadcastId": bid()})
+        assert edited.status_code == 200 and edited.json()["comment"]["editedAt"]
+        assert (await mod.patch(f"/chats/{marker['id']}", json={"x": 3, "y": 4, "broadcastId": bid()})).status_code == 200
+        assert (await mod.delete(f"/chats/{marker['id']}", params={"broadcastId": bid()})).json() == {"seq": 4}
+
+
+async def test_deleting_a_comment_with_replies_leaves_a_tombstone(ana: httpx.AsyncClient, bob) -> None:
+    marker = (await create(ana))["marker"]
+    first = marker["comments"][0]
+    reply = (await bob.post(f"/chats/{marker['id']}/comments",
+                            json={"text": "reply", "parentId": first["id"], "broadcastId": bid()})).json()["comment"]
+    await ana.delete(f"/comments/{first['id']}", params={"broadcastId": bid()})
+    thread = (await ana.get("/chats", params={"image": IMAGE})).json()["markers"][0]["comments"]
+    assert [(c["id"], c["deleted"], c["text"]) for c in thread] == [(first["id"], True, ""), (reply["id"], False,
+                                                                                              "reply")]
+    await bob.delete(f"/comments/{reply['id']}", params={"broadcastId": bid()})
+    # The last reply gone, the tombstone has nothing left to hold together.
+    assert (await ana.get("/chats", params={"image": IMAGE})).json()["markers"][0]["comments"] == []
+
+
+async def test_other_tenants_see_nothing_and_touch_nothing(server: Harness, ana: httpx.AsyncClient) -> None:
+    outsider_token = await server.token("u_ana", "Ana", tenant="globex")  # even with the same user id
+    ws = await subscriber(server, outsider_token)
+    marker = (await create(ana))["marker"]
+    comment_id = marker["comments"][0]["id"]
+    async with client(server, outsider_token) as eve:
+        assert (await eve.get("/chats", params={"image": IMAGE})).json() == {"image": IMAGE, "seq": 0, "markers": []}
+        assert (await eve.get("/events", params={"image": IMAGE, "since": 0})).json()["events"] == []
+        for response in [
+            await eve.post(f"/chats/{marker['id']}/comments", json={"text": "hi", "broadcastId": bid()}),
+            await eve.patch(f"/chats/{marker['id']}", json={"status": "resolved", "broadcastId": bid()}),
+            await eve.delete(f"/chats/{marker['id']}", params={"broadcastId": bid()}),
+            await eve.patch(f"/comments/{comment_id}", json={"text": "x", "broadcastId": bid()}),
+            await eve.delete(f"/comments/{comment_id}", params={"broadcastId": bid()}),
+        ]:
+            assert response.status_code == 404
+        assert (await eve.post("/chats", json={"image": IMAGE, "x": 1, "y": 1, "text": "theirs",
+                                               "broadcastId": bid()})).json()["seq"] == 1
+    # The outsider's subscriber heard only its own tenant's write.
+    assert json.loads(await ws.recv())["marker"]["comments"][0]["text"] == "theirs"
+    assert (await ana.get("/chats", params={"image": IMAGE})).json()["markers"] == [marker]
+    await ws.close()
+
+
+async def test_a_retry_with_the_same_broadcast_id_makes_one_marker(ana: httpx.AsyncClient) -> None:
+    body = {"image": IMAGE, "x": 25, "y": 40.5, "text": "once", "broadcastId": bid()}
+    first, second = await ana.post("/chats", json=body), await ana.post("/chats", json=body)
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    assert len((await ana.get("/chats", params={"image": IMAGE})).json()["markers"]) == 1
+    reused = await ana.post("/chats", json=body | {"text": "something else"})
+    assert reused.status_code == 409
+
+
+async def test_writes_are_rate_limited_per_user(make_server, sqlite_database) -> None:
+    server = await make_server(sqlite_database, write_rate=0.5, write_burst=3)
+    async with client(server, await server.token()) as http:
+        for _ in range(3):
+            await create(http)
+        limited = await http.post("/chats", json={"image": IMAGE, "x": 1, "y": 1, "text": "x", "broadcastId": bid()})
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+        assert (await http.get("/chats", params={"image": IMAGE})).status_code == 200  # reads are not limited
+
+
+async def test_usage_figures_and_metrics(server: Harness, ana: httpx.AsyncClient) -> None:
+    watchers = [await subscriber(server, await server.token(f"u_w{i}", "W")) for i in range(2)]
+    for _ in range(3):
+        await create(ana)
+    received = [json.loads(await ws.recv()) for ws in watchers for _ in range(3)]
+    sizes = sum(len(json.dumps(f, separators=(",", ":"), ensure_ascii=False).encode()) for f in received)
+    async with client(server, await server.token("u_root", "Root", "admin")) as root:
+        usage = (await root.get("/usage")).json()
+    assert usage["pubSubMessageCount"] == 6
+    assert usage["pubSubBandwidth"] == sizes
+    assert usage["conversationCreateCount"] == 3
+    assert usage["connections"] == 2
+    assert (await ana.get("/usage")).status_code == 403
+    metrics = (await ana.get(server.url + "/metrics")).text
+    assert f'imagechat_pubsub_messages_total{{tenant="{server.tenants["acme"]}"}} 6.0' in metrics
+    for ws in watchers:
+        await ws.close()
+
+
+async def test_events_since_and_gone(server: Harness, ana: httpx.AsyncClient, monkeypatch) -> None:
+    monkeypatch.setattr("imagechat_tui.server.store.KEPT_EVENTS", 3)
+    for _ in range(5):
+        await create(ana)
+    page = (await ana.get("/events", params={"image": IMAGE, "since": 3})).json()
+    assert page["seq"] == 5 and [e["seq"] for e in page["events"]] == [4, 5]
+    gone = await ana.get("/events", params={"image": IMAGE, "since": 1})
+    assert gone.status_code == 410 and gone.json()["error"]["code"] == "gone"
+
+
+async def test_openapi_and_docs_are_served(server: Harness) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        schema = (await http.get("/openapi.json")).json()
+        assert {"/api/v1/chats", "/api/v1/events", "/api/v1/usage", "/api/v1/me"} <= set(schema["paths"])
+        assert (await http.get("/docs")).status_code == 200
+        assert (await http.get("/healthz")).json()["status"] == "ok"
