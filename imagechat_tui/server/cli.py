@@ -38,7 +38,10 @@ def serve(args: argparse.Namespace) -> int:
     app = ImageChatServer(config)
     server = build_runner(app, host=args.host, port=args.port, certfile=args.certfile, keyfile=args.keyfile,
                           log_level=args.log_level)
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; the shutdown is done
+        pass
     return 0 if server.started else 1
 
 

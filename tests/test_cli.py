@@ -1,0 +1,110 @@
+"""`imagechat-server` as an operator runs it: admin commands, the URL line, Ctrl-C, kill -9."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from .conftest import IMAGE, bid
+
+SERVER = [sys.executable, "-m", "imagechat_tui.server.cli"]
+
+
+def admin(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SERVER, "--data-dir", str(data_dir), *args], capture_output=True, text=True, timeout=60)
+
+
+def token(data_dir: Path, user: str = "u_ana", role: str = "member") -> str:
+    admin(data_dir, "tenant", "create", "acme")
+    done = admin(data_dir, "token", "create", "--tenant", "acme", "--user", user, "--name", "Ana", "--role", role)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+class ServerProcess:
+    def __init__(self, data_dir: Path) -> None:
+        self.proc = subprocess.Popen([*SERVER, "--data-dir", str(data_dir), "--port", "0"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+
+    async def url(self) -> str:
+        line = await asyncio.wait_for(asyncio.to_thread(self.proc.stdout.readline), 30)  # type: ignore[union-attr]
+        match = re.fullmatch(r"imagechat-server serving on (http://127\.0\.0\.1:\d+)\n", line)
+        assert match, line
+        return match.group(1)
+
+
+async def test_tenant_and_token_commands(tmp_path: Path) -> None:
+    assert admin(tmp_path, "tenant", "create", "acme").returncode == 0
+    again = admin(tmp_path, "tenant", "create", "acme")
+    assert again.returncode == 2 and "exists already" in again.stderr and "Traceback" not in again.stderr
+    created = admin(tmp_path, "token", "create", "--tenant", "acme", "--user", "u_ana", "--name", "Ana")
+    secret = created.stdout.strip()
+    assert secret.startswith("ict_") and "shown only now" in created.stderr
+    listing = admin(tmp_path, "token", "list").stdout
+    assert "u_ana" in listing and secret not in listing
+    token_id = re.search(r"(tok_\w+)", listing).group(1)  # type: ignore[union-attr]
+    assert admin(tmp_path, "token", "revoke", token_id).returncode == 0
+    assert re.search(rf"{token_id} .* \d{{4}}-\d\d-\d\dT", admin(tmp_path, "token", "list").stdout)
+    assert "no tenant" in admin(tmp_path, "token", "create", "--tenant", "nope", "--user", "u", "--name", "n").stderr
+    db = (tmp_path / "imagechat.db").read_bytes()
+    assert secret.encode() not in db  # stored only as a hash
+
+
+async def test_ctrl_c_closes_live_connections_with_1001_and_exits_cleanly(tmp_path: Path) -> None:
+    secret = token(tmp_path)
+    server = ServerProcess(tmp_path)
+    url = await server.url()
+    ws = await connect(url.replace("http", "ws") + "/api/v1/live", additional_headers={"Authorization": f"Bearer {secret}"})
+    await ws.send(json.dumps({"type": "subscribe", "image": IMAGE, "since": None}))
+    await ws.recv()
+    server.proc.send_signal(signal.SIGINT)
+    try:
+        async with asyncio.timeout(10):
+            await ws.recv()
+    except ConnectionClosed:
+        pass
+    assert ws.close_code == 1001
+    assert await asyncio.to_thread(server.proc.wait, 15) == 0
+    assert "Traceback" not in server.proc.stderr.read()  # type: ignore[union-attr]
+
+
+async def test_an_acknowledged_write_survives_kill_9(tmp_path: Path) -> None:
+    secret = token(tmp_path)
+    server = ServerProcess(tmp_path)
+    url = await server.url()
+    headers = {"Authorization": f"Bearer {secret}"}
+    async with httpx.AsyncClient(base_url=url + "/api/v1", headers=headers) as http:
+        body = {"image": IMAGE, "x": 1, "y": 2, "text": "must survive", "broadcastId": bid()}
+        created = await http.post("/chats", json=body)
+        assert created.status_code == 201
+    os.kill(server.proc.pid, signal.SIGKILL)
+    server.proc.wait(10)
+    again = ServerProcess(tmp_path)
+    url = await again.url()
+    async with httpx.AsyncClient(base_url=url + "/api/v1", headers=headers) as http:
+        page = (await http.get("/chats", params={"image": IMAGE})).json()
+    again.proc.send_signal(signal.SIGINT)
+    again.proc.wait(15)
+    assert page["seq"] == 1 and page["markers"] == [created.json()["marker"]]
+
+
+async def test_a_newer_database_is_refused_with_one_clear_line(tmp_path: Path) -> None:
+    import sqlite3
+
+    admin(tmp_path, "tenant", "create", "acme")
+    with sqlite3.connect(tmp_path / "imagechat.db") as db:
+        db.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    done = subprocess.run([*SERVER, "--data-dir", str(tmp_path), "--port", "0"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2
+    assert "schema version 999" in done.stderr and "Traceback" not in done.stderr

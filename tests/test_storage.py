@@ -1,0 +1,82 @@
+"""Storage on SQLite and on the local PostgreSQL: seq under concurrency, history, schema versions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from sqlalchemy import update
+
+from imagechat_tui.protocol.models import AddComment, CreateChat
+from imagechat_tui.server import admin
+from imagechat_tui.server.schema import SCHEMA_VERSION, SchemaError, make_engine, meta, prepare
+from imagechat_tui.server.store import Principal, Store
+
+from .conftest import IMAGE, bid
+
+
+@pytest.fixture
+async def store(database_url: str):
+    engine = make_engine(database_url)
+    await prepare(engine)
+    yield Store(engine)
+    await engine.dispose()
+
+
+async def principal(store: Store, user: str = "u_ana") -> Principal:
+    tenant = "acme"
+    try:
+        await admin.create_tenant(store.engine, tenant)
+    except admin.AdminError:
+        pass
+    _, token = await admin.create_token(store.engine, tenant, user, user, "member")
+    found = await store.principal(token)
+    assert found is not None
+    return found
+
+
+async def test_concurrent_writers_to_one_image_get_distinct_consecutive_seqs(store: Store) -> None:
+    writers = [await principal(store, f"u_{i}") for i in range(8)]
+    first = await store.create_marker(writers[0], CreateChat(image=IMAGE, x=1, y=1, text="t", broadcast_id=bid()),
+                                      "f")
+    marker_id = json.loads(first.body)["marker"]["id"]
+
+    async def burst(p: Principal) -> list[int]:
+        seqs = []
+        for i in range(10):
+            if i % 2:
+                c = await store.add_comment(p, marker_id, AddComment(text=f"c{i}", broadcast_id=bid()), bid())
+            else:
+                c = await store.create_marker(p, CreateChat(image=IMAGE, x=2, y=2, text="m", broadcast_id=bid()), bid())
+            seqs.append(c.seq)
+        return seqs
+
+    results = await asyncio.gather(*(burst(p) for p in writers))
+    seqs = sorted(s for r in results for s in r)
+    assert seqs == list(range(2, 82))
+    page = await store.chats(writers[0], IMAGE)
+    assert page.seq == 81
+    history = await store.history(writers[0], IMAGE, 0)
+    assert history.events is not None
+    assert [json.loads(e)["seq"] for e in history.events] == list(range(1, 82))
+
+
+async def test_the_event_log_keeps_the_last_1000_events(store: Store) -> None:
+    p = await principal(store)
+    for _ in range(1003):
+        await store.create_marker(p, CreateChat(image=IMAGE, x=1, y=1, text="t", broadcast_id=bid()), bid())
+    kept = await store.history(p, IMAGE, 3)
+    assert kept.events is not None and len(kept.events) == 1000
+    assert (await store.history(p, IMAGE, 2)).events is None
+
+
+async def test_a_newer_schema_is_refused_and_a_current_one_reopens(database_url: str) -> None:
+    engine = make_engine(database_url)
+    assert await prepare(engine) == SCHEMA_VERSION
+    assert await prepare(engine) == SCHEMA_VERSION  # reopening is a no-op
+    async with engine.begin() as conn:
+        await conn.execute(update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION + 1)))
+    with pytest.raises(SchemaError, match="newer than this server"):
+        await prepare(engine)
+    await engine.dispose()
