@@ -1,0 +1,336 @@
+"""Live fan-out benchmark: our server against a bare `websockets` broadcast() server.
+
+One server process; N subscribers on one image (this process is the load generator, on
+loopback); writes at a steady 20/s, then as fast as they are acknowledged. Prints, per server and
+N: delivery latency p50/p99 from write to receipt, delivered/expected, server CPU and RSS, idle
+RSS per connection, deliveries per second per server core, frames and bytes per event; then our
+figures as ratios of the reference's.
+
+    python bench/fanout.py                      # N = 100, 1000, 2000
+    python bench/fanout.py --sizes 1000 --steady 5 --burst 3
+
+Subscribers are websockets' sans-I/O ClientProtocol on plain asyncio protocols, so that the
+generator's own cost per message stays far below the servers'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.uri import parse_uri
+
+IMAGE = "https://shots.example.com/bench.png"
+STAMP = re.compile(rb"t=(\d+)")
+# A comment of the length a support chat usually has; the stamp is the write's start time.
+FILLER = "The save button is cut off on narrow windows, see the right edge"
+
+
+@dataclass
+class Receipts:
+    latencies: array = field(default_factory=lambda: array("d"))
+    frames: int = 0
+    events: int = 0
+    bytes: int = 0
+
+    def on_frame(self, data: bytes) -> None:
+        now = time.perf_counter_ns()
+        stamps = STAMP.findall(data)
+        self.frames += 1
+        self.events += len(stamps)
+        self.bytes += len(data)
+        for stamp in stamps:
+            self.latencies.append((now - int(stamp)) / 1e6)
+
+    def reset(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
+class Subscriber(asyncio.Protocol):
+    """A WebSocket client that counts what it receives, with no task of its own."""
+
+    def __init__(self, uri: str, token: str | None, receipts: Receipts, first: bytes | None) -> None:
+        self.conn = ClientProtocol(parse_uri(uri), max_size=None)
+        self.request = self.conn.connect()
+        if token:
+            self.request.headers["Authorization"] = f"Bearer {token}"
+        self.receipts = receipts
+        self.first = first
+        self.ready = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.conn.send_request(self.request)
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        self.conn.receive_data(data)
+        for event in self.conn.events_received():
+            if isinstance(event, Response):
+                if self.first is None:
+                    self.ready.set_result(None)
+                else:
+                    self.conn.send_text(self.first)
+            elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                if not self.ready.done():
+                    self.ready.set_result(None)  # the `subscribed` answer
+                else:
+                    self.receipts.on_frame(event.data)
+        self._flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError("closed before it was ready"))
+
+    def _flush(self) -> None:
+        for data in self.conn.data_to_send():
+            if data and self.transport is not None:
+                self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+class Target:
+    name = ""
+    proc: subprocess.Popen[str]
+    url = ""
+
+    async def start(self) -> None: ...
+    async def open_writer(self) -> None: ...
+    async def write(self, text: str) -> None: ...
+    async def close_writer(self) -> None: ...
+    def live_uri(self) -> str: ...
+    def subscribe_frame(self) -> bytes | None: ...
+    def token(self) -> str | None: ...
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def _spawn(args: list[str]) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()  # type: ignore[union-attr]
+    url = re.search(r"(http://\S+)", line)
+    if url is None:
+        raise RuntimeError(f"server did not start: {line!r}")
+    return proc, url.group(1)
+
+
+class Ours(Target):
+    name = "imagechat"
+
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="imagechat-bench-")
+        self.http: httpx.AsyncClient | None = None
+        self.marker_id = ""
+        self._token = ""
+
+    def _admin(self, *args: str) -> str:
+        command = [sys.executable, "-m", "imagechat_tui.server.cli", "--data-dir", self.dir, *args]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
+    async def start(self) -> None:
+        self._admin("tenant", "create", "bench")
+        self._token = self._admin("token", "create", "--tenant", "bench", "--user", "u_sub", "--name", "Sub")
+        self.writer_token = self._admin("token", "create", "--tenant", "bench", "--user", "u_w", "--name", "Writer")
+        self.proc, self.url = _spawn([sys.executable, "-m", "imagechat_tui.server.cli", "--data-dir", self.dir,
+                                      "--port", "0", "--write-rate", "1e9", "--write-burst", "1e9"])
+
+    async def open_writer(self) -> None:
+        self.http = httpx.AsyncClient(base_url=self.url + "/api/v1",
+                                      headers={"Authorization": f"Bearer {self.writer_token}"})
+        body = {"image": IMAGE, "x": 50, "y": 50, "text": "bench", "broadcastId": str(uuid.uuid4())}
+        self.marker_id = (await self.http.post("/chats", json=body)).json()["marker"]["id"]
+
+    async def write(self, text: str) -> None:
+        assert self.http is not None
+        response = await self.http.post(f"/chats/{self.marker_id}/comments",
+                                        json={"text": text, "broadcastId": str(uuid.uuid4())})
+        response.raise_for_status()
+
+    async def close_writer(self) -> None:
+        if self.http is not None:
+            await self.http.aclose()
+
+    def live_uri(self) -> str:
+        return self.url.replace("http", "ws") + "/api/v1/live"
+
+    def subscribe_frame(self) -> bytes | None:
+        return json.dumps({"type": "subscribe", "image": IMAGE, "since": None}).encode()
+
+    def token(self) -> str | None:
+        return self._token
+
+
+class Reference(Target):
+    name = "reference"
+
+    async def start(self) -> None:
+        self.proc, self.url = _spawn([sys.executable, str(Path(__file__).with_name("reference_server.py"))])
+        self.seq = 0
+
+    async def open_writer(self) -> None:
+        from websockets.asyncio.client import connect
+
+        self.ws = await connect(self.url.replace("http", "ws") + "/pub", compression=None)
+
+    async def write(self, text: str) -> None:
+        # The same shape and size as our comment-added event, so both servers move the same bytes.
+        self.seq += 1
+        comment = {"id": "c_0123456789ab", "markerId": "m_0123456789ab", "parentId": None,
+                   "user": {"id": "u_w", "name": "Writer"}, "text": text, "createdAt": "2026-11-25T18:02:11.532Z",
+                   "editedAt": None, "deleted": False}
+        await self.ws.send(json.dumps({"image": IMAGE, "seq": self.seq, "broadcastId": str(uuid.uuid4()),
+                                       "markerId": "m_0123456789ab", "type": "image-chat-updated",
+                                       "change": "comment-added", "comment": comment}, separators=(",", ":")))
+        await self.ws.recv()
+
+    async def close_writer(self) -> None:
+        await self.ws.close()
+
+    def live_uri(self) -> str:
+        return self.url.replace("http", "ws") + "/live"
+
+    def subscribe_frame(self) -> bytes | None:
+        return None
+
+    def token(self) -> str | None:
+        return None
+
+
+@dataclass
+class Phase:
+    writes: int
+    seconds: float
+    latencies: list[float]
+    expected: int
+    delivered: int
+    frames: int
+    bytes: int
+    cpu: float
+    rss_mb: float
+
+    def row(self) -> dict[str, float]:
+        lat = sorted(self.latencies) or [float("nan")]
+        return {
+            "writes/s": self.writes / self.seconds,
+            "p50 ms": lat[len(lat) // 2],
+            "p99 ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+            "delivered": self.delivered / max(1, self.expected),
+            "server cpu %": 100 * self.cpu / self.seconds,
+            "server rss MB": self.rss_mb,
+            "deliveries/s/core": self.delivered / self.cpu if self.cpu else float("nan"),
+            "frames/event": self.frames / max(1, self.delivered),
+            "bytes/event": self.bytes / max(1, self.delivered),
+        }
+
+
+def _cpu(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return times.user + times.system
+
+
+async def _phase(target: Target, receipts: Receipts, server: psutil.Process, subscribers: int, seconds: float,
+                 rate: float | None) -> Phase:
+    receipts.reset()
+    cpu0 = _cpu(server)
+    start = time.perf_counter()
+    writes = 0
+    while time.perf_counter() - start < seconds:
+        writes += 1
+        await target.write(f"{FILLER} t={time.perf_counter_ns()}")
+        if rate is not None:
+            next_at = start + writes / rate
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+    elapsed = time.perf_counter() - start
+    expected = writes * subscribers
+    deadline = time.perf_counter() + 10
+    while receipts.events < expected and time.perf_counter() < deadline:
+        await asyncio.sleep(0.01)
+    cpu = _cpu(server) - cpu0
+    return Phase(writes, elapsed, list(receipts.latencies), expected, receipts.events, receipts.frames,
+                 receipts.bytes, cpu, server.memory_info().rss / 2**20)
+
+
+async def run(target: Target, n: int, steady: float, burst: float) -> dict[str, dict[str, float]]:
+    await target.start()
+    server = psutil.Process(target.proc.pid)
+    loop = asyncio.get_running_loop()
+    receipts = Receipts()
+    host, port = target.url.removeprefix("http://").rsplit(":", 1)
+    try:
+        await target.open_writer()
+        await target.write("warm-up t=0")
+        rss0 = server.memory_info().rss
+        subs: list[Subscriber] = []
+        for i in range(n):
+            _, sub = await loop.create_connection(
+                lambda: Subscriber(target.live_uri(), target.token(), receipts, target.subscribe_frame()),
+                host, int(port))
+            subs.append(sub)
+            if i % 100 == 99:
+                await asyncio.gather(*(s.ready for s in subs))
+        await asyncio.gather(*(s.ready for s in subs))
+        await asyncio.sleep(1.0)  # let the server settle before reading its memory
+        idle_kb = (server.memory_info().rss - rss0) / n / 1024
+        results = {"steady 20/s": (await _phase(target, receipts, server, n, steady, 20.0)).row(),
+                   "as fast as acked": (await _phase(target, receipts, server, n, burst, None)).row()}
+        for row in results.values():
+            row["idle KB/conn"] = idle_kb
+        for sub in subs:
+            sub.close()
+        await target.close_writer()
+        return results
+    finally:
+        target.stop()
+
+
+def _print(title: str, rows: dict[str, dict[str, float]]) -> None:
+    print(f"\n{title}")
+    columns = list(next(iter(rows.values())))
+    print(f"{'':18}" + "".join(f"{c:>18}" for c in columns))
+    for name, row in rows.items():
+        print(f"{name:18}" + "".join(f"{row[c]:>18.3f}" for c in columns))
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100,1000,2000", help="subscriber counts")
+    parser.add_argument("--steady", type=float, default=5.0, help="seconds of writes at 20/s")
+    parser.add_argument("--burst", type=float, default=3.0, help="seconds of writes as fast as acknowledged")
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; one server process; "
+          "generator in this process on loopback")
+    for n in (int(s) for s in args.sizes.split(",")):
+        ours = await run(Ours(), n, args.steady, args.burst)
+        reference = await run(Reference(), n, args.steady, args.burst)
+        _print(f"N = {n}: imagechat", ours)
+        _print(f"N = {n}: bare websockets broadcast()", reference)
+        ratios = {phase: {k: ours[phase][k] / reference[phase][k] if reference[phase][k] else float("nan")
+                          for k in ours[phase]} for phase in ours}
+        _print(f"N = {n}: imagechat / reference", ratios)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

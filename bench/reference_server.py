@@ -1,0 +1,43 @@
+"""The reference for what Python can do: a bare `websockets` server that calls `broadcast()`.
+
+Subscribers connect to /live; a publisher connects to /pub and each text frame it sends is
+broadcast to every subscriber, then acknowledged with "ok". No storage, auth or protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+subscribers: set[ServerConnection] = set()
+
+
+async def handler(ws: ServerConnection) -> None:
+    if ws.request is not None and ws.request.path == "/pub":
+        async for message in ws:
+            broadcast(subscribers, message)
+            await ws.send("ok")
+        return
+    subscribers.add(ws)
+    try:
+        await ws.wait_closed()
+    finally:
+        subscribers.discard(ws)
+
+
+async def main(port: int) -> None:
+    async with serve(handler, "127.0.0.1", port, compression=None, backlog=4096, max_size=65536) as server:
+        bound = next(iter(server.sockets)).getsockname()[1]
+        print(f"reference serving on http://127.0.0.1:{bound}", flush=True)
+        await asyncio.Future()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    try:
+        asyncio.run(main(parser.parse_args().port))
+    except KeyboardInterrupt:
+        pass
