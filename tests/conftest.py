@@ -87,8 +87,8 @@ class Harness:
     async def token_with_id(self, user: str = "u_ana", name: str = "Ana", role: Role = "member",
                             tenant: str = "acme") -> tuple[str, str]:
         if tenant not in self.tenants:
-            self.tenants[tenant] = await admin.create_tenant(self.app.engine, tenant)
-        return await admin.create_token(self.app.engine, tenant, user, name, role)
+            self.tenants[tenant] = await admin.create_tenant(self.app.db, tenant)
+        return await admin.create_token(self.app.db, tenant, user, name, role)
 
     async def token(self, user: str = "u_ana", name: str = "Ana", role: Role = "member", tenant: str = "acme") -> str:
         return (await self.token_with_id(user, name, role, tenant))[1]

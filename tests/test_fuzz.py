@@ -31,8 +31,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     async def started() -> str:
         while not runner.started:
             await asyncio.sleep(0.01)
-        await admin.create_tenant(app.engine, "acme")
-        return (await admin.create_token(app.engine, "acme", "u_root", "Root", "admin"))[1]
+        await admin.create_tenant(app.db, "acme")
+        return (await admin.create_token(app.db, "acme", "u_root", "Root", "admin"))[1]
 
     token = asyncio.run_coroutine_threadsafe(asyncio.wait_for(started(), 30), loop).result(35)
     yield runner.url, token

@@ -258,7 +258,7 @@ async def test_a_revoked_token_closes_its_open_websockets(server: Harness) -> No
     token_id, token = await server.token_with_id("u_eve", "Eve")
     ws = await open_ws(server, token)
     await subscribe(ws)
-    await admin.revoke_token(server.app.engine, token_id)
+    await admin.revoke_token(server.app.db, token_id)
     assert await closed_with(ws, timeout=3) == 4401
 
 

@@ -141,7 +141,7 @@ async def test_tokens_missing_wrong_and_revoked(server: Harness) -> None:
             assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
     async with client(server, token) as http:
         assert (await http.get("/me")).status_code == 200
-        await admin.revoke_token(server.app.engine, token_id)
+        await admin.revoke_token(server.app.db, token_id)
         assert (await http.get("/me")).status_code == 401
 
 

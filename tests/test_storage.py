@@ -10,7 +10,8 @@ from sqlalchemy import update
 
 from imagechat_tui.protocol.models import AddComment, CreateChat
 from imagechat_tui.server import admin
-from imagechat_tui.server.schema import SCHEMA_VERSION, SchemaError, make_engine, meta, prepare
+from imagechat_tui.server.database import Database
+from imagechat_tui.server.schema import SCHEMA_VERSION, SchemaError, meta, prepare
 from imagechat_tui.server.store import Principal, Store
 
 from .conftest import IMAGE, bid
@@ -18,19 +19,19 @@ from .conftest import IMAGE, bid
 
 @pytest.fixture
 async def store(database_url: str):
-    engine = make_engine(database_url)
-    await prepare(engine)
-    yield Store(engine)
-    await engine.dispose()
+    db = Database(database_url)
+    await db.run(prepare)
+    yield Store(db)
+    await db.dispose()
 
 
 async def principal(store: Store, user: str = "u_ana") -> Principal:
     tenant = "acme"
     try:
-        await admin.create_tenant(store.engine, tenant)
+        await admin.create_tenant(store.db, tenant)
     except admin.AdminError:
         pass
-    _, token = await admin.create_token(store.engine, tenant, user, user, "member")
+    _, token = await admin.create_token(store.db, tenant, user, user, "member")
     found = await store.principal(token)
     assert found is not None
     return found
@@ -72,11 +73,11 @@ async def test_the_event_log_keeps_the_last_1000_events(store: Store) -> None:
 
 
 async def test_a_newer_schema_is_refused_and_a_current_one_reopens(database_url: str) -> None:
-    engine = make_engine(database_url)
-    assert await prepare(engine) == SCHEMA_VERSION
-    assert await prepare(engine) == SCHEMA_VERSION  # reopening is a no-op
-    async with engine.begin() as conn:
-        await conn.execute(update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION + 1)))
+    db = Database(database_url)
+    assert await db.run(prepare) == SCHEMA_VERSION
+    assert await db.run(prepare) == SCHEMA_VERSION  # reopening is a no-op
+    await db.run(lambda conn: conn.execute(
+        update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION + 1))))
     with pytest.raises(SchemaError, match="newer than this server"):
-        await prepare(engine)
-    await engine.dispose()
+        await db.run(prepare)
+    await db.dispose()

@@ -45,7 +45,8 @@ from .errors import ApiError, invalid, unauthorized
 from .live import Hub, LiveEndpoint, Receive, Scope, Send
 from .pubsub import LocalPubSub, PubSub
 from .ratelimit import RateLimiter
-from .schema import make_engine, prepare
+from .database import Database
+from .schema import prepare
 from .store import CONVERSATION_CREATE_COUNT, Committed, Principal, Store
 from .usage import BANDWIDTH, MESSAGES, UsageMeter
 
@@ -72,8 +73,8 @@ class ImageChatServer:
 
     def __init__(self, config: ServerConfig, pubsub: PubSub | None = None) -> None:
         self.config = config
-        self.engine = make_engine(config.database_url)
-        self.store = Store(self.engine)
+        self.db = Database(config.database_url)
+        self.store = Store(self.db)
         self.meter = UsageMeter()
         self.hub = Hub(pubsub or LocalPubSub(), self.meter)
         self.live = LiveEndpoint(self.store, self.hub)
@@ -91,7 +92,7 @@ class ImageChatServer:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Open storage and pub/sub, keep the upkeep tasks going, and close it all on the way out."""
-        await prepare(self.engine)
+        await self.db.run(prepare)
         cutoff = datetime.now(UTC) - timedelta(days=self.config.receipt_days)
         await self.store.prune_receipts(cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
         await self.hub.pubsub.start(self.hub.on_message)
@@ -108,7 +109,7 @@ class ImageChatServer:
             await self.hub.close_all(1001, "server shutting down")
             await self._flush_usage()
             await self.hub.pubsub.close()
-            await self.engine.dispose()
+            await self.db.dispose()
 
     async def publish(self, committed: Committed) -> Response:
         if committed.event is not None and committed.topic is not None:

@@ -8,14 +8,14 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from ..protocol.models import ROLES
 from . import admin
 from .app import ImageChatServer
 from .runner import build_runner
 from .config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig, default_data_dir, sqlite_url
-from .schema import SchemaError, make_engine, prepare
+from .database import Database
+from .schema import SchemaError, prepare
 
 DATABASE_ENV = "IMAGECHAT_DATABASE_URL"
 
@@ -31,7 +31,7 @@ def _database_url(args: argparse.Namespace) -> str:
 def serve(args: argparse.Namespace) -> int:
     config = ServerConfig(database_url=_database_url(args), write_rate=args.write_rate, write_burst=args.write_burst)
     try:  # here, not in the lifespan, so that a refusal is one clear line rather than a traceback
-        asyncio.run(_with_engine(config.database_url, _schema_ready))
+        asyncio.run(_with_database(config.database_url, _schema_ready))
     except SchemaError as exc:
         print(f"imagechat-server: {exc}", file=sys.stderr)
         return 2
@@ -45,34 +45,34 @@ def serve(args: argparse.Namespace) -> int:
     return 0 if server.started else 1
 
 
-async def _with_engine(url: str, action: Callable[[Any], Awaitable[int]]) -> int:
-    engine = make_engine(url)
+async def _with_database(url: str, action: Callable[[Database], Awaitable[int]]) -> int:
+    db = Database(url)
     try:
-        await prepare(engine)
-        return await action(engine)
+        await db.run(prepare)
+        return await action(db)
     finally:
-        await engine.dispose()
+        await db.dispose()
 
 
-async def _schema_ready(_engine: Any) -> int:
+async def _schema_ready(_db: Database) -> int:
     return 0
 
 
-async def _tenant_create(args: argparse.Namespace, engine: Any) -> int:
-    tenant_id = await admin.create_tenant(engine, args.name)
+async def _tenant_create(args: argparse.Namespace, db: Database) -> int:
+    tenant_id = await admin.create_tenant(db, args.name)
     print(f"tenant {args.name!r} created: {tenant_id}")
     return 0
 
 
-async def _token_create(args: argparse.Namespace, engine: Any) -> int:
-    token_id, token = await admin.create_token(engine, args.tenant, args.user, args.name, args.role)
+async def _token_create(args: argparse.Namespace, db: Database) -> int:
+    token_id, token = await admin.create_token(db, args.tenant, args.user, args.name, args.role)
     print(f"token {token_id} for {args.name} ({args.role}); shown only now:", file=sys.stderr)
     print(token)
     return 0
 
 
-async def _token_list(args: argparse.Namespace, engine: Any) -> int:
-    rows = await admin.list_tokens(engine, args.tenant)
+async def _token_list(args: argparse.Namespace, db: Database) -> int:
+    rows = await admin.list_tokens(db, args.tenant)
     print(f"{'ID':18} {'TENANT':16} {'USER':16} {'NAME':20} {'ROLE':10} {'CREATED':25} REVOKED")
     for t in rows:
         print(f"{t.id:18} {t.tenant:16} {t.user_id:16} {t.user_name:20} {t.role:10} {t.created_at:25} "
@@ -80,8 +80,8 @@ async def _token_list(args: argparse.Namespace, engine: Any) -> int:
     return 0
 
 
-async def _token_revoke(args: argparse.Namespace, engine: Any) -> int:
-    await admin.revoke_token(engine, args.token_id)
+async def _token_revoke(args: argparse.Namespace, db: Database) -> int:
+    await admin.revoke_token(db, args.token_id)
     print(f"token {args.token_id} revoked")
     return 0
 
@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return serve(args)
     try:
-        return asyncio.run(_with_engine(_database_url(args), lambda engine: args.run(args, engine)))
+        return asyncio.run(_with_database(_database_url(args), lambda db: args.run(args, db)))
     except (admin.AdminError, SchemaError) as exc:
         print(f"imagechat-server: {exc}", file=sys.stderr)
         return 2

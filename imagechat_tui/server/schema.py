@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from sqlalchemy import (
     BigInteger,
@@ -16,10 +16,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    event,
+    inspect,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.engine import Connection
 
 SCHEMA_VERSION = 1
 
@@ -126,54 +126,28 @@ class SchemaError(RuntimeError):
     """The database belongs to a newer server, or is not an Image Chat database."""
 
 
-# Steps from version N to N + 1, run in one transaction each. Empty until version 2 exists.
-MIGRATIONS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {}
+# Steps from version N to N + 1, each run in the transaction that records the new version.
+# Empty until version 2 exists.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """An async engine for `url`; SQLite gets WAL, a busy timeout and enforced foreign keys."""
-    if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
-
-        # The driver's own transaction handling never BEGINs before a SELECT, so a read of
-        # seq and markers would see two snapshots; SQLAlchemy's documented recipe takes over.
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN")
-
-        return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-
-
-async def prepare(engine: AsyncEngine) -> int:
+def prepare(conn: Connection) -> int:
     """Create a fresh schema, or migrate an older one; refuse one written by a newer server."""
-    async with engine.begin() as conn:
-        has_meta = await conn.run_sync(lambda sync: sync.dialect.has_table(sync, "meta"))
-        if not has_meta:
-            has_any = await conn.run_sync(lambda sync: sync.dialect.has_table(sync, "tenants"))
-            if has_any:
-                raise SchemaError("the database has Image Chat tables but no schema version; refusing to touch it")
-            await conn.run_sync(metadata.create_all)
-            await conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-            return SCHEMA_VERSION
-        version = int((await conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))).scalar_one())
+    inspector = inspect(conn)
+    if not inspector.has_table("meta"):
+        if inspector.has_table("tenants"):
+            raise SchemaError("the database has Image Chat tables but no schema version; refusing to touch it")
+        metadata.create_all(conn)
+        conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+        return SCHEMA_VERSION
+    version = int(conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar_one())
     if version > SCHEMA_VERSION:
         raise SchemaError(
             f"the database has schema version {version}, newer than this server's {SCHEMA_VERSION}: "
             "upgrade imagechat-tui to open it"
         )
     while version < SCHEMA_VERSION:
-        async with engine.begin() as conn:
-            await MIGRATIONS[version](conn)
-            version += 1
-            await conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(version)))
+        MIGRATIONS[version](conn)
+        version += 1
+    conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(version)))
     return version

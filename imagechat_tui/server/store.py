@@ -8,18 +8,15 @@ rolls back, so its seq is never used and nothing is published.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, and_, exists, select
+from sqlalchemy import Connection, Row, and_, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..protocol.events import (
     DeletedImageChat,
@@ -46,6 +43,7 @@ from ..protocol.models import (
     UserRef,
     now_iso,
 )
+from .database import Database
 from .errors import ApiError, forbidden, invalid, not_found
 from .schema import comments, events, images, markers, receipts, tenants, tokens, usage
 
@@ -119,38 +117,15 @@ class _Change:
 
 
 _MarkerRow = Row[Any]
-_Op = Callable[[AsyncConnection], Awaitable[_Change]]
+_Op = Callable[[Connection], _Change]
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self._sqlite = engine.dialect.name == "sqlite"
-        # SQLite has one writer at a time; queueing writers here keeps them off its busy loop.
-        self._write_lock = asyncio.Lock()
-
-    # Transactions
-
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction with one consistent snapshot for all its reads."""
-        async with self.engine.connect() as conn:
-            if not self._sqlite:
-                conn = await conn.execution_options(isolation_level="REPEATABLE READ")
-            async with conn.begin():
-                yield conn
-
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        if self._sqlite:
-            async with self._write_lock, self.engine.begin() as conn:
-                yield conn
-        else:
-            async with self.engine.begin() as conn:
-                yield conn
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def _insert(self, table: Any) -> Any:
-        return (sqlite.insert if self._sqlite else postgresql.insert)(table)
+        return (sqlite.insert if self.db.is_sqlite else postgresql.insert)(table)
 
     # Auth and tenants
 
@@ -160,64 +135,63 @@ class Store:
             .join(tenants, tenants.c.id == tokens.c.tenant_id)
             .where(tokens.c.token_hash == token_hash(token), tokens.c.revoked_at.is_(None))
         )
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).first()
+        row = await self.db.run(lambda conn: conn.execute(query).first(), snapshot=True)
         if row is None:
             return None
         return Principal(row.id, row.tenant_id, row.tenant_name, row.user_id, row.user_name, row.role)
 
     async def revocations_after(self, revision: int) -> tuple[int, list[str]]:
         """Token ids revoked after `revision`, and the newest revision seen."""
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(tokens.c.id, tokens.c.revision).where(tokens.c.revision > revision))).all()
+        query = select(tokens.c.id, tokens.c.revision).where(tokens.c.revision > revision)
+        rows = await self.db.run(lambda conn: conn.execute(query).all(), snapshot=True)
         return max((r.revision for r in rows), default=revision), [r.id for r in rows]
-
-    async def tenant_name(self, tenant_id: str) -> str | None:
-        async with self.engine.connect() as conn:
-            return (await conn.execute(select(tenants.c.name).where(tenants.c.id == tenant_id))).scalar()
 
     # Reads
 
     async def chats(self, p: Principal, key: str) -> ChatsPage:
-        async with self._reading() as conn:
-            image = await self._image(conn, p.tenant_id, key)
+        def work(conn: Connection) -> ChatsPage:
+            image = self._image(conn, p.tenant_id, key)
             if image is None:
                 return ChatsPage(image=key, seq=0, markers=[])
-            return ChatsPage(image=key, seq=image.seq, markers=await self._markers(conn, image.id, key))
+            return ChatsPage(image=key, seq=image.seq, markers=self._markers(conn, image.id, key))
+
+        return await self.db.run(work, snapshot=True)
 
     async def history(self, p: Principal, key: str, since: int) -> History:
         """The events after `since`; `events` is None when they are no longer all kept."""
-        async with self._reading() as conn:
-            image = await self._image(conn, p.tenant_id, key)
+
+        def work(conn: Connection) -> History:
+            image = self._image(conn, p.tenant_id, key)
             seq = image.seq if image is not None else 0
             if since > seq or since < 0:
                 return History(key, seq, None)
             if since == seq:
                 return History(key, seq, [])
             assert image is not None
-            rows = (
-                await conn.execute(
-                    select(events.c.seq, events.c.body)
-                    .where(events.c.image_id == image.id, events.c.seq > since)
-                    .order_by(events.c.seq)
-                )
-            ).all()
-        if not rows or rows[0].seq != since + 1:
-            return History(key, seq, None)
-        return History(key, seq, [r.body for r in rows])
+            query = (
+                select(events.c.seq, events.c.body)
+                .where(events.c.image_id == image.id, events.c.seq > since)
+                .order_by(events.c.seq)
+            )
+            rows = conn.execute(query).all()
+            if not rows or rows[0].seq != since + 1:
+                return History(key, seq, None)
+            return History(key, seq, [r.body for r in rows])
 
-    async def _image(self, conn: AsyncConnection, tenant_id: str, key: str) -> Row[Any] | None:
+        return await self.db.run(work, snapshot=True)
+
+    def _image(self, conn: Connection, tenant_id: str, key: str) -> Row[Any] | None:
         query = select(images.c.id, images.c.seq).where(
             images.c.tenant_id == tenant_id, images.c.key_hash == key_hash(key)
         )
-        return (await conn.execute(query)).first()
+        return conn.execute(query).first()
 
-    async def _markers(self, conn: AsyncConnection, image_id: int, key: str) -> list[Marker]:
+    def _markers(self, conn: Connection, image_id: int, key: str) -> list[Marker]:
         marker_rows = (
-            await conn.execute(select(markers).where(markers.c.image_id == image_id).order_by(markers.c.seq))
+            conn.execute(select(markers).where(markers.c.image_id == image_id).order_by(markers.c.seq))
         ).all()
         comment_rows = (
-            await conn.execute(
+            conn.execute(
                 select(comments)
                 .join(markers, markers.c.id == comments.c.marker_id)
                 .where(markers.c.image_id == image_id)
@@ -232,23 +206,23 @@ class Store:
     # Writes
 
     async def create_marker(self, p: Principal, body: CreateChat, fingerprint: str) -> Committed:
-        async def op(conn: AsyncConnection) -> _Change:
-            image_id = await self._ensure_image(conn, p.tenant_id, body.image)
-            seq = await self._bump(conn, image_id)
+        def op(conn: Connection) -> _Change:
+            image_id = self._ensure_image(conn, p.tenant_id, body.image)
+            seq = self._bump(conn, image_id)
             now = now_iso()
             marker = Marker(
                 id=new_id("m"), image=body.image, x=body.x, y=body.y, status="open", created_at=now, created_by=p.user
             )
             comment = Comment(id=new_id("c"), marker_id=marker.id, user=p.user, text=body.text, created_at=now)
             marker.comments.append(comment)
-            await conn.execute(
+            conn.execute(
                 markers.insert().values(
                     id=marker.id, image_id=image_id, x=marker.x, y=marker.y, status=marker.status, created_at=now,
                     created_by_id=p.user_id, created_by_name=p.user_name, seq=seq,
                 )
             )
-            await self._insert_comment(conn, comment, seq)
-            await self._add_usage(conn, p.tenant_id, {CONVERSATION_CREATE_COUNT: 1})
+            self._insert_comment(conn, comment, seq)
+            self._add_usage(conn, p.tenant_id, {CONVERSATION_CREATE_COUNT: 1})
             event = NewImageChat(image=body.image, seq=seq, broadcast_id=body.broadcast_id, marker_id=marker.id,
                                  marker=marker)
             return _Change(image_id, topic_of(p.tenant_id, body.image), MarkerResult(marker=marker, seq=seq), event)
@@ -256,17 +230,17 @@ class Store:
         return await self._write(p, body.broadcast_id, fingerprint, 201, op)
 
     async def add_comment(self, p: Principal, marker_id: str, body: AddComment, fingerprint: str) -> Committed:
-        async def op(conn: AsyncConnection) -> _Change:
-            row, seq = await self._lock_marker(conn, p, marker_id)
+        def op(conn: Connection) -> _Change:
+            row, seq = self._lock_marker(conn, p, marker_id)
             if body.parent_id is not None:
                 parent_marker = (
-                    await conn.execute(select(comments.c.marker_id).where(comments.c.id == body.parent_id))
+                    conn.execute(select(comments.c.marker_id).where(comments.c.id == body.parent_id))
                 ).scalar()
                 if parent_marker != marker_id:
                     raise invalid("parentId is not a comment of this marker")
             comment = Comment(id=new_id("c"), marker_id=marker_id, parent_id=body.parent_id, user=p.user,
                               text=body.text, created_at=now_iso())
-            await self._insert_comment(conn, comment, seq)
+            self._insert_comment(conn, comment, seq)
             return self._comment_change(p, row, seq, body.broadcast_id, "comment-added", comment,
                                         CommentResult(comment=comment, seq=seq))
 
@@ -276,16 +250,16 @@ class Store:
         if body.status is None and body.x is None and body.y is None:
             raise invalid("nothing to change: give status, x or y")
 
-        async def op(conn: AsyncConnection) -> _Change:
-            row, seq = await self._lock_marker(conn, p, marker_id)
+        def op(conn: Connection) -> _Change:
+            row, seq = self._lock_marker(conn, p, marker_id)
             moved = body.x is not None or body.y is not None
             if moved and not (p.moderates or row.created_by_id == p.user_id):
                 raise forbidden("only the marker's creator or a moderator can move it")
             values = {k: v for k, v in (("status", body.status), ("x", body.x), ("y", body.y)) if v is not None}
-            await conn.execute(markers.update().where(markers.c.id == marker_id).values(**values))
-            new = (await conn.execute(select(markers).where(markers.c.id == marker_id))).one()
+            conn.execute(markers.update().where(markers.c.id == marker_id).values(**values))
+            new = conn.execute(select(markers).where(markers.c.id == marker_id)).one()
             comment_rows = (
-                await conn.execute(select(comments).where(comments.c.marker_id == marker_id).order_by(comments.c.seq))
+                conn.execute(select(comments).where(comments.c.marker_id == marker_id).order_by(comments.c.seq))
             ).all()
             marker = _marker(new, row.key, [_comment(c) for c in comment_rows])
             event = ImageChatUpdated(
@@ -298,22 +272,22 @@ class Store:
         return await self._write(p, body.broadcast_id, fingerprint, 200, op)
 
     async def delete_marker(self, p: Principal, marker_id: str, broadcast_id: str, fingerprint: str) -> Committed:
-        async def op(conn: AsyncConnection) -> _Change:
-            row, seq = await self._lock_marker(conn, p, marker_id)
+        def op(conn: Connection) -> _Change:
+            row, seq = self._lock_marker(conn, p, marker_id)
             if not (p.moderates or row.created_by_id == p.user_id):
                 raise forbidden("only the marker's creator or a moderator can delete it")
-            await conn.execute(comments.delete().where(comments.c.marker_id == marker_id))
-            await conn.execute(markers.delete().where(markers.c.id == marker_id))
+            conn.execute(comments.delete().where(comments.c.marker_id == marker_id))
+            conn.execute(markers.delete().where(markers.c.id == marker_id))
             event = DeletedImageChat(image=row.key, seq=seq, broadcast_id=broadcast_id, marker_id=marker_id)
             return _Change(row.image_id, topic_of(p.tenant_id, row.key), SeqResult(seq=seq), event)
 
         return await self._write(p, broadcast_id, fingerprint, 200, op)
 
     async def edit_comment(self, p: Principal, comment_id: str, body: EditComment, fingerprint: str) -> Committed:
-        async def op(conn: AsyncConnection) -> _Change:
-            row, seq, old = await self._lock_comment(conn, p, comment_id, "edit")
+        def op(conn: Connection) -> _Change:
+            row, seq, old = self._lock_comment(conn, p, comment_id, "edit")
             edited_at = now_iso()
-            await conn.execute(
+            conn.execute(
                 comments.update().where(comments.c.id == comment_id).values(text=body.text, edited_at=edited_at)
             )
             comment = _comment(old).model_copy(update={"text": body.text, "edited_at": edited_at})
@@ -323,25 +297,25 @@ class Store:
         return await self._write(p, body.broadcast_id, fingerprint, 200, op)
 
     async def delete_comment(self, p: Principal, comment_id: str, broadcast_id: str, fingerprint: str) -> Committed:
-        async def op(conn: AsyncConnection) -> _Change:
-            row, seq, old = await self._lock_comment(conn, p, comment_id, "delete")
-            await self._remove_comment(conn, comment_id)
+        def op(conn: Connection) -> _Change:
+            row, seq, old = self._lock_comment(conn, p, comment_id, "delete")
+            self._remove_comment(conn, comment_id)
             comment = _comment(old).model_copy(update={"text": "", "deleted": True})
             return self._comment_change(p, row, seq, broadcast_id, "comment-deleted", comment, SeqResult(seq=seq))
 
         return await self._write(p, broadcast_id, fingerprint, 200, op)
 
-    async def _remove_comment(self, conn: AsyncConnection, comment_id: str) -> None:
+    def _remove_comment(self, conn: Connection, comment_id: str) -> None:
         """Tombstone a comment that has replies; remove one that has none, and with it any
         tombstoned ancestors it leaves without replies (the rule the client state applies too)."""
         has_replies = exists().where(comments.c.parent_id == comment_id)
-        if (await conn.execute(select(has_replies))).scalar():
-            await conn.execute(comments.update().where(comments.c.id == comment_id).values(text="", deleted=True))
+        if conn.execute(select(has_replies)).scalar():
+            conn.execute(comments.update().where(comments.c.id == comment_id).values(text="", deleted=True))
             return
         current: str | None = comment_id
         while current is not None:
-            parent = (await conn.execute(select(comments.c.parent_id).where(comments.c.id == current))).scalar()
-            await conn.execute(comments.delete().where(comments.c.id == current))
+            parent = conn.execute(select(comments.c.parent_id).where(comments.c.id == current)).scalar()
+            conn.execute(comments.delete().where(comments.c.id == current))
             if parent is None:
                 return
             orphan_tombstone = and_(
@@ -349,7 +323,7 @@ class Store:
                 comments.c.deleted.is_(True),
                 ~exists().where(comments.c.parent_id == parent),
             )
-            current = (await conn.execute(select(comments.c.id).where(orphan_tombstone))).scalar()
+            current = conn.execute(select(comments.c.id).where(orphan_tombstone)).scalar()
 
     def _comment_change(self, p: Principal, row: _MarkerRow, seq: int, broadcast_id: str, change: str,
                         comment: Comment, result: Model) -> _Change:
@@ -358,95 +332,94 @@ class Store:
         return _Change(row.image_id, topic_of(p.tenant_id, row.key), result, event)
 
     async def _write(self, p: Principal, broadcast_id: str, fingerprint: str, status: int, op: _Op) -> Committed:
+        def work(conn: Connection) -> Committed:
+            receipt = self._receipt(conn, p, broadcast_id)
+            if receipt is not None:
+                return _replayed(receipt, fingerprint)
+            change = op(conn)
+            body = change.result.model_dump_json()
+            encoded = encode_event(change.event)
+            seq = change.event.seq
+            conn.execute(events.insert().values(image_id=change.image_id, seq=seq, body=encoded))
+            conn.execute(events.delete().where(events.c.image_id == change.image_id, events.c.seq <= seq - KEPT_EVENTS))
+            conn.execute(
+                receipts.insert().values(
+                    tenant_id=p.tenant_id, user_id=p.user_id, broadcast_id=broadcast_id,
+                    fingerprint=fingerprint, status=status, body=body, created_at=now_iso(),
+                )
+            )
+            return Committed(status, body, change.topic, seq, encoded)
+
         try:
-            async with self._writing() as conn:
-                receipt = await self._receipt(conn, p, broadcast_id)
-                if receipt is not None:
-                    return _replayed(receipt, fingerprint)
-                change = await op(conn)
-                body = change.result.model_dump_json()
-                encoded = encode_event(change.event)
-                seq = change.event.seq
-                await conn.execute(events.insert().values(image_id=change.image_id, seq=seq, body=encoded))
-                await conn.execute(
-                    events.delete().where(events.c.image_id == change.image_id, events.c.seq <= seq - KEPT_EVENTS)
-                )
-                await conn.execute(
-                    receipts.insert().values(
-                        tenant_id=p.tenant_id, user_id=p.user_id, broadcast_id=broadcast_id,
-                        fingerprint=fingerprint, status=status, body=body, created_at=now_iso(),
-                    )
-                )
+            return await self.db.run(work)
         except IntegrityError:
             # A concurrent retry of the same write committed first: answer with its result.
-            async with self.engine.connect() as conn:
-                receipt = await self._receipt(conn, p, broadcast_id)
+            receipt = await self.db.run(lambda conn: self._receipt(conn, p, broadcast_id))
             if receipt is None:
                 raise
             return _replayed(receipt, fingerprint)
-        return Committed(status, body, change.topic, seq, encoded)
 
-    async def _receipt(self, conn: AsyncConnection, p: Principal, broadcast_id: str) -> Row[Any] | None:
+    def _receipt(self, conn: Connection, p: Principal, broadcast_id: str) -> Row[Any] | None:
         query = select(receipts.c.fingerprint, receipts.c.status, receipts.c.body).where(
             receipts.c.tenant_id == p.tenant_id,
             receipts.c.user_id == p.user_id,
             receipts.c.broadcast_id == broadcast_id,
         )
-        return (await conn.execute(query)).first()
+        return conn.execute(query).first()
 
-    async def _ensure_image(self, conn: AsyncConnection, tenant_id: str, key: str) -> int:
+    def _ensure_image(self, conn: Connection, tenant_id: str, key: str) -> int:
         digest = key_hash(key)
-        await conn.execute(
+        conn.execute(
             self._insert(images)
             .values(tenant_id=tenant_id, key_hash=digest, key=key, seq=0)
             .on_conflict_do_nothing(index_elements=["tenant_id", "key_hash"])
         )
         query = select(images.c.id).where(images.c.tenant_id == tenant_id, images.c.key_hash == digest)
-        return int((await conn.execute(query)).scalar_one())
+        return int(conn.execute(query).scalar_one())
 
-    async def _bump(self, conn: AsyncConnection, image_id: int) -> int:
+    def _bump(self, conn: Connection, image_id: int) -> int:
         query = images.update().where(images.c.id == image_id).values(seq=images.c.seq + 1).returning(images.c.seq)
-        return int((await conn.execute(query)).scalar_one())
+        return int(conn.execute(query).scalar_one())
 
-    async def _find_marker(self, conn: AsyncConnection, p: Principal, marker_id: str) -> _MarkerRow | None:
+    def _find_marker(self, conn: Connection, p: Principal, marker_id: str) -> _MarkerRow | None:
         query = (
             select(markers.c.id, markers.c.image_id, markers.c.created_by_id, images.c.key)
             .join(images, images.c.id == markers.c.image_id)
             .where(markers.c.id == marker_id, images.c.tenant_id == p.tenant_id)
         )
-        return (await conn.execute(query)).first()
+        return conn.execute(query).first()
 
-    async def _lock_marker(self, conn: AsyncConnection, p: Principal, marker_id: str) -> tuple[_MarkerRow, int]:
+    def _lock_marker(self, conn: Connection, p: Principal, marker_id: str) -> tuple[_MarkerRow, int]:
         """The marker (404 if absent or another tenant's) and the seq this write takes on its image."""
-        row = await self._find_marker(conn, p, marker_id)
+        row = self._find_marker(conn, p, marker_id)
         if row is None:
             raise not_found("marker")
-        seq = await self._bump(conn, row.image_id)
+        seq = self._bump(conn, row.image_id)
         # Looked up again under the image's lock: a concurrent delete may have won.
-        row = await self._find_marker(conn, p, marker_id)
+        row = self._find_marker(conn, p, marker_id)
         if row is None:
             raise not_found("marker")
         return row, seq
 
-    async def _lock_comment(
-        self, conn: AsyncConnection, p: Principal, comment_id: str, verb: str
+    def _lock_comment(
+        self, conn: Connection, p: Principal, comment_id: str, verb: str
     ) -> tuple[_MarkerRow, int, Row[Any]]:
-        marker_id = (await conn.execute(select(comments.c.marker_id).where(comments.c.id == comment_id))).scalar()
+        marker_id = conn.execute(select(comments.c.marker_id).where(comments.c.id == comment_id)).scalar()
         if marker_id is None:
             raise not_found("comment")
         try:
-            row, seq = await self._lock_marker(conn, p, marker_id)
+            row, seq = self._lock_marker(conn, p, marker_id)
         except ApiError:
             raise not_found("comment") from None
-        old = (await conn.execute(select(comments).where(comments.c.id == comment_id))).first()
+        old = conn.execute(select(comments).where(comments.c.id == comment_id)).first()
         if old is None or old.deleted:
             raise not_found("comment")
         if not (p.moderates or old.user_id == p.user_id):
             raise forbidden(f"only the comment's author or a moderator can {verb} it")
         return row, seq, old
 
-    async def _insert_comment(self, conn: AsyncConnection, comment: Comment, seq: int) -> None:
-        await conn.execute(
+    def _insert_comment(self, conn: Connection, comment: Comment, seq: int) -> None:
+        conn.execute(
             comments.insert().values(
                 id=comment.id, marker_id=comment.marker_id, parent_id=comment.parent_id, user_id=comment.user.id,
                 user_name=comment.user.name, text=comment.text, created_at=comment.created_at, deleted=False, seq=seq,
@@ -455,30 +428,30 @@ class Store:
 
     # Usage figures
 
-    async def _add_usage(self, conn: AsyncConnection, tenant_id: str, deltas: dict[str, int]) -> None:
+    def _add_usage(self, conn: Connection, tenant_id: str, deltas: dict[str, int]) -> None:
         for name, delta in deltas.items():
             statement = self._insert(usage).values(tenant_id=tenant_id, name=name, value=delta)
-            await conn.execute(
+            conn.execute(
                 statement.on_conflict_do_update(
                     index_elements=["tenant_id", "name"], set_={"value": usage.c.value + delta}
                 )
             )
 
     async def add_usage(self, per_tenant: dict[str, dict[str, int]]) -> None:
-        if not per_tenant:
-            return
-        async with self._writing() as conn:
+        def work(conn: Connection) -> None:
             for tenant_id, deltas in per_tenant.items():
-                await self._add_usage(conn, tenant_id, deltas)
+                self._add_usage(conn, tenant_id, deltas)
+
+        if per_tenant:
+            await self.db.run(work)
 
     async def usage(self, tenant_id: str) -> dict[str, int]:
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(usage.c.name, usage.c.value).where(usage.c.tenant_id == tenant_id))).all()
+        query = select(usage.c.name, usage.c.value).where(usage.c.tenant_id == tenant_id)
+        rows = await self.db.run(lambda conn: conn.execute(query).all(), snapshot=True)
         return {r.name: int(r.value) for r in rows}
 
     async def prune_receipts(self, older_than: str) -> None:
-        async with self._writing() as conn:
-            await conn.execute(receipts.delete().where(receipts.c.created_at < older_than))
+        await self.db.run(lambda conn: conn.execute(receipts.delete().where(receipts.c.created_at < older_than)))
 
 
 def _replayed(receipt: Row[Any], fingerprint: str) -> Committed:
