@@ -13,6 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from imagechat_tui.server import admin
+from imagechat_tui.server.live import DirectWriter
 from imagechat_tui.server.store import topic_of
 
 from .conftest import IMAGE, Harness, bid, stop_server, wait_for
@@ -192,7 +193,11 @@ def small_buffer_socket(server: Harness) -> socket.socket:
     return sock
 
 
-async def test_a_slow_reader_gets_batches_and_never_holds_up_the_others(server: Harness) -> None:
+@pytest.mark.parametrize("direct", [True, False], ids=["direct-writes", "asgi-send-only"])
+async def test_a_slow_reader_gets_batches_and_never_holds_up_the_others(server: Harness, direct: bool,
+                                                                       monkeypatch) -> None:
+    if not direct:  # as under an ASGI server other than uvicorn's websockets-sansio
+        monkeypatch.setattr(DirectWriter, "of", classmethod(lambda cls, send: None))
     token = await server.token()
     fast = await open_ws(server, token)
     await subscribe(fast)

@@ -55,5 +55,6 @@ def build_runner(app: ImageChatServer, *, host: str, port: int, certfile: str | 
         ssl_keyfile=keyfile,
         timeout_graceful_shutdown=5,
         backlog=4096,
+        proxy_headers=False,  # its middleware would be one more frame kept by every idle WebSocket
     )
     return Runner(config, app, announce=announce)
