@@ -43,6 +43,7 @@ def build_runner(app: ImageChatServer, *, host: str, port: int, certfile: str | 
         app,
         host=host,
         port=port,
+        http="httptools",
         ws="websockets-sansio",
         ws_max_size=MAX_FRAME_BYTES,
         ws_per_message_deflate=False,  # frames are under 1 KB: compression costs memory, saves little
