@@ -99,10 +99,11 @@ async def make_server() -> AsyncIterator[Callable[..., Any]]:
     """Start servers on loopback in this event loop; all are stopped at the end of the test."""
     runners = []
 
-    async def start(database_url: str, pubsub: PubSub | None = None, port: int = 0, **config: Any) -> Harness:
+    async def start(database_url: str, pubsub: PubSub | None = None, port: int = 0, certfile: str | None = None,
+                    keyfile: str | None = None, **config: Any) -> Harness:
         settings = {"write_rate": 1000.0, "write_burst": 1000.0, "revocation_poll": 0.05} | config
         app = ImageChatServer(ServerConfig(database_url=database_url, **settings), pubsub or LocalPubSub())
-        runner = build_runner(app, host="127.0.0.1", port=port, announce=False)
+        runner = build_runner(app, host="127.0.0.1", port=port, certfile=certfile, keyfile=keyfile, announce=False)
         task = asyncio.create_task(runner.serve())
         runners.append((runner, task))
         await wait_for(lambda: runner.started or task.done(), 10, "the server to start")
@@ -134,8 +135,8 @@ async def engines() -> AsyncIterator[Callable[..., Any]]:
     """Make started sync engines; all are closed at the end of the test."""
     made: list[SyncEngine] = []
 
-    async def make(url: str, token: str, backoff: Backoff = Backoff(0.05, 0.5)) -> SyncEngine:
-        engine = SyncEngine(url, token, backoff=backoff)
+    async def make(url: str, token: str, backoff: Backoff = Backoff(0.05, 0.5), cafile: str | None = None) -> SyncEngine:
+        engine = SyncEngine(url, token, backoff=backoff, cafile=cafile)
         made.append(engine)
         await engine.start()
         return engine
