@@ -7,7 +7,10 @@ RSS per connection, deliveries per second per server core, frames and bytes per 
 figures as ratios of the reference's.
 
     python bench/fanout.py                      # N = 100, 1000, 2000
-    python bench/fanout.py --sizes 1000 --steady 5 --burst 3
+    python bench/fanout.py --sizes 1000 --steady 5 --burst 3 --repeat 3
+
+With --repeat K each server is measured K times, alternating, and every figure is the median:
+on two shared cores single runs vary by about 10 %.
 
 Subscribers are websockets' sans-I/O ClientProtocol on plain asyncio protocols, so that the
 generator's own cost per message stays far below the servers'.
@@ -306,6 +309,10 @@ async def run(target: Target, n: int, steady: float, burst: float) -> dict[str, 
         target.stop()
 
 
+def _median(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    return {phase: {k: statistics.median(r[phase][k] for r in runs) for k in runs[0][phase]} for phase in runs[0]}
+
+
 def _print(title: str, rows: dict[str, dict[str, float]]) -> None:
     print(f"\n{title}")
     columns = list(next(iter(rows.values())))
@@ -319,12 +326,16 @@ async def main() -> None:
     parser.add_argument("--sizes", default="100,1000,2000", help="subscriber counts")
     parser.add_argument("--steady", type=float, default=5.0, help="seconds of writes at 20/s")
     parser.add_argument("--burst", type=float, default=3.0, help="seconds of writes as fast as acknowledged")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per server; figures are medians")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; one server process; "
-          "generator in this process on loopback")
+          f"generator in this process on loopback; median of {args.repeat} run(s)")
     for n in (int(s) for s in args.sizes.split(",")):
-        ours = await run(Ours(), n, args.steady, args.burst)
-        reference = await run(Reference(), n, args.steady, args.burst)
+        runs: dict[str, list[dict[str, dict[str, float]]]] = {"ours": [], "reference": []}
+        for _ in range(args.repeat):
+            runs["ours"].append(await run(Ours(), n, args.steady, args.burst))
+            runs["reference"].append(await run(Reference(), n, args.steady, args.burst))
+        ours, reference = _median(runs["ours"]), _median(runs["reference"])
         _print(f"N = {n}: imagechat", ours)
         _print(f"N = {n}: bare websockets broadcast()", reference)
         ratios = {phase: {k: ours[phase][k] / reference[phase][k] if reference[phase][k] else float("nan")

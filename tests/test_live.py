@@ -90,6 +90,7 @@ async def test_bad_frames_get_error_frames_and_the_connection_stays(server: Harn
         ("{nope", "bad_json"),
         (json.dumps({"type": "dance"}), "unknown_type"),
         (json.dumps([1, 2]), "unknown_type"),
+        ("null", "unknown_type"),
         (json.dumps({"type": "subscribe", "image": "file:///etc/passwd", "since": None}), "invalid"),
         (json.dumps({"type": "subscribe", "image": IMAGE, "since": "3"}), "invalid"),
         (json.dumps({"type": "subscribe", "image": IMAGE, "since": -1}), "invalid"),

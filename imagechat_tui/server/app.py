@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -81,13 +81,14 @@ class ImageChatServer:
         self.limiter = RateLimiter(config.write_rate, config.write_burst)
         self.api = build_api(self)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine itself: it hands over the chosen app's coroutine, so that no frame of
+        # its own stays alive under every idle WebSocket (uvicorn is told "asgi3" explicitly).
         if scope["type"] == "websocket" and scope["path"] == LIVE_PATH:
-            await self.live(scope, receive, send)
-        elif scope["type"] == "http" and _too_large(scope):
-            await _send_error(send, ApiError(413, "too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes"))
-        else:
-            await self.api(scope, receive, send)
+            return self.live(scope, receive, send)
+        if scope["type"] == "http" and _too_large(scope):
+            return _send_error(send, ApiError(413, "too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes"))
+        return self.api(scope, receive, send)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -112,8 +113,13 @@ class ImageChatServer:
             await self.db.dispose()
 
     async def publish(self, committed: Committed) -> Response:
+        """Answer a committed write, after handing its event to pub/sub (best-effort: a lost
+        event is a gap in seq that subscribers repair, never a reason to fail the write)."""
         if committed.event is not None and committed.topic is not None:
-            await self.hub.pubsub.publish(committed.topic, committed.seq, committed.event)
+            try:
+                await self.hub.pubsub.publish(committed.topic, committed.seq, committed.event)
+            except Exception:
+                log.exception("could not publish seq %d of %s", committed.seq, committed.topic)
         return Response(committed.body, status_code=committed.status, media_type="application/json")
 
     async def _flush_usage(self) -> None:

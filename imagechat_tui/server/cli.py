@@ -18,6 +18,7 @@ from .database import Database
 from .schema import SchemaError, prepare
 
 DATABASE_ENV = "IMAGECHAT_DATABASE_URL"
+REDIS_ENV = "IMAGECHAT_REDIS_URL"
 
 
 def _database_url(args: argparse.Namespace) -> str:
@@ -32,10 +33,17 @@ def serve(args: argparse.Namespace) -> int:
     config = ServerConfig(database_url=_database_url(args), write_rate=args.write_rate, write_burst=args.write_burst)
     try:  # here, not in the lifespan, so that a refusal is one clear line rather than a traceback
         asyncio.run(_with_database(config.database_url, _schema_ready))
-    except SchemaError as exc:
+        if args.redis_url:
+            asyncio.run(_redis_ready(args.redis_url))
+    except (SchemaError, ConnectionError) as exc:
         print(f"imagechat-server: {exc}", file=sys.stderr)
         return 2
-    app = ImageChatServer(config)
+    pubsub = None
+    if args.redis_url:
+        from .redis_pubsub import RedisPubSub  # the scale-out extra
+
+        pubsub = RedisPubSub(args.redis_url)
+    app = ImageChatServer(config, pubsub)
     server = build_runner(app, host=args.host, port=args.port, certfile=args.certfile, keyfile=args.keyfile,
                           log_level=args.log_level)
     try:
@@ -56,6 +64,18 @@ async def _with_database(url: str, action: Callable[[Database], Awaitable[int]])
 
 async def _schema_ready(_db: Database) -> int:
     return 0
+
+
+async def _redis_ready(url: str) -> None:
+    import redis.asyncio as redis
+
+    client = redis.from_url(url)
+    try:
+        await client.ping()
+    except (redis.RedisError, OSError) as exc:
+        raise ConnectionError(f"can't reach Redis at {url}: {exc}") from None
+    finally:
+        await client.aclose()
 
 
 async def _tenant_create(args: argparse.Namespace, db: Database) -> int:
@@ -107,6 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks one)")
+    parser.add_argument("--redis-url", default=os.environ.get(REDIS_ENV),
+                        help=f"fan out through Redis pub/sub, for several server processes (env {REDIS_ENV})")
     parser.add_argument("--certfile", help="TLS certificate (PEM): serve HTTPS and WSS")
     parser.add_argument("--keyfile", help="TLS private key (PEM)")
     parser.add_argument("--write-rate", type=float, default=10.0, help="writes per second per user (default 10)")

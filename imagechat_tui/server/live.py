@@ -294,6 +294,8 @@ class LiveEndpoint:
         self.hub = hub
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # One coroutine frame for the connection's whole life (no helper frame under the loop):
+        # idle connections are many, and each frame held is memory.
         if (await receive())["type"] != "websocket.connect":
             return
         await send({"type": "websocket.accept"})
@@ -307,7 +309,10 @@ class LiveEndpoint:
             conn.direct.release_handshake()
         self.hub.attach(conn)
         try:
-            await self._serve(conn, receive)
+            while (message := await receive())["type"] != "websocket.disconnect":
+                frame = _parse_frame(conn, message)
+                if frame is not None:
+                    await self._handle(conn, frame)
         finally:
             self.hub.detach(conn)
             if conn.sender is not None:
@@ -330,29 +335,8 @@ class LiveEndpoint:
         token = frame.get("token") if isinstance(frame, dict) and frame.get("type") == "auth" else None
         return await self.store.principal(token) if isinstance(token, str) else None
 
-    async def _serve(self, conn: LiveConnection, receive: Receive) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            if conn.closing:
-                continue
-            if conn.flooding():
-                conn.close(CLOSE_POLICY, "too many frames")
-                continue
-            text = message.get("text")
-            if text is None:
-                conn.push_control(error_frame("bad_frame", "frames must be JSON text"))
-                continue
-            try:
-                frame = json.loads(text)
-            except ValueError:
-                conn.push_control(error_frame("bad_json", "the frame is not valid JSON"))
-                continue
-            await self._handle(conn, frame)
-
-    async def _handle(self, conn: LiveConnection, frame: Any) -> None:
-        kind = frame.get("type") if isinstance(frame, dict) else None
+    async def _handle(self, conn: LiveConnection, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
         if kind == "subscribe":
             await self._subscribe(conn, frame)
         elif kind == "unsubscribe":
@@ -395,6 +379,28 @@ class LiveEndpoint:
         for event_seq, frame in pending:
             if event_seq > seq:
                 conn.push(True, frame)
+
+
+def _parse_frame(conn: LiveConnection, message: MutableMapping[str, Any]) -> dict[str, Any] | None:
+    """The JSON object of an incoming frame, or None after answering (or closing) for a bad one."""
+    if conn.closing:
+        return None
+    if conn.flooding():
+        conn.close(CLOSE_POLICY, "too many frames")
+        return None
+    text = message.get("text")
+    if text is None:
+        conn.push_control(error_frame("bad_frame", "frames must be JSON text"))
+        return None
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        conn.push_control(error_frame("bad_json", "the frame is not valid JSON"))
+        return None
+    if not isinstance(frame, dict):
+        conn.push_control(error_frame("unknown_type", "frames are JSON objects with a type"))
+        return None
+    return frame
 
 
 def _image_of(conn: LiveConnection, frame: dict[str, Any]) -> str | None:

@@ -43,6 +43,7 @@ def build_runner(app: ImageChatServer, *, host: str, port: int, certfile: str | 
         app,
         host=host,
         port=port,
+        interface="asgi3",
         http="httptools",
         ws="websockets-sansio",
         ws_max_size=MAX_FRAME_BYTES,
