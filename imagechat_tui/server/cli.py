@@ -45,7 +45,7 @@ def serve(args: argparse.Namespace) -> int:
         pubsub = RedisPubSub(args.redis_url)
     app = ImageChatServer(config, pubsub)
     server = build_runner(app, host=args.host, port=args.port, certfile=args.certfile, keyfile=args.keyfile,
-                          log_level=args.log_level)
+                          log_level=args.log_level, exit_when_idle=args.exit_when_idle)
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; the shutdown is done
@@ -133,6 +133,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--keyfile", help="TLS private key (PEM)")
     parser.add_argument("--write-rate", type=float, default=10.0, help="writes per second per user (default 10)")
     parser.add_argument("--write-burst", type=float, default=60.0, help="writes per user at once (default 60)")
+    parser.add_argument("--exit-when-idle", type=float, metavar="SECONDS",
+                        help="exit after this long with no connection and no request (the embedded server)")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("serve", help="serve (the default)")

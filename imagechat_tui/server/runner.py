@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import uvicorn
 
@@ -14,11 +15,14 @@ class Runner(uvicorn.Server):
     """uvicorn, plus: one line naming the URL once listening, and WebSockets closed with 1001
     (going away) on shutdown instead of uvicorn's own 1012."""
 
-    def __init__(self, config: uvicorn.Config, app: ImageChatServer, *, announce: bool = True) -> None:
+    def __init__(self, config: uvicorn.Config, app: ImageChatServer, *, announce: bool = True,
+                 exit_when_idle: float | None = None) -> None:
         super().__init__(config)
         self.imagechat = app
         self.announce = announce
         self.url = ""
+        self.exit_when_idle = exit_when_idle
+        self._last_busy = (time.monotonic(), 0)  # (when, total requests then)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -30,6 +34,18 @@ class Runner(uvicorn.Server):
             if self.announce:
                 print(f"imagechat-server serving on {self.url}", flush=True)
 
+    async def on_tick(self, counter: int) -> bool:
+        if await super().on_tick(counter):
+            return True
+        if self.exit_when_idle is None or counter % 10:
+            return False
+        # Idle: no open connection (HTTP or WebSocket) and no request since the last busy moment.
+        now, requests = time.monotonic(), self.server_state.total_requests
+        if self.server_state.connections or requests != self._last_busy[1]:
+            self._last_busy = (now, requests)
+            return False
+        return now - self._last_busy[0] >= self.exit_when_idle
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
             server.close()
@@ -38,7 +54,8 @@ class Runner(uvicorn.Server):
 
 
 def build_runner(app: ImageChatServer, *, host: str, port: int, certfile: str | None = None,
-                 keyfile: str | None = None, log_level: str = "warning", announce: bool = True) -> Runner:
+                 keyfile: str | None = None, log_level: str = "warning", announce: bool = True,
+                 exit_when_idle: float | None = None) -> Runner:
     config = uvicorn.Config(
         app,
         host=host,
@@ -59,4 +76,4 @@ def build_runner(app: ImageChatServer, *, host: str, port: int, certfile: str | 
         backlog=4096,
         proxy_headers=False,  # its middleware would be one more frame kept by every idle WebSocket
     )
-    return Runner(config, app, announce=announce)
+    return Runner(config, app, announce=announce, exit_when_idle=exit_when_idle)

@@ -1,0 +1,419 @@
+"""The viewer: an image with its markers, their conversations, live, keyboard first."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, ProgressBar
+
+from ..client.engine import Backoff, ImageChanged, LinkChanged, LinkState, Notice, Resynced, SyncEngine
+from ..client.errors import ClientError
+from ..protocol.models import Comment, Marker
+from .cache import StateCache
+from .loader import LoadError, load
+from .safe import visible
+from .screens.compose import ComposeScreen
+from .screens.confirm import ConfirmScreen
+from .screens.help import HelpScreen
+from .threads import as_markdown, threaded, utc_now
+from .widgets.conversation import MarkerList, ThreadView
+from .widgets.image_view import Badge, ImageView
+from .widgets.status import OfflineBanner, StatusBar
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One remappable key binding: its id in the [keymap] table, default keys, action, help text."""
+
+    id: str
+    keys: str
+    action: str
+    help: str
+    footer: str = ""
+    """A short label, for the actions shown in the footer."""
+
+
+ACTIONS = [
+    Action("place", "a", "place", "Place a marker at the cursor and write its first comment", "Place"),
+    Action("next", "n", "next_marker", "Next marker", "Next"),
+    Action("previous", "p", "previous_marker", "Previous marker"),
+    Action("next-open", "u", "next_unresolved", "Next unresolved marker", "Unresolved"),
+    Action("comment", "c", "comment", "Comment on the selected marker"),
+    Action("reply", "r", "reply", "Reply to the selected comment", "Reply"),
+    Action("next-comment", "right_square_bracket", "next_comment", "Next comment in the thread"),
+    Action("previous-comment", "left_square_bracket", "previous_comment", "Previous comment in the thread"),
+    Action("edit", "e", "edit", "Edit your selected comment"),
+    Action("delete-comment", "d", "delete_comment", "Delete the selected comment"),
+    Action("delete-marker", "D", "delete_marker", "Delete the selected marker and its conversation"),
+    Action("resolve", "x", "toggle_resolved", "Resolve or reopen the selected marker", "Resolve"),
+    Action("move", "m", "move_marker", "Move the selected marker to the cursor"),
+    Action("copy", "y", "copy_thread", "Copy the selected thread as Markdown"),
+    Action("close", "escape", "close_thread", "Back to the list of markers"),
+    Action("left", "left,h", "cursor(-1,0)", "Move the cursor left"),
+    Action("right", "right,l", "cursor(1,0)", "Move the cursor right"),
+    Action("up", "up,k", "cursor(0,-1)", "Move the cursor up"),
+    Action("down", "down,j", "cursor(0,1)", "Move the cursor down"),
+    Action("help", "question_mark", "help", "Show the keys", "Help"),
+    Action("quit", "q", "quit", "Quit", "Quit"),
+]
+
+
+class EngineNotice(Message):
+    def __init__(self, notice: Notice) -> None:
+        super().__init__()
+        self.notice = notice
+
+
+class ImageChatApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "imagechat"
+    BINDINGS = [Binding(a.keys, a.action, a.footer or a.help, show=bool(a.footer), id=a.id) for a in ACTIONS]
+
+    def __init__(self, target: str, *, server: str, token: str, cafile: str | None = None,
+                 keymap: dict[str, str] | None = None, cache: StateCache | None = None,
+                 clock: Callable[[], datetime] = utc_now, backoff: Backoff = Backoff()) -> None:
+        super().__init__()
+        self.target = target
+        self.engine = SyncEngine(server, token, cafile=cafile, backoff=backoff)
+        self.cafile = cafile
+        self.keymap = keymap or {}
+        self.cache = cache
+        self.clock = clock
+        self.key: str | None = None
+        self.markers: list[Marker] = []
+        self.selected_marker: str | None = None
+        self.selected_comment: str | None = None
+        self.offline_since_sync = False
+        self.load_error: str | None = None
+        self._refresh_pending = False
+        self._save_timer: Any = None
+
+    def compose(self) -> ComposeResult:
+        yield OfflineBanner(id="banner")
+        with Horizontal(id="main"):
+            with Vertical(id="image-pane"):
+                yield ProgressBar(id="progress", show_eta=False)
+                yield ImageView(id="image")
+            with Vertical(id="side"):
+                yield MarkerList(id="markers")
+                yield ThreadView(id="thread")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        if self.keymap:
+            known = {a.id for a in ACTIONS}
+            unknown = sorted(set(self.keymap) - known)
+            if unknown:
+                self.notify(f"Unknown actions in the keymap: {', '.join(unknown)}", severity="warning")
+            self.set_keymap({k: v for k, v in self.keymap.items() if k in known})
+        self.query_one(ImageView).focus()
+        self.engine.add_listener(lambda notice: self.post_message(EngineNotice(notice)))
+        self.set_interval(1.0, self._tick)
+        self._show_link()
+        await self.engine.start()
+        self.open_image()
+
+    async def on_unmount(self) -> None:
+        self._save_cache()
+        await self.engine.close()
+
+    # Opening the image
+
+    @work(exclusive=True, group="load")
+    async def open_image(self) -> None:
+        progress = self.query_one(ProgressBar)
+        try:
+            loaded = await load(self.target, progress=lambda done, total: progress.update(total=total, progress=done),
+                                verify=self.cafile or True)
+        except LoadError as exc:
+            self.load_error = str(exc)
+            self.exit(return_code=1, message=self.load_error)
+            return
+        progress.display = False
+        cached = self.cache.load(loaded.key) if self.cache is not None else None
+        self.key = self.engine.subscribe(loaded.key, cached)
+        self.query_one(ImageView).set_image(loaded.image)
+        self.sub_title = loaded.name
+        self.refresh_views()
+
+    # Engine notices
+
+    def on_engine_notice(self, message: EngineNotice) -> None:
+        notice = message.notice
+        if isinstance(notice, LinkChanged):
+            if notice.link.state is not LinkState.ONLINE and notice.link.state is not LinkState.CONNECTING:
+                self.offline_since_sync = True
+            self._show_link()
+        elif isinstance(notice, Resynced) and notice.image == self.key:
+            if self.offline_since_sync:
+                self.offline_since_sync = False
+                changes = notice.changes
+                self.notify(f"Back online: {changes} change{'' if changes == 1 else 's'} arrived meanwhile.",
+                            title="Resynced")
+            self._schedule_refresh()
+        elif isinstance(notice, ImageChanged) and notice.image == self.key:
+            self._schedule_refresh()
+
+    def _schedule_refresh(self) -> None:
+        # Many events in one burst make one redraw.
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            self.call_after_refresh(self.refresh_views)
+        if self.cache is not None and self._save_timer is None:
+            self._save_timer = self.set_timer(1.0, self._save_cache)
+
+    def _save_cache(self) -> None:
+        self._save_timer = None
+        if self.cache is not None and self.key is not None and self.engine.state(self.key).loaded:
+            state = self.engine.state(self.key)
+            self.cache.save(self.key, state.seq, list(state.markers.values()))
+
+    def _tick(self) -> None:
+        if self.engine.link.state is not LinkState.ONLINE:
+            self._show_link()
+
+    def _show_link(self) -> None:
+        self.query_one(OfflineBanner).show(self.engine.link)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        open_count = sum(1 for m in self.markers if m.status == "open")
+        user = self.engine.me.user.name if self.engine.me else ""
+        self.query_one(StatusBar).show(self.engine.link, self.key or self.target, open_count, len(self.markers),
+                                       user)
+
+    # The views
+
+    def refresh_views(self) -> None:
+        self._refresh_pending = False
+        if self.key is None:
+            return
+        self.markers = self.engine.markers(self.key)
+        ids = {m.id for m in self.markers}
+        if self.selected_marker not in ids:
+            self.selected_marker = self.selected_comment = None
+        marker = self.marker
+        if marker is not None and self.selected_comment not in {c.id for c in marker.comments}:
+            self.selected_comment = marker.comments[0].id if marker.comments else None
+        now = self.clock()
+        self.query_one(ImageView).set_badges(
+            [Badge(m.id, n, m.x, m.y, m.status == "resolved") for n, m in enumerate(self.markers, 1)],
+            self.selected_marker,
+        )
+        marker_list, thread = self.query_one(MarkerList), self.query_one(ThreadView)
+        marker_list.display = marker is None
+        thread.display = marker is not None
+        if marker is None:
+            marker_list.show(self.markers, now, None)
+        else:
+            me = self.engine.me.user.id if self.engine.me else None
+            thread.show(marker, self.number(marker.id), now, self.selected_comment, lambda uid: uid == me)
+        self._show_status()
+
+    @property
+    def marker(self) -> Marker | None:
+        return next((m for m in self.markers if m.id == self.selected_marker), None)
+
+    @property
+    def comment(self) -> Comment | None:
+        marker = self.marker
+        return next((c for c in marker.comments if c.id == self.selected_comment), None) if marker else None
+
+    def number(self, marker_id: str) -> int:
+        return next((n for n, m in enumerate(self.markers, 1) if m.id == marker_id), 0)
+
+    def select(self, marker_id: str | None) -> None:
+        self.selected_marker = marker_id
+        self.selected_comment = None
+        self.refresh_views()
+
+    # Mouse
+
+    def on_image_view_marker_clicked(self, event: ImageView.MarkerClicked) -> None:
+        self.select(event.marker_id)
+
+    def on_marker_list_opened(self, event: MarkerList.Opened) -> None:
+        self.select(event.marker_id)
+
+    # Navigation
+
+    def action_cursor(self, columns: int, rows: int) -> None:
+        self.query_one(ImageView).move_cursor(columns, rows)
+
+    def _step_marker(self, step: int, only_open: bool = False) -> None:
+        candidates = [m for m in self.markers if not only_open or m.status == "open"]
+        if not candidates:
+            self.notify("No unresolved markers." if only_open else "No markers yet: press a to place one.")
+            return
+        ids = [m.id for m in self.markers]
+        start = ids.index(self.selected_marker) if self.selected_marker in ids else (-1 if step > 0 else 0)
+        for offset in range(1, len(ids) + 1):
+            candidate = self.markers[(start + step * offset) % len(ids)]
+            if candidate in candidates:
+                self.select(candidate.id)
+                return
+
+    def action_next_marker(self) -> None:
+        self._step_marker(1)
+
+    def action_previous_marker(self) -> None:
+        self._step_marker(-1)
+
+    def action_next_unresolved(self) -> None:
+        self._step_marker(1, only_open=True)
+
+    def _step_comment(self, step: int) -> None:
+        marker = self.marker
+        if marker is None:
+            return
+        order = [c.id for _, c in threaded(marker)]
+        if order:
+            index = order.index(self.selected_comment) if self.selected_comment in order else 0
+            self.selected_comment = order[max(0, min(len(order) - 1, index + step))]
+            self.refresh_views()
+
+    def action_next_comment(self) -> None:
+        self._step_comment(1)
+
+    def action_previous_comment(self) -> None:
+        self._step_comment(-1)
+
+    def action_close_thread(self) -> None:
+        self.select(None)
+
+    def action_help(self) -> None:
+        keymap = self.keymap
+        self.push_screen(HelpScreen([(_keys(keymap.get(a.id, a.keys)), a.help) for a in ACTIONS]))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for action in ACTIONS:
+            if action.id != "quit":
+                yield SystemCommand(action.help, f"keys: {_keys(self.keymap.get(action.id, action.keys))}",
+                                    partial(self.run_action, action.action))
+
+    # Writes
+
+    def _writable(self, needs_marker: bool = True) -> bool:
+        """Refuse at once, with the reason, what can't be done now."""
+        if self.key is None:
+            return False
+        if self.engine.link.state is not LinkState.ONLINE:
+            self.notify("The connection is down: nothing can be saved until it is back. Nothing was queued.",
+                        severity="error", title="Offline")
+            return False
+        if needs_marker and self.marker is None:
+            self.notify("Select a marker first (n, p, u or a click).", severity="warning")
+            return False
+        return True
+
+    @work(group="write")
+    async def _write(self, what: str, call: Callable[[], Awaitable[Any]],
+                     then: Callable[[Any], None] | None = None) -> None:
+        try:
+            result = await call()
+        except ClientError as exc:
+            self.notify(str(exc), title=f"{what} failed", severity="error")
+            return
+        if then is not None:
+            then(result)
+
+    def _compose(self, title: str, text: str, send: Callable[[str], None]) -> None:
+        self.push_screen(ComposeScreen(title, text), lambda result: result is not None and send(result))
+
+    def action_place(self) -> None:
+        if not self._writable(needs_marker=False):
+            return
+        assert self.key is not None
+        key, (x, y) = self.key, self.query_one(ImageView).cursor
+        self._compose(f"New marker at {x:.0f}%, {y:.0f}%", "", lambda text: self._write(
+            "Placing the marker", lambda: self.engine.create_marker(key, round(x, 2), round(y, 2), text),
+            then=lambda marker: self.select(marker.id)))
+
+    def action_comment(self) -> None:
+        if self._writable():
+            key, marker = self.key, self.marker
+            assert key is not None and marker is not None
+            self._compose(f"Comment on marker {self.number(marker.id)}", "", lambda text: self._write(
+                "Commenting", lambda: self.engine.add_comment(key, marker.id, text)))
+
+    def action_reply(self) -> None:
+        if not self._writable():
+            return
+        key, marker, comment = self.key, self.marker, self.comment
+        assert key is not None and marker is not None
+        if comment is None:
+            self.action_comment()
+            return
+        self._compose(f"Reply to {visible(comment.user.name)}", "", lambda text: self._write(
+            "Replying", lambda: self.engine.add_comment(key, marker.id, text, parent_id=comment.id)))
+
+    def action_edit(self) -> None:
+        if not self._writable():
+            return
+        key, comment = self.key, self.comment
+        assert key is not None
+        if comment is None or comment.deleted:
+            self.notify("Select a comment to edit ([ and ]).", severity="warning")
+            return
+        self._compose("Edit your comment", comment.text, lambda text: self._write(
+            "Editing", lambda: self.engine.edit_comment(key, comment.id, text)))
+
+    def action_delete_comment(self) -> None:
+        if not self._writable():
+            return
+        key, comment = self.key, self.comment
+        assert key is not None
+        if comment is None or comment.deleted:
+            self.notify("Select a comment to delete ([ and ]).", severity="warning")
+            return
+        self.push_screen(ConfirmScreen(f"Delete this comment by {visible(comment.user.name)}?"), lambda yes: yes and self._write(
+            "Deleting the comment", lambda: self.engine.delete_comment(key, comment.id)))
+
+    def action_delete_marker(self) -> None:
+        if not self._writable():
+            return
+        key, marker = self.key, self.marker
+        assert key is not None and marker is not None
+        question = f"Delete marker {self.number(marker.id)} and its {len(marker.comments)} comment(s)?"
+        self.push_screen(ConfirmScreen(question), lambda yes: yes and self._write(
+            "Deleting the marker", lambda: self.engine.delete_marker(key, marker.id)))
+
+    def action_toggle_resolved(self) -> None:
+        if self._writable():
+            key, marker = self.key, self.marker
+            assert key is not None and marker is not None
+            status = "open" if marker.status == "resolved" else "resolved"
+            self._write("Resolving" if status == "resolved" else "Reopening",
+                        lambda: self.engine.set_status(key, marker.id, status))
+
+    def action_move_marker(self) -> None:
+        if self._writable():
+            key, marker = self.key, self.marker
+            assert key is not None and marker is not None
+            x, y = self.query_one(ImageView).cursor
+            self._write("Moving the marker", lambda: self.engine.move_marker(key, marker.id, round(x, 2), round(y, 2)))
+
+    def action_copy_thread(self) -> None:
+        marker = self.marker
+        if marker is None:
+            self.notify("Select a marker first.", severity="warning")
+            return
+        self.copy_to_clipboard(as_markdown(marker, self.number(marker.id)))
+        self.notify(f"Marker {self.number(marker.id)} copied as Markdown.")
+
+
+def _keys(keys: str) -> str:
+    names = {"right_square_bracket": "]", "left_square_bracket": "[", "question_mark": "?"}
+    return ", ".join(names.get(k.strip(), k.strip()) for k in keys.split(","))

@@ -1,0 +1,60 @@
+"""`imagechat-tui IMAGE`: open an image (URL or file) and its conversations."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..server.config import default_data_dir
+from . import embedded
+from .cache import StateCache, cache_dir
+from .settings import CAFILE_ENV, SERVER_ENV, TOKEN_ENV, SettingsError, config_file, resolve
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imagechat-tui",
+        description="Annotate a screenshot with numbered markers and threaded conversations, live with everyone "
+        "else who has it open. With no server configured, a local one is started (and shared by every "
+        "terminal of this user).",
+        epilog=f"Settings come from the flags, then the environment, then {config_file()} "
+        "(keys: server, token, cafile, and a [keymap] table). Press ? in the viewer for the keys.",
+    )
+    parser.add_argument("image", help="an http(s) URL or a local image file")
+    parser.add_argument("--server", help=f"the server's URL (env {SERVER_ENV}; default: the local server)")
+    parser.add_argument("--token", help=f"your token on that server (env {TOKEN_ENV})")
+    parser.add_argument("--cafile", help=f"CA certificate to trust for https/wss (env {CAFILE_ENV})")
+    parser.add_argument("--config", type=Path, help=f"the config file (default {config_file()})")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = resolve(args.server, args.token, args.cafile, args.config)
+    except SettingsError as exc:
+        print(f"imagechat-tui: {exc}", file=sys.stderr)
+        return 2
+    server, token = settings.server, settings.token
+    if server is None:
+        data_dir = default_data_dir()
+        if not embedded.ensure_server(data_dir):
+            print(f"imagechat-tui: the local server did not start; see {data_dir / 'server.log'}. "
+                  "Opening offline.", file=sys.stderr)
+        server, token = embedded.LOCAL_URL, token or embedded.local_token(data_dir)
+    elif token is None:
+        print(f"imagechat-tui: no token for {server}: pass --token, set {TOKEN_ENV}, or put token = \"…\" in "
+              f"{config_file()}", file=sys.stderr)
+        return 2
+    from .app import ImageChatApp  # Textual is imported only once the arguments are good
+
+    app = ImageChatApp(args.image, server=server, token=token, cafile=settings.cafile, keymap=settings.keymap,
+                       cache=StateCache(cache_dir(), server, token))
+    app.run()
+    return app.return_code or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

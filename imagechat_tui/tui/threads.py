@@ -1,0 +1,63 @@
+"""Threads as people read them: replies under what they answer, relative times, Markdown export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from ..protocol.models import Comment, Marker
+from .safe import visible
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def relative_time(value: str, now: datetime) -> str:
+    seconds = max(0, int((now - parse_time(value)).total_seconds()))
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return "just now"
+
+
+def threaded(marker: Marker) -> Iterator[tuple[int, Comment]]:
+    """Comments in reading order with their depth: each reply right under what it answers."""
+    children: dict[str | None, list[Comment]] = {}
+    ids = {c.id for c in marker.comments}
+    for comment in marker.comments:
+        parent = comment.parent_id if comment.parent_id in ids else None
+        children.setdefault(parent, []).append(comment)
+
+    def walk(parent: str | None, depth: int) -> Iterator[tuple[int, Comment]]:
+        for comment in children.get(parent, ()):
+            yield depth, comment
+            yield from walk(comment.id, depth + 1)
+
+    return walk(None, 0)
+
+
+def first_line(marker: Marker) -> str:
+    for comment in marker.comments:
+        if not comment.deleted:
+            return visible(comment.text).split("␊", 1)[0]
+    return "(deleted)"
+
+
+def last_activity(marker: Marker) -> str:
+    times = [marker.created_at, *(c.edited_at or c.created_at for c in marker.comments)]
+    return max(times, key=parse_time)
+
+
+def as_markdown(marker: Marker, number: int) -> str:
+    """The thread as Markdown, for the clipboard. Text is sanitised like everything shown."""
+    lines = [f"## Marker {number} ({marker.status}) at {marker.x:g}%, {marker.y:g}%", ""]
+    for depth, comment in threaded(marker):
+        text = "*(deleted)*" if comment.deleted else visible(comment.text, multiline=True).replace("\n", " ")
+        edited = " (edited)" if comment.edited_at else ""
+        lines.append(f"{'  ' * depth}- **{visible(comment.user.name)}** ({comment.created_at}{edited}): {text}")
+    return "\n".join(lines) + "\n"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

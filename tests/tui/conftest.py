@@ -1,0 +1,50 @@
+"""Fixtures for the viewer: a sample image, apps wired to a real server, quick reconnects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw
+
+from imagechat_tui.client.engine import Backoff
+from imagechat_tui.protocol.imagekey import file_image_key
+from imagechat_tui.tui.app import ImageChatApp
+from imagechat_tui.tui.cache import StateCache
+
+from ..conftest import Harness
+
+
+def draw_sample(path: Path) -> Path:
+    """A screenshot-like picture: a title bar, two panels and a button (deterministic bytes)."""
+    image = Image.new("RGB", (800, 500), (235, 240, 245))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 800, 60), fill=(40, 60, 110))
+    draw.rectangle((40, 100, 380, 300), fill=(255, 255, 255), outline=(120, 120, 120))
+    draw.rectangle((420, 100, 760, 460), fill=(250, 250, 250), outline=(120, 120, 120))
+    draw.rectangle((600, 400, 820, 450), fill=(30, 140, 80))
+    image.save(path)
+    return path
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    return draw_sample(tmp_path / "shot.png")
+
+
+@pytest.fixture
+def sample_key(sample: Path) -> str:
+    return file_image_key(sample)
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Callable[..., ImageChatApp]:
+    def make(server: Harness | str, token: str, target: Path | str, **kwargs: Any) -> ImageChatApp:
+        url = server if isinstance(server, str) else server.url
+        kwargs.setdefault("backoff", Backoff(0.05, 0.3))
+        kwargs.setdefault("cache", StateCache(tmp_path / "cache", url, token))
+        return ImageChatApp(str(target), server=url, token=token, **kwargs)
+
+    return make
