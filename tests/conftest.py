@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,44 @@ async def engines() -> AsyncIterator[Callable[..., Any]]:
 
     yield make
     await asyncio.gather(*(engine.close() for engine in made))
+
+
+@dataclass
+class ThreadedServer:
+    """A server on its own event loop in a thread, for synchronous tests (schemathesis, snapshots)."""
+
+    app: ImageChatServer
+    url: str
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    def token(self, user: str, name: str, role: Role = "member", tenant: str = "acme") -> str:
+        async def make() -> str:
+            try:
+                await admin.create_tenant(self.app.db, tenant)
+            except admin.AdminError:
+                pass
+            return (await admin.create_token(self.app.db, tenant, user, name, role))[1]
+
+        return self.run(make())
+
+
+@pytest.fixture(scope="module")
+def threaded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
+    app = ImageChatServer(ServerConfig(sqlite_url(tmp_path_factory.mktemp("server")), write_rate=1e6,
+                                       write_burst=1e6))
+    runner = build_runner(app, host="127.0.0.1", port=0, announce=False)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(runner.serve(),), daemon=True)
+    thread.start()
+
+    async def started() -> None:
+        while not runner.started:
+            await asyncio.sleep(0.01)
+
+    asyncio.run_coroutine_threadsafe(asyncio.wait_for(started(), 30), loop).result(35)
+    yield ThreadedServer(app, runner.url, loop)
+    runner.should_exit = True
+    thread.join(15)

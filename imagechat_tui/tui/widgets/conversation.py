@@ -50,28 +50,40 @@ class MarkerList(OptionList):
 
 
 class ThreadView(VerticalScroll):
-    """One marker's conversation; replies indented under the comment they answer."""
+    """One marker's conversation; replies indented under the comment they answer.
+
+    Its lines are widgets it keeps and updates in place: a redraw per remote event stays cheap,
+    and back-to-back redraws can't race each other's mounts."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._lines: list[Static] = []
 
     def show(self, marker: Marker, number: int, now: datetime, selected: str | None,
              me: Callable[[str], bool]) -> None:
-        with self.app.batch_update():
-            self.remove_children()
-            status = "resolved" if marker.status == "resolved" else "open"
-            title = Content.assemble((f"Marker {number}", "bold"), f" · {status} · ",
-                                     (f"{marker.x:.0f}%, {marker.y:.0f}%", "$text-muted"))
-            widgets: list[Static] = [Static(title, classes="thread-title")]
-            for depth, comment in threaded(marker):
-                head = Content.assemble(
-                    (visible(comment.user.name), "bold $accent" if me(comment.user.id) else "bold"),
-                    (f"  {relative_time(comment.created_at, now)}", "$text-muted"),
-                    (" · edited" if comment.edited_at and not comment.deleted else "", "$text-muted italic"),
-                )
-                body = (Content.styled("(deleted)", "italic $text-muted") if comment.deleted
-                        else Content(visible(comment.text, multiline=True)))
-                widget = Static(Content("\n").join([head, body]), classes="comment")
-                widget.styles.margin = (0, 0, 0, 2 * depth)
-                widget.set_class(comment.id == selected, "-selected")
-                widgets.append(widget)
-                if comment.id == selected:
-                    self.call_after_refresh(self.scroll_to_widget, widget, animate=False)
-            self.mount_all(widgets)
+        status = "resolved" if marker.status == "resolved" else "open"
+        title = Content.assemble((f"Marker {number}", "bold"), f" · {status} · ",
+                                 (f"{marker.x:.0f}%, {marker.y:.0f}%", "$text-muted"))
+        lines: list[tuple[Content, int, bool]] = [(title, 0, False)]
+        for depth, comment in threaded(marker):
+            head = Content.assemble(
+                (visible(comment.user.name), "bold $accent" if me(comment.user.id) else "bold"),
+                (f"  {relative_time(comment.created_at, now)}", "$text-muted"),
+                (" · edited" if comment.edited_at and not comment.deleted else "", "$text-muted italic"),
+            )
+            body = (Content.styled("(deleted)", "italic $text-muted") if comment.deleted
+                    else Content(visible(comment.text, multiline=True)))
+            lines.append((Content("\n").join([head, body]), depth, comment.id == selected))
+        while len(self._lines) < len(lines):
+            widget = Static(classes="comment")
+            self._lines.append(widget)
+            self.mount(widget)
+        while len(self._lines) > len(lines):
+            self._lines.pop().remove()
+        for index, (widget, (content, depth, chosen)) in enumerate(zip(self._lines, lines, strict=True)):
+            widget.update(content)
+            widget.set_classes("thread-title" if index == 0 else "comment")
+            widget.set_class(chosen, "-selected")
+            widget.styles.margin = (0, 0, 1, 2 * depth)
+            if chosen:
+                self.call_after_refresh(self.scroll_to_widget, widget, animate=False)

@@ -1,0 +1,111 @@
+"""Snapshots of the viewer at a fixed terminal size: marker list, open thread, offline, help."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from imagechat_tui.client.engine import Backoff, LinkState
+from imagechat_tui.protocol.imagekey import file_image_key
+from imagechat_tui.protocol.models import ChatsPage
+from imagechat_tui.tui.app import ImageChatApp
+from imagechat_tui.tui.cache import StateCache
+
+from ..conftest import ThreadedServer
+from .conftest import draw_sample
+
+SIZE = (120, 34)
+
+
+@pytest.fixture(scope="module")
+def seeded(threaded_server: ThreadedServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """Ana's token and a sample image with three markers, a thread with a reply, one resolved."""
+    sample = draw_sample(tmp_path_factory.mktemp("image") / "shot.png")
+    key = file_image_key(sample)
+    ana = threaded_server.token("u_ana", "Ana")
+    bob = threaded_server.token("u_bob", "Bob")
+
+    def call(token: str, method: str, path: str, **body: object) -> dict:
+        body["broadcastId"] = str(uuid.uuid4())
+        response = httpx.request(method, threaded_server.url + "/api/v1" + path, json=body,
+                                 headers={"Authorization": f"Bearer {token}"})
+        response.raise_for_status()
+        return response.json()
+
+    first = call(ana, "POST", "/chats", image=key, x=22, y=30, text="The title is cut off on narrow windows")
+    marker_id, comment_id = first["marker"]["id"], first["marker"]["comments"][0]["id"]
+    call(bob, "POST", f"/chats/{marker_id}/comments", text="Which width? I see it at 800 px", parentId=comment_id)
+    call(ana, "POST", f"/chats/{marker_id}/comments", text="Below 820 px, in Firefox and Chrome")
+    call(bob, "POST", "/chats", image=key, x=75, y=55, text="This panel should scroll, not clip")
+    done = call(ana, "POST", "/chats", image=key, x=88, y=85, text="Save button colour is off-brand")
+    call(bob, "PATCH", f"/chats/{done['marker']['id']}", status="resolved")
+    return ana, sample
+
+
+def ready(app: ImageChatApp) -> bool:
+    return app.key is not None and app.engine.link.state is LinkState.ONLINE and app.engine.state(app.key).loaded
+
+
+async def wait_ready(pilot) -> None:
+    for _ in range(500):
+        if ready(pilot.app):
+            break
+        await pilot.pause(0.01)
+    await pilot.pause()
+
+
+def make(threaded_server: ThreadedServer, seeded: tuple[str, Path], tmp_path: Path, server: str | None = None,
+         **kwargs: object) -> ImageChatApp:
+    token, sample = seeded
+    url = server or threaded_server.url
+    return ImageChatApp(str(sample), server=url, token=token, cache=StateCache(tmp_path, url, token), **kwargs)
+
+
+def test_marker_list(snap_compare, threaded_server, seeded, tmp_path) -> None:
+    assert snap_compare(make(threaded_server, seeded, tmp_path), terminal_size=SIZE, run_before=wait_ready)
+
+
+def test_markers_with_an_open_thread(snap_compare, threaded_server, seeded, tmp_path) -> None:
+    async def open_first(pilot) -> None:
+        await wait_ready(pilot)
+        await pilot.press("n", "right_square_bracket")
+        await pilot.pause()
+
+    assert snap_compare(make(threaded_server, seeded, tmp_path), terminal_size=SIZE, run_before=open_first)
+
+
+def test_offline_banner_over_the_cached_markers(snap_compare, threaded_server, seeded, tmp_path,
+                                                monkeypatch) -> None:
+    token, sample = seeded
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    page = ChatsPage.model_validate_json(httpx.get(
+        threaded_server.url + "/api/v1/chats", params={"image": file_image_key(sample)},
+        headers={"Authorization": f"Bearer {token}"}).content)
+    StateCache(tmp_path, closed, token).save(page.image, page.seq, page.markers)
+    monkeypatch.setattr("random.uniform", lambda a, b: b)  # no jitter: the countdown is fixed
+
+    async def offline(pilot) -> None:
+        for _ in range(500):
+            if pilot.app.engine.link.state is LinkState.RECONNECTING and pilot.app.markers:
+                break
+            await pilot.pause(0.01)
+        await pilot.pause()
+
+    app = make(threaded_server, seeded, tmp_path, server=closed, backoff=Backoff(30, 30))
+    assert snap_compare(app, terminal_size=SIZE, run_before=offline)
+
+
+def test_help_screen(snap_compare, threaded_server, seeded, tmp_path) -> None:
+    async def help_open(pilot) -> None:
+        await wait_ready(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(make(threaded_server, seeded, tmp_path), terminal_size=SIZE, run_before=help_open)
+
