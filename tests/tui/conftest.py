@@ -7,26 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image, ImageDraw
 
 from imagechat_tui.client.engine import Backoff
 from imagechat_tui.protocol.imagekey import file_image_key
 from imagechat_tui.tui.app import ImageChatApp
 from imagechat_tui.tui.cache import StateCache
+from imagechat_tui.tui.sample import draw_sample
 
 from ..conftest import Harness
-
-
-def draw_sample(path: Path) -> Path:
-    """A screenshot-like picture: a title bar, two panels and a button (deterministic bytes)."""
-    image = Image.new("RGB", (800, 500), (235, 240, 245))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((0, 0, 800, 60), fill=(40, 60, 110))
-    draw.rectangle((40, 100, 380, 300), fill=(255, 255, 255), outline=(120, 120, 120))
-    draw.rectangle((420, 100, 760, 460), fill=(250, 250, 250), outline=(120, 120, 120))
-    draw.rectangle((600, 400, 820, 450), fill=(30, 140, 80))
-    image.save(path)
-    return path
 
 
 @pytest.fixture

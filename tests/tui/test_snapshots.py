@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import uuid
 from pathlib import Path
 
 import httpx
@@ -14,35 +13,19 @@ from imagechat_tui.protocol.imagekey import file_image_key
 from imagechat_tui.protocol.models import ChatsPage
 from imagechat_tui.tui.app import ImageChatApp
 from imagechat_tui.tui.cache import StateCache
+from imagechat_tui.tui.sample import draw_sample, seed
 
 from ..conftest import ThreadedServer
-from .conftest import draw_sample
 
 SIZE = (120, 34)
 
 
 @pytest.fixture(scope="module")
 def seeded(threaded_server: ThreadedServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    """Ana's token and a sample image with three markers, a thread with a reply, one resolved."""
+    """Ana's token and the sample image with its sample conversation."""
     sample = draw_sample(tmp_path_factory.mktemp("image") / "shot.png")
-    key = file_image_key(sample)
     ana = threaded_server.token("u_ana", "Ana")
-    bob = threaded_server.token("u_bob", "Bob")
-
-    def call(token: str, method: str, path: str, **body: object) -> dict:
-        body["broadcastId"] = str(uuid.uuid4())
-        response = httpx.request(method, threaded_server.url + "/api/v1" + path, json=body,
-                                 headers={"Authorization": f"Bearer {token}"})
-        response.raise_for_status()
-        return response.json()
-
-    first = call(ana, "POST", "/chats", image=key, x=22, y=30, text="The title is cut off on narrow windows")
-    marker_id, comment_id = first["marker"]["id"], first["marker"]["comments"][0]["id"]
-    call(bob, "POST", f"/chats/{marker_id}/comments", text="Which width? I see it at 800 px", parentId=comment_id)
-    call(ana, "POST", f"/chats/{marker_id}/comments", text="Below 820 px, in Firefox and Chrome")
-    call(bob, "POST", "/chats", image=key, x=75, y=55, text="This panel should scroll, not clip")
-    done = call(ana, "POST", "/chats", image=key, x=88, y=85, text="Save button colour is off-brand")
-    call(bob, "PATCH", f"/chats/{done['marker']['id']}", status="resolved")
+    threaded_server.run(seed(threaded_server.url, file_image_key(sample), ana, threaded_server.token("u_bob", "Bob")))
     return ana, sample
 
 
