@@ -108,3 +108,9 @@ async def test_a_newer_database_is_refused_with_one_clear_line(tmp_path: Path) -
                           timeout=60)
     assert done.returncode == 2
     assert "schema version 999" in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_the_embedded_server_exits_by_itself_when_idle(tmp_path: Path) -> None:
+    proc = subprocess.Popen([*SERVER, "--data-dir", str(tmp_path), "--port", "0", "--exit-when-idle", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert await asyncio.to_thread(proc.wait, 20) == 0

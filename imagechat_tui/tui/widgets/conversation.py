@@ -34,9 +34,17 @@ class MarkerList(OptionList):
             super().__init__()
             self.marker_id = marker_id
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: list[tuple[object, ...]] = []
+
     def show(self, markers: list[Marker], now: datetime, highlighted: str | None) -> None:
         keep = self.highlighted
-        self.set_options(Option(marker_option(n, m, now), id=m.id) for n, m in enumerate(markers, 1))
+        # Rebuilding hundreds of options is what costs; skip it when nothing on them changed.
+        shown = [(m.id, m.status, len(m.comments), last_activity(m), now.minute) for m in markers]
+        if shown != self._shown:
+            self._shown = shown
+            self.set_options(Option(marker_option(n, m, now), id=m.id) for n, m in enumerate(markers, 1))
         ids = [m.id for m in markers]
         if highlighted in ids:
             self.highlighted = ids.index(highlighted)

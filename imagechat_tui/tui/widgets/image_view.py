@@ -57,6 +57,7 @@ class ImageView(Widget, can_focus=True):
         self._rows_for: tuple[int, int] | None = None
         self._badges: list[Badge] = []
         self._selected: str | None = None
+        self._layers: tuple[tuple[int, int, bool], dict[int, list[tuple[int, str, Style]]]] | None = None
         self.cursor = (50.0, 50.0)
         self.scaled = 0
         """How many times the image was scaled (a test and bench hook: events must not rescale)."""
@@ -71,6 +72,7 @@ class ImageView(Widget, can_focus=True):
     def set_badges(self, badges: list[Badge], selected: str | None) -> None:
         self._badges = badges
         self._selected = selected
+        self._layers = None
         self.refresh()
 
     def move_cursor(self, columns: int, rows: int) -> None:
@@ -81,10 +83,12 @@ class ImageView(Widget, can_focus=True):
         col = min(cols - 1, max(0, col + columns))
         row = min(lines - 1, max(0, row + rows))
         self.cursor = ((col + 0.5) / cols * 100, (row + 0.5) / lines * 100)
+        self._layers = None
         self.refresh()
 
     def place_cursor(self, x: float, y: float) -> None:
         self.cursor = (min(100.0, max(0.0, x)), min(100.0, max(0.0, y)))
+        self._layers = None
         self.refresh()
 
     # Geometry: the image fits the widget, aspect kept, centred.
@@ -130,7 +134,11 @@ class ImageView(Widget, can_focus=True):
     # Rendering
 
     def _overlays(self, cols: int, rows: int) -> dict[int, list[tuple[int, str, Style]]]:
-        """Per image row: (column, text, style) of the badges and the cursor on it."""
+        """Per image row: (column, text, style) of the badges and the cursor on it, drawn in order:
+        resolved first, then open, then the selection and the cursor on top. Worked out once per
+        change, not once per line drawn."""
+        if self._layers is not None and self._layers[0] == (cols, rows, self.has_focus):
+            return self._layers[1]
         layers: dict[int, list[tuple[int, str, Style]]] = {}
         for badge in self._badges:
             text = f"{badge.number}"
@@ -141,6 +149,9 @@ class ImageView(Widget, can_focus=True):
             layers.setdefault(row, []).append((start, text, style))
         col, row = self._cell(*self.cursor, cols, rows)
         layers.setdefault(row, []).append((col, "✚", CURSOR if self.has_focus else CURSOR_BLURRED))
+        for items in layers.values():
+            items.sort(key=_layer)
+        self._layers = ((cols, rows, self.has_focus), layers)
         return layers
 
     def render_line(self, y: int) -> Strip:
@@ -150,8 +161,7 @@ class ImageView(Widget, can_focus=True):
         if not cols or not 0 <= row < rows:
             return Strip.blank(width)
         line = list(self._scaled_rows(cols, rows)[row])
-        # Drawn in order: resolved first, then open, then the selection and the cursor on top.
-        for start, text, style in sorted(self._overlays(cols, rows).get(row, ()), key=_layer):
+        for start, text, style in self._overlays(cols, rows).get(row, ()):
             for offset, char in enumerate(text):
                 if 0 <= start + offset < cols:
                     line[start + offset] = Segment(char, style)
