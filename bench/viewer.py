@@ -94,7 +94,7 @@ async def main() -> None:
             await until(lambda: len(app.markers) == 1)
             scaled = view.scaled
             redraws = []
-            for i in range(20):
+            for _ in range(20):
                 before = len(app.markers)
                 t0 = time.perf_counter()
                 await seed_many(url, token, app.key, 1, 1)

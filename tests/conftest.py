@@ -55,7 +55,7 @@ async def reset_postgres(url: str) -> None:
     dsn = url.replace("postgresql+asyncpg", "postgresql")
     try:
         conn = await asyncio.wait_for(asyncpg.connect(dsn), 5)
-    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         services_unavailable("PostgreSQL")
     try:
         await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
@@ -114,7 +114,7 @@ async def make_server() -> AsyncIterator[Callable[..., Any]]:
 
     start.runners = runners  # type: ignore[attr-defined]
     yield start
-    for runner, task in runners:
+    for runner, _ in runners:
         runner.should_exit = True
     await asyncio.gather(*(task for _, task in runners), return_exceptions=True)
 

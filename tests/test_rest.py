@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from imagechat_tui.server import admin
 
 from .conftest import IMAGE, Harness, bid
+from .test_live import open_ws, subscribe
 
 
 def client(server: Harness, token: str | None) -> httpx.AsyncClient:
@@ -39,11 +40,9 @@ async def bob(server: Harness) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def subscriber(server: Harness, token: str, image: str = IMAGE) -> ClientConnection:
-    ws = await connect(server.url.replace("http", "ws") + "/api/v1/live",
-                       additional_headers={"Authorization": f"Bearer {token}"})
-    await ws.send(json.dumps({"type": "subscribe", "image": image, "since": None}))
-    assert json.loads(await ws.recv())["type"] == "subscribed"
+async def subscriber(server: Harness, token: str) -> ClientConnection:
+    ws = await open_ws(server, token)
+    await subscribe(ws)
     return ws
 
 

@@ -17,9 +17,13 @@ Status = Literal["open", "resolved"]
 ROLES: tuple[Role, ...] = ("member", "moderator", "admin")
 
 
+def iso(moment: datetime) -> str:
+    """A UTC time as RFC 3339 with milliseconds, as every timestamp on the wire."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def now_iso() -> str:
-    """The current time as RFC 3339 UTC with milliseconds, as every timestamp on the wire."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(datetime.now(UTC))
 
 
 def canonical_uuid(value: str) -> str:

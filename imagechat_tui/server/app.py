@@ -39,6 +39,7 @@ from ..protocol.models import (
     TenantRef,
     Usage,
     canonical_uuid,
+    iso,
 )
 from .config import ServerConfig
 from .errors import ApiError, invalid, unauthorized
@@ -94,8 +95,7 @@ class ImageChatServer:
     async def running(self) -> AsyncIterator[None]:
         """Open storage and pub/sub, keep the upkeep tasks going, and close it all on the way out."""
         await self.db.run(prepare)
-        cutoff = datetime.now(UTC) - timedelta(days=self.config.receipt_days)
-        await self.store.prune_receipts(cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+        await self.store.prune_receipts(iso(datetime.now(UTC) - timedelta(days=self.config.receipt_days)))
         await self.hub.pubsub.start(self.hub.on_message)
         tasks = [
             asyncio.create_task(self._flush_usage_forever()),

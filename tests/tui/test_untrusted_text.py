@@ -6,11 +6,10 @@ import httpx
 import pytest
 from textual.widgets import Static
 
-from imagechat_tui.tui.app import ImageChatApp
 from imagechat_tui.tui.safe import visible
 
-from ..conftest import Harness, bid, wait_for
-from .test_flows import SIZE, ready, thread_text
+from ..conftest import Harness, bid
+from .test_flows import ready, thread_text
 
 HOSTILE = {
     "markup-action": "[@click=app.quit]x[/]",
