@@ -16,7 +16,7 @@ def default_data_dir() -> Path:
 
 
 def sqlite_url(data_dir: Path) -> str:
-    return f"sqlite+aiosqlite:///{data_dir / 'imagechat.db'}"
+    return f"sqlite:///{data_dir / 'imagechat.db'}"
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..server.config import default_data_dir
 from . import embedded
 from .cache import StateCache, cache_dir
+from .sample import draw_sample
 from .settings import CAFILE_ENV, SERVER_ENV, TOKEN_ENV, SettingsError, config_file, resolve
 
 
@@ -22,7 +23,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog=f"Settings come from the flags, then the environment, then {config_file()} "
         "(keys: server, token, cafile, and a [keymap] table). Press ? in the viewer for the keys.",
     )
-    parser.add_argument("image", help="an http(s) URL or a local image file")
+    parser.add_argument("image", nargs="?",
+                        help="an http(s) URL or a local image file (none: a built-in sample screenshot)")
     parser.add_argument("--server", help=f"the server's URL (env {SERVER_ENV}; default: the local server)")
     parser.add_argument("--token", help=f"your token on that server (env {TOKEN_ENV})")
     parser.add_argument("--cafile", help=f"CA certificate to trust for https/wss (env {CAFILE_ENV})")
@@ -50,7 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from .app import ImageChatApp  # Textual is imported only once the arguments are good
 
-    app = ImageChatApp(args.image, server=server, token=token, cafile=settings.cafile, keymap=settings.keymap,
+    image = args.image or str(draw_sample(cache_dir().parent / "sample-screenshot.png"))
+    app = ImageChatApp(image, server=server, token=token, cafile=settings.cafile, keymap=settings.keymap,
                        cache=StateCache(cache_dir(), server, token))
     app.run()
     return app.return_code or 0

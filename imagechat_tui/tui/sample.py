@@ -17,6 +17,7 @@ def draw_sample(path: Path) -> Path:
     draw.rectangle((40, 100, 380, 300), fill=(255, 255, 255), outline=(120, 120, 120))
     draw.rectangle((420, 100, 760, 460), fill=(250, 250, 250), outline=(120, 120, 120))
     draw.rectangle((600, 400, 820, 450), fill=(30, 140, 80))
+    path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
     return path
 

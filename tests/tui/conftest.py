@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from imagechat_tui.tui.cache import StateCache
 from imagechat_tui.tui.sample import draw_sample
 
 from ..conftest import Harness
+
+os.environ["TEXTUAL_ANIMATIONS"] = "none"  # snapshots and Pilot runs see final states, never mid-animation
 
 
 @pytest.fixture

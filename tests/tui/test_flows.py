@@ -183,6 +183,7 @@ async def test_two_viewers_on_one_image_see_each_other(server: Harness, make_app
     ("missing.png", "no such file"),
     ("not-an-image.png", "not an image"),
     ("bomb.png", "decompression bomb"),
+    ("huge.png", "larger than 25 MB"),
     ("http://127.0.0.1:9/shot.png", "can't be reached"),
 ])
 async def test_images_that_cannot_be_opened_exit_with_a_clear_message(server: Harness, make_app, tmp_path,
@@ -191,6 +192,8 @@ async def test_images_that_cannot_be_opened_exit_with_a_clear_message(server: Ha
 
     (tmp_path / "not-an-image.png").write_text("hello")
     Image.new("1", (9000, 9000)).save(tmp_path / "bomb.png")
+    with open(tmp_path / "huge.png", "wb") as huge:
+        huge.truncate(26 * 2**20)
     path = target if target.startswith("http") else str(tmp_path / target)
     app = make_app(server, await server.token(), path)
     async with app.run_test(size=SIZE):
