@@ -7,6 +7,9 @@ import pytest
 from textual.widgets import Static
 
 from imagechat_tui.client.engine import LinkState
+from imagechat_tui.protocol.models import CreateChat
+from imagechat_tui.server.database import Database
+from imagechat_tui.server.store import Store
 from imagechat_tui.tui.app import ImageChatApp
 from imagechat_tui.tui.screens.compose import ComposeScreen
 from imagechat_tui.tui.widgets.image_view import ImageView
@@ -130,12 +133,16 @@ async def test_offline_banner_refused_write_and_resync_with_missed_changes(
         assert not isinstance(app.screen, ComposeScreen)
         assert any("connection is down" in n for n in notices(app))
 
-        restarted = await make_server(sqlite_database, port=port)
-        async with httpx.AsyncClient(base_url=restarted.url + "/api/v1",
-                                     headers={"Authorization": f"Bearer {other}"}) as h:
-            for i in range(2):
-                await h.post("/chats", json={"image": sample_key, "x": 10, "y": 10 * i, "text": f"while away {i}",
-                                             "broadcastId": bid()})
+        # Two changes by someone else while this viewer can't hear of them, then the server returns.
+        db = Database(sqlite_database)
+        store = Store(db)
+        bob = await store.principal(other)
+        assert bob is not None
+        for i in range(2):
+            await store.create_marker(bob, CreateChat(image=sample_key, x=10, y=10 * i, text=f"while away {i}",
+                                                      broadcast_id=bid()), fingerprint=bid())
+        await db.dispose()
+        await make_server(sqlite_database, port=port)
         await wait_for(lambda: not banner.display, 10, "the banner to clear")
         await wait_for(lambda: any("2 changes arrived" in n for n in notices(app)), 5, "the resync notice")
         await wait_for(lambda: len(app.markers) == 2, 2, "the missed markers on screen")
