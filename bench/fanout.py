@@ -13,7 +13,10 @@ With --repeat K each server is measured K times, alternating, and every figure i
 on two shared cores single runs vary by about 10 %.
 
 Subscribers are websockets' sans-I/O ClientProtocol on plain asyncio protocols, so that the
-generator's own cost per message stays far below the servers'.
+generator's own cost per message stays far below the servers'. Latency is measured by 20 probe
+subscribers in a process of their own, connected at even intervals among the others, so that they
+sample every part of the fan-out order (both servers keep connection order): a generator reading
+N sockets in one process would otherwise measure mostly its own queue.
 """
 
 from __future__ import annotations
@@ -254,9 +257,71 @@ def _cpu(proc: psutil.Process) -> float:
     return times.user + times.system
 
 
-async def _phase(target: Target, receipts: Receipts, server: psutil.Process, subscribers: int, seconds: float,
-                 rate: float | None) -> Phase:
+class Probes:
+    """The probe subscribers' process, driven over its stdin and stdout."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def start(cls, target: Target) -> Probes:
+        first = (target.subscribe_frame() or b"").decode()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--probe", target.live_uri(), target.token() or "", first,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=2**28)
+        probes = cls(proc)
+        await probes._ask("ready")
+        return probes
+
+    async def _ask(self, command: str) -> dict:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(command.encode() + b"\n")
+        await self.proc.stdin.drain()
+        return json.loads(await self.proc.stdout.readline())
+
+    async def add(self) -> None:
+        """One more probe subscriber, connected and subscribed before this returns."""
+        await self._ask("add")
+
+    async def reset(self) -> None:
+        await self._ask("reset")
+
+    async def report(self) -> dict:
+        return await self._ask("report")
+
+    async def stop(self) -> None:
+        await self._ask("quit")
+        await self.proc.wait()
+
+
+async def probe_main(uri: str, token: str, first: str) -> None:
+    loop = asyncio.get_running_loop()
+    receipts = Receipts()
+    host, port = parse_uri(uri).host, parse_uri(uri).port
+    subs = []
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while command := (await reader.readline()).decode().strip():
+        if command == "add":
+            _, sub = await loop.create_connection(
+                lambda: Subscriber(uri, token or None, receipts, first.encode() or None), host, port)
+            subs.append(sub)
+            await sub.ready
+        elif command == "reset":
+            receipts.reset()
+        answer = {"latencies": list(receipts.latencies), "events": receipts.events, "frames": receipts.frames,
+                  "bytes": receipts.bytes} if command == "report" else {"ok": command}
+        print(json.dumps(answer), flush=True)
+        if command == "quit":
+            break
+    for sub in subs:
+        sub.close()
+
+
+async def _phase(target: Target, receipts: Receipts, probes: Probes, server: psutil.Process, subscribers: int,
+                 seconds: float, rate: float | None) -> Phase:
     receipts.reset()
+    await probes.reset()
     cpu0 = _cpu(server)
     start = time.perf_counter()
     writes = 0
@@ -269,11 +334,17 @@ async def _phase(target: Target, receipts: Receipts, server: psutil.Process, sub
     elapsed = time.perf_counter() - start
     expected = writes * subscribers
     deadline = time.perf_counter() + 10
-    while receipts.events < expected and time.perf_counter() < deadline:
-        await asyncio.sleep(0.01)
+    probed = await probes.report()
+    while receipts.events + probed["events"] < expected and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
+        probed = await probes.report()
     cpu = _cpu(server) - cpu0
-    return Phase(writes, elapsed, list(receipts.latencies), expected, receipts.events, receipts.frames,
-                 receipts.bytes, cpu, server.memory_info().rss / 2**20)
+    return Phase(writes, elapsed, probed["latencies"], expected, receipts.events + probed["events"],
+                 receipts.frames + probed["frames"], receipts.bytes + probed["bytes"], cpu,
+                 server.memory_info().rss / 2**20)
+
+
+PROBES = 20
 
 
 async def run(target: Target, n: int, steady: float, burst: float) -> dict[str, dict[str, float]]:
@@ -287,18 +358,23 @@ async def run(target: Target, n: int, steady: float, burst: float) -> dict[str, 
         await target.write("warm-up t=0")
         rss0 = server.memory_info().rss
         subs: list[Subscriber] = []
+        probes = await Probes.start(target)
+        every = max(1, n // PROBES)
         for i in range(n):
+            if i % every == every // 2 and i // every < PROBES:
+                await asyncio.gather(*(s.ready for s in subs))  # keep the order of subscription exact
+                await probes.add()
+                continue
             _, sub = await loop.create_connection(
                 lambda: Subscriber(target.live_uri(), target.token(), receipts, target.subscribe_frame()),
                 host, int(port))
             subs.append(sub)
-            if i % 100 == 99:
-                await asyncio.gather(*(s.ready for s in subs))
         await asyncio.gather(*(s.ready for s in subs))
         await asyncio.sleep(1.0)  # let the server settle before reading its memory
         idle_kb = (server.memory_info().rss - rss0) / n / 1024
-        results = {"steady 20/s": (await _phase(target, receipts, server, n, steady, 20.0)).row(),
-                   "as fast as acked": (await _phase(target, receipts, server, n, burst, None)).row()}
+        results = {"steady 20/s": (await _phase(target, receipts, probes, server, n, steady, 20.0)).row(),
+                   "as fast as acked": (await _phase(target, receipts, probes, server, n, burst, None)).row()}
+        await probes.stop()
         for row in results.values():
             row["idle KB/conn"] = idle_kb
         for sub in subs:
@@ -344,4 +420,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == ["--probe"]:
+        asyncio.run(probe_main(sys.argv[2], sys.argv[3], sys.argv[4]))
+    else:
+        asyncio.run(main())

@@ -11,7 +11,9 @@ import asyncio
 
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
-subscribers: set[ServerConnection] = set()
+# In connection order, like the hub's: the benchmark's latency probes connect last, so both servers
+# reach them at the end of their fan-out (a set would put them anywhere).
+subscribers: dict[ServerConnection, None] = {}
 
 
 async def handler(ws: ServerConnection) -> None:
@@ -20,11 +22,11 @@ async def handler(ws: ServerConnection) -> None:
             broadcast(subscribers, message)
             await ws.send("ok")
         return
-    subscribers.add(ws)
+    subscribers[ws] = None
     try:
         await ws.wait_closed()
     finally:
-        subscribers.discard(ws)
+        subscribers.pop(ws, None)
 
 
 async def main(port: int) -> None:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import SingletonThreadPool
 
 T = TypeVar("T")
 
@@ -31,6 +32,13 @@ class Database:
             event.listen(self._sync, "connect", _sqlite_connect)
             event.listen(self._sync, "begin", _sqlite_begin)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="imagechat-sqlite")
+            # For `lookup`: the event loop's own connection, in autocommit (one SELECT is atomic by
+            # itself). A WAL reader never waits for a writer; a busy database is given 50 ms before
+            # the lookup fails, rather than stall the loop.
+            self._inline = create_engine(parsed.set(drivername="sqlite"), poolclass=SingletonThreadPool,
+                                         connect_args={"timeout": 0.05}, isolation_level="AUTOCOMMIT")
+            event.listen(self._inline, "connect", _sqlite_connect)
+            self._inline_conn: Connection | None = None  # opened on first use, kept: checkouts cost more
         else:
             self._async = create_async_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
@@ -45,6 +53,16 @@ class Database:
             async with conn.begin():
                 return await conn.run_sync(work)
 
+    async def lookup(self, work: Callable[[Connection], T]) -> T:
+        """One SELECT by index (a token, say). On SQLite it runs right here on the event loop: the
+        read takes ~30 µs, the hop to the database thread and back ~600 µs of waiting (measured at
+        20 requests a second)."""
+        if not self.is_sqlite:
+            return await self.run(work, snapshot=True)
+        if self._inline_conn is None:
+            self._inline_conn = self._inline.connect()
+        return work(self._inline_conn)
+
     def _run_sqlite(self, work: Callable[[Connection], T], snapshot: bool) -> T:
         with self._sync.connect() as conn:
             # A reader needs only WAL's snapshot; a writer takes the write lock up front, so
@@ -57,6 +75,9 @@ class Database:
         if self.is_sqlite:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._sync.dispose)
             self._thread.shutdown(wait=True)
+            if self._inline_conn is not None:
+                self._inline_conn.close()
+            self._inline.dispose()
         else:
             await self._async.dispose()
 

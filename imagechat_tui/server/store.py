@@ -211,7 +211,7 @@ class Store:
 
     async def principal(self, token: str) -> Principal | None:
         params = {"b_hash": token_hash(token)}
-        row = await self.db.run(lambda conn: conn.execute(self.q.principal, params).first(), snapshot=True)
+        row = await self.db.lookup(lambda conn: conn.execute(self.q.principal, params).first())
         if row is None:
             return None
         return Principal(row.id, row.tenant_id, row.tenant_name, row.user_id, row.user_name, row.role)
