@@ -161,6 +161,7 @@ class ImageChatApp(App[None]):
                 changes = notice.changes
                 self.notify(f"Back online: {changes} change{'' if changes == 1 else 's'} arrived meanwhile.",
                             title="Resynced")
+                self._show_link()
             self._schedule_refresh()
         elif isinstance(notice, ImageChanged) and notice.image == self.key:
             self._schedule_refresh()
@@ -184,7 +185,7 @@ class ImageChatApp(App[None]):
             self._show_link()
 
     def _show_link(self) -> None:
-        self.query_one(OfflineBanner).show(self.engine.link)
+        self.query_one(OfflineBanner).show(self.engine.link, catching_up=self.offline_since_sync)
         self._show_status()
 
     def _show_status(self) -> None:

@@ -207,3 +207,21 @@ async def test_images_that_cannot_be_opened_exit_with_a_clear_message(server: Ha
         await wait_for(lambda: app.return_code is not None, 10, "the app to give up")
     assert app.return_code == 1
     assert app.load_error is not None and message in app.load_error
+
+
+async def test_the_image_is_redrawn_to_fit_on_resize_but_not_on_events(server: Harness, make_app, sample) -> None:
+    app = make_app(server, await server.token("u_ana", "Ana"), sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        view = app.query_one(ImageView)
+        cols, rows, _, _ = view._geometry()
+        assert cols / (rows * 2) == pytest.approx(800 / 500, rel=0.1)  # aspect kept, two pixels a cell
+        scaled = view.scaled
+        await pilot.press("a")
+        await write(pilot, "an event")
+        await wait_for(lambda: app.markers and not app.markers[0].id.startswith("pending"), 3)
+        await pilot.pause()
+        assert view.scaled == scaled  # events redraw badges only
+        await pilot.resize_terminal(80, 30)
+        await pilot.pause()
+        assert view.scaled == scaled + 1 and view._geometry()[0] < cols

@@ -30,11 +30,14 @@ class StatusBar(Static):
 class OfflineBanner(Static):
     """Shown while the live connection is down, counting down to the next attempt."""
 
-    def show(self, link: Link) -> None:
-        self.display = link.state is not LinkState.ONLINE
+    def show(self, link: Link, catching_up: bool = False) -> None:
+        """Shown until the connection is back and the image resynced (`catching_up` in between)."""
+        self.display = link.state is not LinkState.ONLINE or catching_up
         if not self.display:
             return
-        if link.state is LinkState.RECONNECTING and link.next_attempt is not None:
+        if link.state is LinkState.ONLINE:
+            when = "connected again, catching up"
+        elif link.state is LinkState.RECONNECTING and link.next_attempt is not None:
             wait = max(0, round(link.next_attempt - time.time()))
             when = f"reconnecting in {wait} s" if wait else "reconnecting now"
         elif link.state is LinkState.CONNECTING:
