@@ -3,6 +3,8 @@ recovery, gap repair, offline refusal and rollback."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from imagechat_tui.client.engine import Backoff, ImageChanged, LinkState, Resynced, SyncEngine, WriteFailed
@@ -21,8 +23,8 @@ async def online_pair(server: Harness, engines, second_user: str = "u_bob") -> t
     b = await engines(server.url, await server.token(second_user, "Bob" if second_user == "u_bob" else "Ana"))
     for engine in (a, b):
         engine.subscribe(IMAGE)
+        await asyncio.wait_for(engine.wait_synced(IMAGE), 5)
         await wait_for(lambda e=engine: e.link.state is LinkState.ONLINE, what="online")
-        await wait_for(lambda e=engine: e.state(IMAGE).loaded, what="first snapshot")
     return a, b
 
 

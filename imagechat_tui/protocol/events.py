@@ -37,7 +37,6 @@ class DeletedImageChat(EventBase):
 
 
 Event = Annotated[NewImageChat | ImageChatUpdated | DeletedImageChat, Field(discriminator="type")]
-_event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
 _markers_adapter: TypeAdapter[list[Marker]] = TypeAdapter(list[Marker])
 
 
@@ -48,9 +47,6 @@ def encode_event(event: NewImageChat | ImageChatUpdated | DeletedImageChat) -> s
         exclude = {"marker"} if event.comment is not None else {"comment"}
     return event.model_dump_json(exclude=exclude)
 
-
-def decode_event(data: dict[str, Any]) -> NewImageChat | ImageChatUpdated | DeletedImageChat:
-    return _event_adapter.validate_python(data)
 
 
 # Server-to-client frames are assembled from already-encoded events, so a replay or a batch
