@@ -95,10 +95,9 @@ class DirectWriter:
 
 
 class _Subscription:
-    __slots__ = ("key", "pending")
+    __slots__ = ("pending",)
 
-    def __init__(self, key: str) -> None:
-        self.key = key
+    def __init__(self) -> None:
         # Live events that arrive while the subscribe's replay or snapshot is read, else None.
         self.pending: list[tuple[int, Frame]] | None = []
 
@@ -362,7 +361,7 @@ class LiveEndpoint:
             if len(conn.subs) >= MAX_SUBSCRIPTIONS:
                 conn.push_control(error_frame("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS} images"))
                 return
-            sub = conn.subs[topic] = _Subscription(key)
+            sub = conn.subs[topic] = _Subscription()
             await self.hub.join(conn, topic)
         else:
             sub.pending = []  # a resubscribe on this connection: buffer anew while reading
