@@ -148,11 +148,13 @@ async def test_offline_banner_refused_write_and_resync_with_missed_changes(
         await wait_for(lambda: len(app.markers) == 2, 2, "the missed markers on screen")
 
 
-async def test_a_cold_start_while_the_server_is_down_shows_the_cached_state(
-    make_server, sqlite_database, make_app, sample
+async def test_a_cold_start_while_the_server_is_down_shows_the_cached_state_then_syncs(
+    make_server, sqlite_database, make_app, sample, sample_key
 ) -> None:
     server = await make_server(sqlite_database)
+    port = int(server.url.rsplit(":", 1)[1])
     token = await server.token("u_ana", "Ana")
+    other = await server.token("u_bob", "Bob")
     app = make_app(server, token, sample)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
@@ -167,9 +169,16 @@ async def test_a_cold_start_while_the_server_is_down_shows_the_cached_state(
         await wait_for(lambda: cold.key is not None, 5, "the image")
         await pilot.pause()
         assert [m.comments[0].text for m in cold.markers] == ["remembered"]
-        assert cold.query_one(OfflineBanner).display
+        banner = cold.query_one(OfflineBanner)
+        assert banner.display
         await pilot.press("n")
         assert "remembered" in thread_text(cold)  # browsable offline
+
+        back = await make_server(sqlite_database, port=port)
+        async with httpx.AsyncClient(base_url=back.url + "/api/v1", headers={"Authorization": f"Bearer {other}"}) as h:
+            await h.post("/chats", json={"image": sample_key, "x": 5, "y": 5, "text": "new while you were away",
+                                         "broadcastId": bid()})
+        await wait_for(lambda: len(cold.markers) == 2 and not banner.display, 10, "the sync once the server is back")
 
 
 async def test_two_viewers_on_one_image_see_each_other(server: Harness, make_app, sample) -> None:
