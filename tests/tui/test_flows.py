@@ -32,6 +32,14 @@ async def write(pilot, text: str) -> None:
     await pilot.press("ctrl+s")
 
 
+async def place(pilot, text: str) -> None:
+    """Place a marker at the cursor with `text`, and wait until the server's marker is selected."""
+    app = pilot.app
+    await pilot.press("a")
+    await write(pilot, text)
+    await wait_for(lambda: app.marker is not None and not app.marker.id.startswith("pending"), 3, "the marker")
+
+
 def notices(app: ImageChatApp) -> list[str]:
     return [str(n.message) for n in app._notifications]
 
@@ -45,9 +53,7 @@ async def test_place_reply_edit_resolve_and_delete_by_keyboard(server: Harness, 
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         await pilot.press("right", "right", "l", "down", "j")
-        await pilot.press("a")
-        await write(pilot, "Button cut off")
-        await wait_for(lambda: app.marker is not None and not app.marker.id.startswith("pending"), 3, "the marker")
+        await place(pilot, "Button cut off")
         marker = app.marker
         assert marker is not None and marker.comments[0].text == "Button cut off"
         assert marker.x > 50 and marker.y > 50  # the cursor moved right and down from the middle
@@ -90,9 +96,7 @@ async def test_place_and_select_with_the_mouse(server: Harness, make_app, sample
         await pilot.click(ImageView, offset=(left + cols // 4, top + rows // 4))
         x, y = view.cursor
         assert 20 < x < 30 and 20 < y < 30
-        await pilot.press("a")
-        await write(pilot, "top left")
-        await wait_for(lambda: len(app.markers) == 1 and not app.markers[0].id.startswith("pending"), 3)
+        await place(pilot, "top left")
         await pilot.press("escape")
         assert app.marker is None
         await pilot.click(ImageView, offset=(left + cols // 4, top + rows // 4))  # on the badge
@@ -158,9 +162,7 @@ async def test_a_cold_start_while_the_server_is_down_shows_the_cached_state_then
     app = make_app(server, token, sample)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        await pilot.press("a")
-        await write(pilot, "remembered")
-        await wait_for(lambda: app.markers and not app.markers[0].id.startswith("pending"), 3)
+        await place(pilot, "remembered")
     url = server.url
     await stop_server(make_server, server)
 
@@ -226,9 +228,7 @@ async def test_the_image_is_redrawn_to_fit_on_resize_but_not_on_events(server: H
         cols, rows, _, _ = view._geometry()
         assert cols / (rows * 2) == pytest.approx(800 / 500, rel=0.1)  # aspect kept, two pixels a cell
         scaled = view.scaled
-        await pilot.press("a")
-        await write(pilot, "an event")
-        await wait_for(lambda: app.markers and not app.markers[0].id.startswith("pending"), 3)
+        await place(pilot, "an event")
         await pilot.pause()
         assert view.scaled == scaled  # events redraw badges only
         await pilot.resize_terminal(80, 30)

@@ -15,7 +15,7 @@ from imagechat_tui.tui.screens.help import HelpScreen
 from imagechat_tui.tui.settings import SettingsError, resolve
 
 from ..conftest import Harness, wait_for
-from .test_flows import SIZE, ready
+from .test_flows import SIZE, place, ready
 
 
 def test_flags_win_over_the_environment_which_wins_over_the_file(tmp_path: Path, monkeypatch) -> None:
@@ -37,10 +37,7 @@ async def test_keys_can_be_remapped_and_are_listed_in_help_and_palette(server: H
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         assert any("bogus" in str(n.message) for n in app._notifications)
-        await pilot.press("a")
-        await wait_for(lambda: app.screen.__class__.__name__ == "ComposeScreen", 5)
-        await pilot.press(*"first", "ctrl+s")
-        await wait_for(lambda: app.markers and not app.markers[0].id.startswith("pending"), 3)
+        await place(pilot, "first")
         await pilot.press("escape")
         await pilot.press("n")  # no longer bound
         assert app.marker is None
