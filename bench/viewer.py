@@ -98,7 +98,7 @@ async def main() -> None:
                 before = len(app.markers)
                 t0 = time.perf_counter()
                 await seed_many(url, token, app.key, 1, 1)
-                await until(lambda: len(app.markers) == before + 1)
+                await until(lambda n=before + 1: len(app.markers) == n)
                 await pilot.pause()
                 redraws.append(time.perf_counter() - t0)
             print(f"remote event to redrawn screen (write + fan-out + redraw): median "

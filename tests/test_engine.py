@@ -7,7 +7,14 @@ import asyncio
 
 import pytest
 
-from imagechat_tui.client.engine import Backoff, ImageChanged, LinkState, Resynced, SyncEngine, WriteFailed
+from imagechat_tui.client.engine import (
+    Backoff,
+    ImageChanged,
+    LinkState,
+    Resynced,
+    SyncEngine,
+    WriteFailed,
+)
 from imagechat_tui.client.errors import OfflineError, RequestError
 from imagechat_tui.server.pubsub import LocalPubSub
 

@@ -30,8 +30,8 @@ from ..protocol.models import (
     CreateChat,
     EditComment,
     ErrorResponse,
-    Me,
     MarkerResult,
+    Me,
     MeUser,
     Model,
     PatchChat,
@@ -42,11 +42,11 @@ from ..protocol.models import (
     iso,
 )
 from .config import ServerConfig
+from .database import Database
 from .errors import ApiError, invalid, unauthorized
 from .live import Hub, LiveEndpoint, Receive, Scope, Send
 from .pubsub import LocalPubSub, PubSub
 from .ratelimit import RateLimiter
-from .database import Database
 from .schema import prepare
 from .store import CONVERSATION_CREATE_COUNT, Committed, Principal, Store
 from .usage import BANDWIDTH, MESSAGES, UsageMeter

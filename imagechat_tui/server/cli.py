@@ -12,9 +12,15 @@ from pathlib import Path
 from ..protocol.models import ROLES
 from . import admin
 from .app import ImageChatServer
-from .runner import build_runner
-from .config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig, default_data_dir, sqlite_url
+from .config import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    ServerConfig,
+    default_data_dir,
+    sqlite_url,
+)
 from .database import Database
+from .runner import build_runner
 from .schema import SchemaError, prepare
 
 DATABASE_ENV = "IMAGECHAT_DATABASE_URL"

@@ -16,7 +16,15 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar
 
-from ..client.engine import Backoff, ImageChanged, LinkChanged, LinkState, Notice, Resynced, SyncEngine
+from ..client.engine import (
+    Backoff,
+    ImageChanged,
+    LinkChanged,
+    LinkState,
+    Notice,
+    Resynced,
+    SyncEngine,
+)
 from ..client.errors import ClientError
 from ..protocol.models import Comment, Marker
 from .cache import StateCache

@@ -11,7 +11,14 @@ from ..server.config import default_data_dir
 from . import embedded
 from .cache import StateCache, cache_dir
 from .sample import draw_sample
-from .settings import CAFILE_ENV, SERVER_ENV, TOKEN_ENV, SettingsError, config_file, resolve
+from .settings import (
+    CAFILE_ENV,
+    SERVER_ENV,
+    TOKEN_ENV,
+    SettingsError,
+    config_file,
+    resolve,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,7 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"imagechat-tui: no token for {server}: pass --token, set {TOKEN_ENV}, or put token = \"…\" in "
               f"{config_file()}", file=sys.stderr)
         return 2
-    from .app import ImageChatApp  # Textual is imported only once the arguments are good
+    from .app import (
+        ImageChatApp,  # Textual is imported only once the arguments are good
+    )
 
     image = args.image or str(draw_sample(cache_dir().parent / "sample-screenshot.png"))
     app = ImageChatApp(image, server=server, token=token, cafile=settings.cafile, keymap=settings.keymap,
