@@ -57,9 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"imagechat-tui: no token for {server}: pass --token, set {TOKEN_ENV}, or put token = \"…\" in "
               f"{config_file()}", file=sys.stderr)
         return 2
-    from .app import (
-        ImageChatApp,  # Textual is imported only once the arguments are good
-    )
+    # Textual is imported only once the arguments are good.
+    from .app import ImageChatApp
 
     image = args.image or str(draw_sample(cache_dir().parent / "sample-screenshot.png"))
     app = ImageChatApp(image, server=server, token=token, cafile=settings.cafile, keymap=settings.keymap,
