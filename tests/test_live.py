@@ -157,6 +157,7 @@ async def test_reconnect_with_since_replays_exactly_the_missed_events(server: Ha
 
 async def test_since_older_than_the_kept_history_gets_a_snapshot(server: Harness, monkeypatch) -> None:
     monkeypatch.setattr("imagechat_tui.server.store.KEPT_EVENTS", 3)
+    monkeypatch.setattr("imagechat_tui.server.store.TRIM_EVERY", 1)
     token = await server.token()
     async with rest(server, token) as http:
         for i in range(6):

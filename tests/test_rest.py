@@ -202,6 +202,22 @@ async def test_a_retry_with_the_same_broadcast_id_makes_one_marker(ana: httpx.As
     assert reused.status_code == 409
 
 
+async def test_a_retry_answers_as_the_first_attempt_did_even_when_it_could_no_longer_succeed(
+        ana: httpx.AsyncClient) -> None:
+    marker = (await create(ana))["marker"]
+    comment = {"text": "later", "broadcastId": bid()}
+    added = await ana.post(f"/chats/{marker['id']}/comments", json=comment)
+    delete = {"broadcastId": bid()}
+    deleted = await ana.delete(f"/chats/{marker['id']}", params=delete)
+    assert added.status_code == 201 and deleted.status_code == 200
+    # The marker is gone: done anew, both would be 404s; as retries they get their first answers.
+    assert (await ana.post(f"/chats/{marker['id']}/comments", json=comment)).json() == added.json()
+    assert (await ana.delete(f"/chats/{marker['id']}", params=delete)).json() == deleted.json()
+    assert (await ana.delete(f"/chats/{marker['id']}", params={"broadcastId": bid()})).status_code == 404
+    # Nothing of the retries was committed: the next write takes the next seq.
+    assert (await create(ana))["seq"] == deleted.json()["seq"] + 1
+
+
 async def test_writes_are_rate_limited_per_user(make_server, sqlite_database) -> None:
     server = await make_server(sqlite_database, write_rate=0.5, write_burst=3)
     async with client(server, await server.token()) as http:
@@ -233,6 +249,7 @@ async def test_usage_figures_and_metrics(server: Harness, ana: httpx.AsyncClient
 
 async def test_events_since_and_gone(server: Harness, ana: httpx.AsyncClient, monkeypatch) -> None:
     monkeypatch.setattr("imagechat_tui.server.store.KEPT_EVENTS", 3)
+    monkeypatch.setattr("imagechat_tui.server.store.TRIM_EVERY", 1)
     for _ in range(5):
         await create(ana)
     page = (await ana.get("/events", params={"image": IMAGE, "since": 3})).json()
