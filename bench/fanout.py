@@ -464,6 +464,25 @@ def _print(title: str, rows: dict[str, dict[str, float]]) -> None:
         print(f"{name:18}" + "".join(f"{row[c]:>18.3f}" for c in columns))
 
 
+def _targets(ours: dict[str, dict[str, float]], reference: dict[str, dict[str, float]]) -> None:
+    """The issue's targets at N = 1000, 20 writes/s. Its 15 ms p99 was set on a machine where the
+    reference did about 10 ms: the reference's own p99 printed beside it shows how this machine
+    compares."""
+    steady, ref = ours["steady 20/s"], reference["steady 20/s"]
+    checks = [
+        ("p99 latency under 15 ms", (f"{steady['p99 ms']:.1f} ms (reference {ref['p99 ms']:.1f} ms here, "
+                                     f"about 10 ms where the target was set)"), steady["p99 ms"] < 15),
+        ("nothing lost", f"{steady['delivered']:.4f} delivered", steady["delivered"] == 1),
+        ("deliveries per core >= 0.75 of the reference",
+         f"{steady['deliveries/s/core'] / ref['deliveries/s/core']:.2f}",
+         steady["deliveries/s/core"] >= 0.75 * ref["deliveries/s/core"]),
+        ("idle memory <= 20 KB per connection", f"{steady['idle KB/conn']:.1f} KB", steady["idle KB/conn"] <= 20),
+    ]
+    print("\nTargets at N = 1000, 20 writes/s")
+    for name, measured, met in checks:
+        print(f"  {'met    ' if met else 'NOT met'}  {name}: {measured}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100,1000,2000", help="subscriber counts")
@@ -484,6 +503,8 @@ async def main() -> None:
         ratios = {phase: {k: ours[phase][k] / reference[phase][k] if reference[phase][k] else float("nan")
                           for k in ours[phase]} for phase in ours}
         _print(f"N = {n}: imagechat / reference", ratios)
+        if n == 1000:
+            _targets(ours, reference)
 
 
 if __name__ == "__main__":
