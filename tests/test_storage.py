@@ -11,6 +11,7 @@ from sqlalchemy import update
 from imagechat_tui.protocol.models import AddComment, CreateChat
 from imagechat_tui.server import admin
 from imagechat_tui.server.database import Database
+from imagechat_tui.server.errors import ApiError
 from imagechat_tui.server.schema import SCHEMA_VERSION, SchemaError, meta, prepare
 from imagechat_tui.server.store import Principal, Store
 
@@ -61,6 +62,28 @@ async def test_concurrent_writers_to_one_image_get_distinct_consecutive_seqs(sto
     history = await store.history(writers[0], IMAGE, 0)
     assert history.events is not None
     assert [json.loads(e)["seq"] for e in history.events] == list(range(1, 82))
+
+
+async def test_retries_are_answered_from_their_receipt_and_commit_nothing(store: Store) -> None:
+    p = await principal(store)
+    create = CreateChat(image=IMAGE, x=1, y=1, text="t", broadcast_id=bid())
+    first = await store.create_marker(p, create, "create")
+    marker_id = json.loads(first.body)["marker"]["id"]
+    comment = AddComment(text="c", broadcast_id=bid())
+    added = await store.add_comment(p, marker_id, comment, "comment")
+    # Retried concurrently: one write commits, the others break the receipt's unique key.
+    retries = await asyncio.gather(*(store.add_comment(p, marker_id, comment, "comment") for _ in range(4)))
+    assert {(r.status, r.body, r.event) for r in retries} == {(201, added.body, None)}
+    deleted = await store.delete_marker(p, marker_id, bid(), "delete")
+    # The marker is gone, so the retry fails anew, and is answered from its receipt all the same.
+    assert (await store.add_comment(p, marker_id, comment, "comment")).body == added.body
+    with pytest.raises(ApiError) as conflict:
+        await store.add_comment(p, marker_id, comment, "a different write")
+    assert conflict.value.status == 409
+    again = await store.create_marker(p, CreateChat(image=IMAGE, x=1, y=1, text="t", broadcast_id=bid()), "next")
+    assert again.seq == deleted.seq + 1  # nothing of the retries was committed
+    history = await store.history(p, IMAGE, 0)
+    assert [json.loads(e)["seq"] for e in history.events or []] == list(range(1, again.seq + 1))
 
 
 async def test_the_event_log_keeps_at_least_the_last_1000_events(store: Store) -> None:
