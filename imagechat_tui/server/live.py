@@ -97,7 +97,11 @@ class DirectWriter:
 
     def release_handshake(self) -> None:
         """Drop the handshake's request and response (and their headers), which uvicorn keeps for
-        the connection's whole life but never reads after the accept: ~3 KB per idle connection."""
+        the connection's whole life but never reads after the accept: ~3 KB per idle connection.
+        websockets' parser keeps the request as well (a local of its generator, which goes on to
+        parse frames), so its headers are emptied in place: ~2 KB more."""
+        if self.proto.request is not None:
+            self.proto.request.headers.clear()
         self.proto.request = None
         self.proto.response = None
 
@@ -325,10 +329,8 @@ class LiveEndpoint:
             conn.direct.release_handshake()
         self.hub.attach(conn)
         try:
-            while (message := await receive())["type"] != "websocket.disconnect":
-                frame = _parse_frame(conn, message)
-                if frame is not None:
-                    await self._handle(conn, frame)
+            while await self._receive(conn, await receive()):
+                pass
         finally:
             self.hub.detach(conn)
             if conn.sender is not None:
@@ -350,6 +352,17 @@ class LiveEndpoint:
             return None
         token = frame.get("token") if isinstance(frame, dict) and frame.get("type") == "auth" else None
         return await self.store.principal(token) if isinstance(token, str) else None
+
+    async def _receive(self, conn: LiveConnection, message: MutableMapping[str, Any]) -> bool:
+        """Act on one incoming message; False once the client is gone. A helper, so that no
+        message or frame stays referenced from the connection's frame while it waits for the next
+        (about 750 bytes per idle connection)."""
+        if message["type"] == "websocket.disconnect":
+            return False
+        frame = _parse_frame(conn, message)
+        if frame is not None:
+            await self._handle(conn, frame)
+        return True
 
     async def _handle(self, conn: LiveConnection, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
