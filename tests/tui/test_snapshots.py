@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -14,6 +15,8 @@ from imagechat_tui.protocol.models import ChatsPage
 from imagechat_tui.tui.app import ImageChatApp
 from imagechat_tui.tui.cache import StateCache
 from imagechat_tui.tui.sample import draw_sample, seed
+from imagechat_tui.tui.widgets import status
+from imagechat_tui.tui.widgets.status import OfflineBanner
 
 from ..conftest import ThreadedServer
 
@@ -71,13 +74,17 @@ def test_offline_banner_over_the_cached_markers(snap_compare, threaded_server, s
         threaded_server.url + "/api/v1/chats", params={"image": file_image_key(sample)},
         headers={"Authorization": f"Bearer {token}"}).content)
     StateCache(tmp_path, closed, token).save(page.image, page.seq, page.markers)
-    monkeypatch.setattr("random.uniform", lambda a, b: b)  # no jitter: the countdown is fixed
 
     async def offline(pilot) -> None:
         for _ in range(500):
             if pilot.app.engine.link.state is LinkState.RECONNECTING and pilot.app.markers:
                 break
             await pilot.pause(0.01)
+        # The countdown reads the wall clock: pinned 30 s before the next attempt, the snapshot
+        # no longer depends on how long the way here took on a loaded machine.
+        next_attempt = pilot.app.engine.link.next_attempt
+        monkeypatch.setattr(status, "time", SimpleNamespace(time=lambda: next_attempt - 30))
+        pilot.app.query_one(OfflineBanner).show(pilot.app.engine.link)
         await pilot.pause()
 
     app = make(threaded_server, seeded, tmp_path, server=closed, backoff=Backoff(30, 30))
