@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
 from imagechat_tui.protocol.models import AddComment, CreateChat
 from imagechat_tui.server import admin
+from imagechat_tui.server.config import sqlite_url
 from imagechat_tui.server.database import Database
 from imagechat_tui.server.errors import ApiError
 from imagechat_tui.server.schema import SCHEMA_VERSION, SchemaError, meta, prepare
@@ -106,3 +109,39 @@ async def test_a_newer_schema_is_refused_and_a_current_one_reopens(database_url:
     with pytest.raises(SchemaError, match="newer than this server"):
         await db.run(prepare)
     await db.dispose()
+
+
+async def test_a_write_that_finds_sqlite_locked_waits_in_the_thread_not_on_the_loop(tmp_path: Path) -> None:
+    store = Store(Database(sqlite_url(tmp_path)))
+    await store.db.run(prepare)
+    p = await principal(store)
+    other = sqlite3.connect(tmp_path / "imagechat.db", isolation_level=None)  # another process, say
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        write = asyncio.create_task(
+            store.create_marker(p, CreateChat(image=IMAGE, x=1, y=1, text="t", broadcast_id=bid()), "f"))
+        started = asyncio.get_running_loop().time()
+        for _ in range(5):  # the loop goes on turning while the write waits for the lock
+            await asyncio.sleep(0.01)
+        assert asyncio.get_running_loop().time() - started < 5, "the write held the event loop"
+        assert not write.done()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert (await asyncio.wait_for(write, 10)).seq == 1
+    await store.db.dispose()
+
+
+async def test_writes_on_the_loop_leave_wal_checkpoints_to_the_thread(tmp_path: Path) -> None:
+    store = Store(Database(sqlite_url(tmp_path)))
+    await store.db.run(prepare)
+    p = await principal(store)
+    file = tmp_path / "imagechat.db"
+    await store.db.checkpoint()
+    before = file.stat().st_size
+    for _ in range(200):  # well past SQLite's automatic checkpoint at 1000 WAL pages
+        await store.create_marker(p, CreateChat(image=IMAGE, x=1, y=1, text="t" * 500, broadcast_id=bid()), bid())
+    assert file.stat().st_size == before, "a write on the event loop checkpointed the WAL"
+    await store.db.checkpoint()
+    assert file.stat().st_size > before
+    await store.db.dispose()

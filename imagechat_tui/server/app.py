@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -98,7 +98,8 @@ class ImageChatServer:
         await self.store.prune_receipts(iso(datetime.now(UTC) - timedelta(days=self.config.receipt_days)))
         await self.hub.pubsub.start(self.hub.on_message)
         tasks = [
-            asyncio.create_task(self._flush_usage_forever()),
+            asyncio.create_task(_every(self.config.usage_flush, self._flush_usage, "write usage figures")),
+            asyncio.create_task(_every(self.config.checkpoint_every, self.db.checkpoint, "checkpoint the WAL")),
             asyncio.create_task(self._watch_revocations()),
         ]
         try:
@@ -125,14 +126,6 @@ class ImageChatServer:
     async def _flush_usage(self) -> None:
         await self.store.add_usage(self.meter.take_deltas())
 
-    async def _flush_usage_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.usage_flush)
-            try:
-                await self._flush_usage()
-            except Exception:
-                log.exception("could not write usage figures; will retry")
-
     async def _watch_revocations(self) -> None:
         revision, _ = await self.store.revocations_after(0)
         while True:
@@ -145,6 +138,16 @@ class ImageChatServer:
             if revoked:
                 ids = set(revoked)
                 self.hub.close_where(lambda c: c.principal.token_id in ids, CLOSE_UNAUTHENTICATED, "token revoked")
+
+
+async def _every(seconds: float, action: Callable[[], Awaitable[None]], what: str) -> None:
+    """Upkeep: run `action` every `seconds`; a failure is logged and tried again next time."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await action()
+        except Exception:
+            log.exception("could not %s; will retry", what)
 
 
 def _too_large(scope: Scope) -> bool:

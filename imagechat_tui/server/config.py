@@ -32,3 +32,6 @@ class ServerConfig:
     """Seconds between writes of the in-memory usage counters to the database."""
     receipt_days: int = 7
     """How long a broadcastId is remembered for idempotent retries."""
+    checkpoint_every: float = 1.0
+    """Seconds between SQLite WAL checkpoints, which writes on the event loop leave to the
+    database thread."""
