@@ -31,6 +31,18 @@ from imagechat_tui.tui.widgets.image_view import ImageView
 SIZE = (160, 48)
 
 
+async def timed_keys(pilot, keys: list[str], times: int) -> list[float]:
+    """Seconds taken, each of `times` rounds, to press `keys` one by one, each drawn before the next."""
+    took = []
+    for _ in range(times):
+        t0 = time.perf_counter()
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+        took.append(time.perf_counter() - t0)
+    return took
+
+
 def big_png(path: Path) -> Path:
     """4000 x 3000 of noise and gradients: nothing a PNG compresses away."""
     noise = Image.effect_noise((4000, 3000), 64).convert("RGB")
@@ -112,26 +124,9 @@ async def main() -> None:
         async with app.run_test(size=SIZE) as pilot:
             await until(lambda: len(app.markers) >= 500, 120)
             await pilot.pause()
-            noop = []
-            for _ in range(20):
-                t0 = time.perf_counter()
-                await pilot.press("z")  # bound to nothing: what a key press costs through Pilot
-                await pilot.pause()
-                noop.append(time.perf_counter() - t0)
-            switches = []
-            for _ in range(50):
-                t0 = time.perf_counter()
-                await pilot.press("n")
-                await pilot.pause()
-                switches.append(time.perf_counter() - t0)
-            lists = []
-            for _ in range(20):
-                t0 = time.perf_counter()
-                await pilot.press("escape")
-                await pilot.pause()
-                await pilot.press("n")
-                await pilot.pause()
-                lists.append(time.perf_counter() - t0)
+            noop = await timed_keys(pilot, ["z"], 20)  # bound to nothing: what a key press costs through Pilot
+            switches = await timed_keys(pilot, ["n"], 50)
+            lists = await timed_keys(pilot, ["escape", "n"], 20)
             print(f"a key bound to nothing, through the test harness: median {statistics.median(noop) * 1000:.1f} ms")
             print(f"500 markers / 5000 comments: switch marker median {statistics.median(switches) * 1000:.1f} ms, "
                   f"p95 {sorted(switches)[int(len(switches) * 0.95)] * 1000:.1f} ms; back to the list and in again "
