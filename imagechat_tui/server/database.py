@@ -21,8 +21,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import SingletonThreadPool
@@ -35,23 +35,16 @@ class Database:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite:
-            self._sync = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 30})
-            event.listen(self._sync, "connect", _sqlite_connect)
-            event.listen(self._sync, "begin", _sqlite_begin)
+            self._sync = _sqlite_engine(parsed, timeout=30)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="imagechat-sqlite")
             # For `lookup`: the event loop's own connection, in autocommit (one SELECT is atomic by
             # itself). A WAL reader never waits for a writer; a busy database is given 50 ms before
             # the lookup fails, rather than stall the loop.
-            self._inline = create_engine(parsed.set(drivername="sqlite"), poolclass=SingletonThreadPool,
-                                         connect_args={"timeout": 0.05}, isolation_level="AUTOCOMMIT")
-            event.listen(self._inline, "connect", _sqlite_connect)
+            self._inline = _sqlite_engine(parsed, timeout=0.05, autocommit=True, poolclass=SingletonThreadPool)
             self._inline_conn: Connection | None = None  # opened on first use, kept: checkouts cost more
             # For writes on the loop: no busy wait (a locked database sends the write to the thread).
-            self._writer = create_engine(parsed.set(drivername="sqlite"), poolclass=SingletonThreadPool,
-                                         connect_args={"timeout": 0})
-            event.listen(self._writer, "connect", _sqlite_connect)
+            self._writer = _sqlite_engine(parsed, timeout=0, poolclass=SingletonThreadPool)
             event.listen(self._writer, "connect", _no_autocheckpoint)
-            event.listen(self._writer, "begin", _sqlite_begin)
             self._writer_conn: Connection | None = None
         else:
             self._async = create_async_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True)
@@ -125,6 +118,19 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: a commit survives a crash of the process
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_engine(url: URL, *, timeout: float, autocommit: bool = False, **options: Any) -> Engine:
+    """A sync pysqlite engine on `url`, its connections in WAL mode, waiting at most `timeout`
+    seconds for a lock; its transactions begun as `_sqlite_begin` says, or, with `autocommit`,
+    none at all (SQLAlchemy still "begins" there, and a BEGIN would hold a lock it never ends)."""
+    if autocommit:
+        options["isolation_level"] = "AUTOCOMMIT"
+    engine = create_engine(url.set(drivername="sqlite"), connect_args={"timeout": timeout}, **options)
+    event.listen(engine, "connect", _sqlite_connect)
+    if not autocommit:
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
 
 
 def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
