@@ -139,6 +139,20 @@ async def test_the_new_marker_frame_is_under_1_kb(server: Harness) -> None:
     await ws.close()
 
 
+async def test_unsubscribe_and_subscribe_back_to_back_keeps_live_updates(server: Harness) -> None:
+    """The hub once unsubscribed pub/sub after the resubscribe, silencing the image for good."""
+    token = await server.token()
+    ws = await open_ws(server, token)
+    await subscribe(ws)
+    await ws.send(json.dumps({"type": "unsubscribe", "image": IMAGE}))
+    await subscribe(ws)
+    async with rest(server, token) as http:
+        marker = await write(http, "still live")
+    frame = await recv(ws)
+    assert (frame["type"], frame["marker"]["id"]) == ("new-image-chat", marker["marker"]["id"]), frame
+    await ws.close()
+
+
 async def test_reconnect_with_since_replays_exactly_the_missed_events(server: Harness) -> None:
     token = await server.token()
     async with rest(server, token) as http:

@@ -109,6 +109,7 @@ class ImageChatServer:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.hub.close_all(1001, "server shutting down")
+            await self.hub.settle()
             await self._flush_usage()
             await self.hub.pubsub.close()
             await self.db.dispose()

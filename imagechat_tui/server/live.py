@@ -246,13 +246,23 @@ def _abort(send: Send) -> None:
 
 
 class Hub:
-    """Who is subscribed to what in this process, fed by the pub/sub layer."""
+    """Who is subscribed to what in this process, fed by the pub/sub layer.
+
+    Pub/sub is kept subscribed to exactly the topics that have local subscribers. Every change to
+    a topic's pub/sub subscription goes through `_sync`, one call at a time per topic, each acting
+    on the subscribers as they are at its turn: so an unsubscribe started when the last subscriber
+    left can never land after a later subscribe and silence a topic that has subscribers again."""
 
     def __init__(self, pubsub: PubSub, meter: UsageMeter) -> None:
         self.pubsub = pubsub
         self.meter = meter
         self.topics: dict[str, dict[LiveConnection, None]] = {}
         self.connections: dict[LiveConnection, None] = {}
+        self.linked: dict[str, bool] = {}
+        """Topics pub/sub may be subscribed to: True once its subscribe returned, False while
+        (or after) one was attempted without an answer."""
+        self._turns: dict[str, _Turns] = {}
+        self._unlinking: set[asyncio.Task[None]] = set()
 
     def on_message(self, topic: str, seq: int, event: str) -> None:
         subscribers = self.topics.get(topic)
@@ -266,7 +276,7 @@ class Hub:
         conn.usage.connections += 1
 
     def detach(self, conn: LiveConnection) -> None:
-        """Forget a connection at once (it gets nothing more); the topics it leaves are dropped later."""
+        """Forget a connection at once (it gets nothing more); the topics it leaves are unlinked later."""
         if self.connections.pop(conn, 0) is None:
             conn.usage.connections -= 1
         for topic in conn.subs:
@@ -278,13 +288,51 @@ class Hub:
             subscribers.pop(conn, None)
             if not subscribers:
                 del self.topics[topic]
-                asyncio.get_running_loop().create_task(self.pubsub.unsubscribe(topic))
+                # Callers are synchronous (a connection closing); the task is kept, and its turn
+                # comes in order with any subscribe to the same topic.
+                task = asyncio.get_running_loop().create_task(self._sync(topic))
+                self._unlinking.add(task)
+                task.add_done_callback(self._unlinked)
+
+    def _unlinked(self, task: asyncio.Task[None]) -> None:
+        self._unlinking.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("pub/sub unsubscribe failed: %r", task.exception())
+
+    async def _sync(self, topic: str) -> None:
+        """Subscribe pub/sub to `topic` if it has local subscribers now, else unsubscribe it."""
+        turns = self._turns.get(topic)
+        if turns is None:
+            turns = self._turns[topic] = _Turns()
+        turns.waiting += 1
+        try:
+            async with turns.lock:
+                if self.topics.get(topic):
+                    if not self.linked.get(topic):
+                        self.linked[topic] = False
+                        await self.pubsub.subscribe(topic)
+                        self.linked[topic] = True
+                elif self.linked.pop(topic, None) is not None:
+                    await self.pubsub.unsubscribe(topic)
+        finally:
+            turns.waiting -= 1
+            if not turns.waiting:
+                del self._turns[topic]
+
+    async def settle(self) -> None:
+        """Wait for the unsubscribes under way (a test hook, and shutdown)."""
+        while self._unlinking:
+            await asyncio.gather(*self._unlinking, return_exceptions=True)
 
     async def join(self, conn: LiveConnection, topic: str) -> None:
-        subscribers = self.topics.setdefault(topic, {})
-        subscribers[conn] = None
-        if len(subscribers) == 1:
-            await self.pubsub.subscribe(topic)
+        """Add a subscriber; returns once pub/sub delivers the topic here, or raises (and the
+        subscriber is not added) if pub/sub can't be reached."""
+        self.topics.setdefault(topic, {})[conn] = None
+        try:
+            await self._sync(topic)
+        except BaseException:
+            self._drop(conn, topic)
+            raise
 
     def leave(self, conn: LiveConnection, topic: str) -> None:
         if conn.subs.pop(topic, None) is not None:
@@ -303,6 +351,16 @@ class Hub:
         closers = [conn.closer for conn in conns if conn.closer is not None]
         if closers:
             await asyncio.wait(closers, timeout=CLOSE_GRACE + 1)
+
+
+class _Turns:
+    """One topic's queue for `Hub._sync`, and how many calls are in it (it is dropped at zero)."""
+
+    __slots__ = ("lock", "waiting")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.waiting = 0
 
 
 class LiveEndpoint:
@@ -392,7 +450,13 @@ class LiveEndpoint:
                 conn.push_control(error_frame("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS} images"))
                 return
             sub = conn.subs[topic] = _Subscription()
-            await self.hub.join(conn, topic)
+            try:
+                await self.hub.join(conn, topic)
+            except Exception as exc:  # pub/sub is down: the client reconnects later and resyncs
+                log.warning("pub/sub subscribe failed: %r", exc)
+                conn.subs.pop(topic, None)
+                conn.close(CLOSE_TRY_AGAIN, "live updates are unavailable for a moment: reconnect")
+                return
         else:
             sub.pending = []  # a resubscribe on this connection: buffer anew while reading
         history = await self.store.history(conn.principal, key, since) if since is not None else None

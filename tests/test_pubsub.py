@@ -1,0 +1,246 @@
+"""One contract for the `PubSub` interface, run against every implementation, and the hub's
+subscription bookkeeping above it: pub/sub is subscribed to exactly the topics that have local
+subscribers, whatever order joins and leaves come in."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from imagechat_tui.server.live import Hub
+from imagechat_tui.server.pubsub import LocalPubSub, PubSub
+from imagechat_tui.server.usage import UsageMeter
+
+from .conftest import services_unavailable, wait_for
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+CONTROL = "control"
+"""A topic always subscribed: a message on it, published last, arrives after every earlier one
+(Redis keeps one connection's publishes in order), so absences can be checked without sleeping."""
+
+
+class Received:
+    """The handler given to `start`: what arrived, in order."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, int, str]] = []
+
+    def __call__(self, topic: str, seq: int, event: str) -> None:
+        self.messages.append((topic, seq, event))
+
+    def on(self, topic: str) -> list[int]:
+        return [seq for t, seq, _ in self.messages if t == topic]
+
+
+def redis_reachable() -> bool:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+class Flavour:
+    """How to make one implementation, and how to ask it what it is subscribed to."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.prefix = ""
+
+    def make(self) -> PubSub:
+        """A new instance, on channels of its own."""
+        self.prefix = f"imagechat-test-{uuid.uuid4().hex[:8]}:"
+        if self.name == "local":
+            return LocalPubSub()
+        from imagechat_tui.server.redis_pubsub import RedisPubSub
+
+        return RedisPubSub(REDIS_URL, prefix=self.prefix)
+
+    async def subscribed(self, pubsub: PubSub, topics: list[str]) -> set[str]:
+        if isinstance(pubsub, LocalPubSub):
+            return {t for t in topics if t in pubsub._topics}
+        import redis.asyncio as redis
+
+        client = redis.from_url(REDIS_URL)
+        try:
+            counts = await client.pubsub_numsub(*(self.prefix + t for t in topics))
+        finally:
+            await client.aclose()
+        return {name.decode().removeprefix(self.prefix) for name, count in counts if count}
+
+
+@pytest.fixture(params=["local", "redis"])
+def flavour(request: pytest.FixtureRequest) -> Flavour:
+    if request.param == "redis" and not redis_reachable():
+        services_unavailable("Redis")
+    return Flavour(request.param)
+
+
+@asynccontextmanager
+async def started(flavour: Flavour) -> AsyncIterator[tuple[PubSub, Received]]:
+    pubsub, received = flavour.make(), Received()
+    await pubsub.start(received)
+    await pubsub.subscribe(CONTROL)
+    try:
+        yield pubsub, received
+    finally:
+        await pubsub.close()
+
+
+async def flush(pubsub: PubSub, received: Received) -> None:
+    """Wait until everything published before now has arrived."""
+    token = len(received.on(CONTROL)) + 1
+    await pubsub.publish(CONTROL, token, "")
+    await wait_for(lambda: token in received.on(CONTROL), 5.0, "the control message")
+
+
+# The interface
+
+
+async def test_a_subscribed_topic_receives_what_is_published_in_order(flavour: Flavour) -> None:
+    async with started(flavour) as (pubsub, received):
+        await pubsub.subscribe("a")
+        for seq in range(1, 6):
+            await pubsub.publish("a", seq, f'{{"seq": {seq}}}')
+        await flush(pubsub, received)
+        assert received.on("a") == [1, 2, 3, 4, 5]
+        assert received.messages[0] == ("a", 1, '{"seq": 1}')
+
+
+async def test_an_unsubscribed_topic_receives_nothing(flavour: Flavour) -> None:
+    async with started(flavour) as (pubsub, received):
+        await pubsub.publish("a", 1, "never subscribed")
+        await pubsub.subscribe("a")
+        await pubsub.unsubscribe("a")
+        await pubsub.publish("a", 2, "unsubscribed")
+        await flush(pubsub, received)
+        assert received.on("a") == []
+
+
+async def test_subscribe_and_unsubscribe_are_idempotent(flavour: Flavour) -> None:
+    async with started(flavour) as (pubsub, received):
+        await pubsub.unsubscribe("a")
+        await pubsub.subscribe("a")
+        await pubsub.subscribe("a")
+        await pubsub.publish("a", 1, "once")
+        await flush(pubsub, received)
+        assert received.on("a") == [1]
+        await pubsub.unsubscribe("a")
+        await pubsub.unsubscribe("a")
+        assert await flavour.subscribed(pubsub, ["a"]) == set()
+
+
+# The hub above it
+
+
+class FakeConnection:
+    """What the hub asks of a live connection: its subscriptions, its usage and `deliver`."""
+
+    def __init__(self, meter: UsageMeter) -> None:
+        self.subs: dict[str, object] = {}
+        self.usage = meter.tenant("t")
+        self.got: list[tuple[str, int]] = []
+
+    def deliver(self, topic: str, seq: int, frame: object) -> None:
+        self.got.append((topic, seq))
+
+
+@asynccontextmanager
+async def hub_on(flavour: Flavour) -> AsyncIterator[tuple[Hub, Callable[[], FakeConnection]]]:
+    meter = UsageMeter()
+    pubsub = flavour.make()
+    hub = Hub(pubsub, meter)
+    received = Received()
+
+    def handler(topic: str, seq: int, event: str) -> None:
+        received(topic, seq, event)
+        hub.on_message(topic, seq, event)
+
+    await pubsub.start(handler)
+    await pubsub.subscribe(CONTROL)
+    hub.received = received  # type: ignore[attr-defined]
+    try:
+        yield hub, lambda: FakeConnection(meter)
+    finally:
+        await hub.settle()
+        await pubsub.close()
+
+
+async def join(hub: Hub, conn: FakeConnection, topic: str) -> None:
+    conn.subs[topic] = object()
+    await hub.join(conn, topic)  # type: ignore[arg-type]
+
+
+def leave(hub: Hub, conn: FakeConnection, topic: str) -> None:
+    hub.leave(conn, topic)  # type: ignore[arg-type]
+
+
+async def test_resubscribing_at_once_keeps_the_topic(flavour: Flavour) -> None:
+    """The issue's repro: subscribe, then unsubscribe and subscribe back to back on one socket."""
+    async with hub_on(flavour) as (hub, connection):
+        conn = connection()
+        await join(hub, conn, "img")
+        leave(hub, conn, "img")
+        await join(hub, conn, "img")
+        await hub.settle()
+        assert await flavour.subscribed(hub.pubsub, ["img"]) == {"img"}
+        await hub.pubsub.publish("img", 7, "{}")
+        await wait_for(lambda: conn.got == [("img", 7)], 5.0, "the event after the resubscribe")
+
+
+async def test_the_last_subscriber_leaving_as_another_joins_keeps_the_topic(flavour: Flavour) -> None:
+    async with hub_on(flavour) as (hub, connection):
+        first, second = connection(), connection()
+        await join(hub, first, "img")
+        leave(hub, first, "img")
+        joining = asyncio.create_task(join(hub, second, "img"))
+        await joining
+        await hub.settle()
+        await hub.pubsub.publish("img", 1, "{}")
+        await wait_for(lambda: second.got == [("img", 1)], 5.0, "the event for the new subscriber")
+        assert first.got == []
+
+
+OPS = st.lists(
+    st.tuples(st.sampled_from(["join", "leave", "yield"]), st.integers(0, 2), st.sampled_from(["a", "b"])),
+    max_size=30,
+)
+
+
+async def _interleaving(flavour: Flavour, ops: list[tuple[str, int, str]]) -> None:
+    async with hub_on(flavour) as (hub, connection):
+        conns = [connection() for _ in range(3)]
+        joins: list[asyncio.Task[None]] = []
+        for op, who, topic in ops:
+            conn = conns[who]
+            if op == "join" and topic not in conn.subs:
+                joins.append(asyncio.create_task(join(hub, conn, topic)))
+            elif op == "leave":
+                leave(hub, conn, topic)
+            else:
+                await asyncio.sleep(0)
+        await asyncio.gather(*joins)
+        await hub.settle()
+        wanted = {topic for topic, subscribers in hub.topics.items() if subscribers}
+        assert await flavour.subscribed(hub.pubsub, ["a", "b"]) == wanted
+        for seq, topic in enumerate(["a", "b"], 1):
+            await hub.pubsub.publish(topic, seq, "{}")
+        await flush(hub.pubsub, hub.received)  # type: ignore[attr-defined]
+        for conn in conns:
+            assert sorted(conn.got) == sorted((t, s) for s, t in enumerate(["a", "b"], 1) if t in conn.subs)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+def test_random_interleavings_end_subscribed_to_exactly_the_wanted_topics(flavour: Flavour, ops) -> None:
+    asyncio.run(_interleaving(flavour, ops))
