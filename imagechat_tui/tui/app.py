@@ -28,14 +28,18 @@ from ..client.engine import (
 from ..client.errors import ClientError
 from ..protocol.models import Comment, Marker
 from .cache import StateCache
-from .loader import LoadError, load
+from .loader import LoadedImage, LoadError, load
+from .opener import OpenerError, open_externally
+from .pyramid import Pyramid
 from .safe import visible
 from .screens.compose import ComposeScreen
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
-from .threads import as_markdown, threaded, utc_now
+from .selection import Selection
+from .threads import as_markdown, utc_now
 from .widgets.conversation import MarkerList, ThreadView
-from .widgets.image_view import Badge, ImageView
+from .badges import Badge
+from .widgets.image_view import ImageView
 from .widgets.status import OfflineBanner, StatusBar
 
 
@@ -71,6 +75,16 @@ ACTIONS = [
     Action("right", "right,l", "cursor(1,0)", "Move the cursor right"),
     Action("up", "up,k", "cursor(0,-1)", "Move the cursor up"),
     Action("down", "down,j", "cursor(0,1)", "Move the cursor down"),
+    Action("zoom-in", "plus,equals_sign", "zoom(1)", "Zoom in around the cursor", "Zoom"),
+    Action("zoom-out", "minus", "zoom(-1)", "Zoom out around the cursor"),
+    Action("zoom-fit", "0", "zoom_fit", "Fit the whole image"),
+    Action("zoom-actual", "1", "zoom_actual", "Actual pixels: one image pixel per screen pixel"),
+    Action("zoom-marker", "z", "zoom_marker", "Zoom to the selected marker"),
+    Action("pan-left", "shift+left,H", "pan(-1,0)", "Pan left"),
+    Action("pan-right", "shift+right,L", "pan(1,0)", "Pan right"),
+    Action("pan-up", "shift+up,K", "pan(0,-1)", "Pan up"),
+    Action("pan-down", "shift+down,J", "pan(0,1)", "Pan down"),
+    Action("open-externally", "o", "open_externally", "Open the image in the desktop's image viewer"),
     Action("help", "question_mark", "help", "Show the keys", "Help"),
     Action("quit", "q", "quit", "Quit", "Quit"),
 ]
@@ -98,9 +112,8 @@ class ImageChatApp(App[None]):
         self.cache = cache
         self.clock = clock
         self.key: str | None = None
-        self.markers: list[Marker] = []
-        self.selected_marker: str | None = None
-        self.selected_comment: str | None = None
+        self.selection = Selection()
+        self.loaded: LoadedImage | None = None
         self.offline_since_sync = False
         self.load_error: str | None = None
         self._refresh_pending = False
@@ -151,7 +164,8 @@ class ImageChatApp(App[None]):
         progress.display = False
         cached = self.cache.load(loaded.key) if self.cache is not None else None
         self.key = self.engine.subscribe(loaded.key, cached)
-        self.query_one(ImageView).set_image(loaded.image)
+        self.loaded = loaded
+        self.query_one(ImageView).set_image(Pyramid(loaded.image))
         self.sub_title = loaded.name
         self.refresh_views()
 
@@ -197,10 +211,13 @@ class ImageChatApp(App[None]):
         self._show_status()
 
     def _show_status(self) -> None:
-        open_count = sum(1 for m in self.markers if m.status == "open")
+        markers = self.markers
+        open_count = sum(1 for m in markers if m.status == "open")
         user = self.engine.me.user.name if self.engine.me else ""
-        self.query_one(StatusBar).show(self.engine.link, self.key or self.target, open_count, len(self.markers),
-                                       user)
+        name = self.loaded.name if self.loaded is not None else self.target
+        view = self.query_one(ImageView)
+        self.query_one(StatusBar).show(self.engine.link, name, open_count, len(markers), user,
+                                       (view.describe(), view.describe(compact=True)))
 
     # The views
 
@@ -208,43 +225,41 @@ class ImageChatApp(App[None]):
         self._refresh_pending = False
         if self.key is None:
             return
-        self.markers = self.engine.markers(self.key)
-        ids = {m.id for m in self.markers}
-        if self.selected_marker not in ids:
-            self.selected_marker = self.selected_comment = None
-        marker = self.marker
-        if marker is not None and self.selected_comment not in {c.id for c in marker.comments}:
-            self.selected_comment = marker.comments[0].id if marker.comments else None
-        now = self.clock()
+        selection = self.selection
+        selection.update(self.engine.markers(self.key))
+        marker = selection.marker
         self.query_one(ImageView).set_badges(
-            [Badge(m.id, n, m.x, m.y, m.status == "resolved") for n, m in enumerate(self.markers, 1)],
-            self.selected_marker,
+            [Badge(m.id, n, m.x, m.y, m.status == "resolved") for n, m in enumerate(selection.markers, 1)],
+            selection.marker_id,
         )
+        now = self.clock()
         marker_list, thread = self.query_one(MarkerList), self.query_one(ThreadView)
         marker_list.display = marker is None
         thread.display = marker is not None
         if marker is None:
-            marker_list.show(self.markers, now, None)
+            marker_list.show(selection.markers, now, None)
         else:
             me = self.engine.me.user.id if self.engine.me else None
-            thread.show(marker, self.number(marker.id), now, self.selected_comment, lambda uid: uid == me)
+            thread.show(marker, selection.number(marker.id), now, selection.comment_id, lambda uid: uid == me)
         self._show_status()
 
     @property
+    def markers(self) -> list[Marker]:
+        return self.selection.markers
+
+    @property
     def marker(self) -> Marker | None:
-        return next((m for m in self.markers if m.id == self.selected_marker), None)
+        return self.selection.marker
 
     @property
     def comment(self) -> Comment | None:
-        marker = self.marker
-        return next((c for c in marker.comments if c.id == self.selected_comment), None) if marker else None
+        return self.selection.comment
 
     def number(self, marker_id: str) -> int:
-        return next((n for n, m in enumerate(self.markers, 1) if m.id == marker_id), 0)
+        return self.selection.number(marker_id)
 
     def select(self, marker_id: str | None) -> None:
-        self.selected_marker = marker_id
-        self.selected_comment = None
+        self.selection.select(marker_id)
         self.refresh_views()
 
     # Mouse
@@ -260,18 +275,17 @@ class ImageChatApp(App[None]):
     def action_cursor(self, columns: int, rows: int) -> None:
         self.query_one(ImageView).move_cursor(columns, rows)
 
+    def on_image_view_view_changed(self) -> None:
+        self._show_status()
+
     def _step_marker(self, step: int, only_open: bool = False) -> None:
-        candidates = [m for m in self.markers if not only_open or m.status == "open"]
-        if not candidates:
+        if not self.selection.step_marker(step, only_open):
             self.notify("No unresolved markers." if only_open else "No markers yet: press a to place one.")
             return
-        ids = [m.id for m in self.markers]
-        start = ids.index(self.selected_marker) if self.selected_marker in ids else (-1 if step > 0 else 0)
-        for offset in range(1, len(ids) + 1):
-            candidate = self.markers[(start + step * offset) % len(ids)]
-            if candidate in candidates:
-                self.select(candidate.id)
-                return
+        marker = self.selection.marker
+        if marker is not None:
+            self.query_one(ImageView).reveal(marker.x, marker.y)
+        self.refresh_views()
 
     def action_next_marker(self) -> None:
         self._step_marker(1)
@@ -282,21 +296,44 @@ class ImageChatApp(App[None]):
     def action_next_unresolved(self) -> None:
         self._step_marker(1, only_open=True)
 
-    def _step_comment(self, step: int) -> None:
-        marker = self.marker
-        if marker is None:
-            return
-        order = [c.id for _, c in threaded(marker)]
-        if order:
-            index = order.index(self.selected_comment) if self.selected_comment in order else 0
-            self.selected_comment = order[max(0, min(len(order) - 1, index + step))]
+    def action_next_comment(self) -> None:
+        if self.selection.step_comment(1):
             self.refresh_views()
 
-    def action_next_comment(self) -> None:
-        self._step_comment(1)
-
     def action_previous_comment(self) -> None:
-        self._step_comment(-1)
+        if self.selection.step_comment(-1):
+            self.refresh_views()
+
+    # The view of the image
+
+    def action_zoom(self, steps: int) -> None:
+        self.query_one(ImageView).zoom(steps)
+
+    def action_zoom_fit(self) -> None:
+        self.query_one(ImageView).zoom_fit()
+
+    def action_zoom_actual(self) -> None:
+        self.query_one(ImageView).zoom_actual()
+
+    def action_zoom_marker(self) -> None:
+        marker = self.marker
+        if marker is None:
+            self.notify("Select a marker first (n, p, u or a click).", severity="warning")
+            return
+        self.query_one(ImageView).zoom_on(marker.x, marker.y)
+
+    def action_pan(self, dx: int, dy: int) -> None:
+        self.query_one(ImageView).pan(dx, dy)
+
+    def action_open_externally(self) -> None:
+        if self.loaded is None:
+            return
+        try:
+            how = open_externally(self.target, self.loaded)
+        except OpenerError as exc:
+            self.notify(str(exc), title="Can't open the image", severity="warning")
+            return
+        self.notify(f"Opened with {visible(how)}.")
 
     def action_close_thread(self) -> None:
         self.select(None)

@@ -92,7 +92,8 @@ async def test_place_and_select_with_the_mouse(server: Harness, make_app, sample
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         view = app.query_one(ImageView)
-        cols, rows, left, top = view._geometry()
+        g = view.geometry
+        cols, rows, left, top = g.cols, g.rows, g.left, g.top
         await pilot.click(ImageView, offset=(left + cols // 4, top + rows // 4))
         x, y = view.cursor
         assert 20 < x < 30 and 20 < y < 30
@@ -225,7 +226,7 @@ async def test_the_image_is_redrawn_to_fit_on_resize_but_not_on_events(server: H
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         view = app.query_one(ImageView)
-        cols, rows, _, _ = view._geometry()
+        cols, rows = view.geometry.cols, view.geometry.rows
         assert cols / (rows * 2) == pytest.approx(800 / 500, rel=0.1)  # aspect kept, two pixels a cell
         scaled = view.scaled
         await place(pilot, "an event")
@@ -233,4 +234,4 @@ async def test_the_image_is_redrawn_to_fit_on_resize_but_not_on_events(server: H
         assert view.scaled == scaled  # events redraw badges only
         await pilot.resize_terminal(80, 30)
         await pilot.pause()
-        assert view.scaled == scaled + 1 and view._geometry()[0] < cols
+        assert view.scaled == scaled + 1 and view.geometry.cols < cols

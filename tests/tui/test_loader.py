@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from imagechat_tui.tui.loader import LoadError, load
+from imagechat_tui.tui.sample import SAMPLE_SIZE
 
 
 @pytest.fixture
@@ -51,12 +52,12 @@ async def test_a_url_loads_with_progress_and_a_normalised_key(web: str) -> None:
     loaded = await load(web.replace("http://127.0.0.1", "HTTP://127.0.0.1") + "/shot.png#top",
                         progress=lambda done, total: seen.append((done, total)))
     assert loaded.key == web + "/shot.png"
-    assert (loaded.width, loaded.height) == (800, 500)
+    assert (loaded.width, loaded.height) == SAMPLE_SIZE
     assert seen and seen[-1][0] == seen[-1][1]
 
 
 async def test_up_to_five_redirects_are_followed(web: str) -> None:
-    assert (await load(web + "/hop/4")).width == 800  # five redirects
+    assert (await load(web + "/hop/4")).width == SAMPLE_SIZE[0]  # five redirects
     with pytest.raises(LoadError, match="more than 5 redirects"):
         await load(web + "/hop/5")
 

@@ -1,42 +1,31 @@
-"""The image pane: a half-block thumbnail (two image pixels a cell), marker badges, a placement cursor.
+"""The image pane: the picture at any zoom, marker badges, a placement cursor.
 
-The thumbnail is scaled once per widget size and kept as rows of segments; markers and the cursor
-are laid over those rows at render time, so a remote change redraws without touching the image.
+The widget holds state and events; what the view shows is worked out in `viewport`, where badges go
+in `badges`, and how it is drawn in `render`. Each is cached on what it depends on, so a remote
+change to a marker redraws overlays without scaling the image, and a pan scales only the view.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from PIL import Image
-from rich.color import Color
-from rich.segment import Segment
-from rich.style import Style
 from textual import events
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-HALF_BLOCK = "▀"
-BADGE_OPEN = Style(color="black", bgcolor="bright_yellow", bold=True)
-BADGE_RESOLVED = Style(color="grey70", bgcolor="grey30", dim=True)
-BADGE_SELECTED = Style(color="white", bgcolor="magenta", bold=True)
-CURSOR = Style(color="bright_red", bgcolor="white", bold=True)
-CURSOR_BLURRED = Style(color="red", bgcolor="grey50")
-BLANK = Style()
+from .. import viewport
+from ..badges import Badge, Placement, cycle, place
+from ..pyramid import Pyramid
+from ..render import Cursor, Overlays, Row, apply_overlays, halfblock_overlays, halfblock_rows
+from ..viewport import Geometry, View
 
-
-@dataclass(frozen=True, slots=True)
-class Badge:
-    marker_id: str
-    number: int
-    x: float
-    y: float
-    resolved: bool
+HALF_BLOCK_CELL = (1, 2)
+"""Screen pixels a cell in half-block mode: one wide, two tall."""
 
 
 class ImageView(Widget, can_focus=True):
-    """Shows the image with numbered markers; arrows/hjkl move the cursor, a click selects or places."""
+    """Shows the image with numbered markers; keys move the cursor and the view, the mouse clicks,
+    drags and zooms with the wheel."""
 
     DEFAULT_CSS = """
     ImageView { width: 1fr; height: 1fr; }
@@ -50,123 +39,164 @@ class ImageView(Widget, can_focus=True):
     class CursorPlaced(Message):
         """The cursor was moved to a spot on the image with the mouse."""
 
+    class ViewChanged(Message):
+        """The zoom or the part of the image shown changed."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._image: Image.Image | None = None
-        self._rows: list[list[Segment]] = []
-        self._rows_for: tuple[int, int] | None = None
+        self._pyramid: Pyramid | None = None
         self._badges: list[Badge] = []
         self._selected: str | None = None
-        self._layers: tuple[tuple[int, int, bool], dict[int, list[tuple[int, str, Style]]]] | None = None
+        self.view = View()
         self.cursor = (50.0, 50.0)
-        self.scaled = 0
-        """How many times the image was scaled (a test and bench hook: events must not rescale)."""
+        self.cell_pixels = HALF_BLOCK_CELL
+        self._rows: tuple[object, list[Row]] | None = None
+        self._picture: Image.Image | None = None
+        self._placement: tuple[object, Placement] | None = None
+        self._overlays: tuple[object, Overlays] | None = None
+        self._drag: tuple[int, int] | None = None
+        self._dragged = False
+
+    @property
+    def scaled(self) -> int:
+        """How many times a view was scaled from the image (a test and bench hook)."""
+        return self._pyramid.scaled if self._pyramid is not None else 0
 
     # What is shown
 
-    def set_image(self, image: Image.Image) -> None:
-        self._image = image
-        self._rows_for = None
-        self.refresh()
+    def set_image(self, pyramid: Pyramid) -> None:
+        self._pyramid = pyramid
+        self.view = View()
+        self._rows = self._placement = self._overlays = None
+        self._changed()
 
     def set_badges(self, badges: list[Badge], selected: str | None) -> None:
-        self._badges = badges
-        self._selected = selected
-        self._layers = None
-        self.refresh()
+        if badges != self._badges or selected != self._selected:
+            self._badges, self._selected = badges, selected
+            self.refresh()
+
+    @property
+    def geometry(self) -> Geometry | None:
+        if self._pyramid is None:
+            return None
+        return viewport.layout(self.view, (self._pyramid.width, self._pyramid.height), self.size, self.cell_pixels)
+
+    @property
+    def placement(self) -> Placement:
+        geometry = self.geometry
+        if geometry is None:
+            return Placement((), len(self._badges))
+        key = (geometry, tuple(self._badges), self._selected)
+        if self._placement is None or self._placement[0] != key:
+            self._placement = (key, place(self._badges, geometry, self._selected))
+        return self._placement[1]
+
+    def describe(self, compact: bool = False) -> str:
+        geometry = self.geometry
+        return viewport.describe(geometry, self.placement.outside, compact) if geometry is not None else ""
+
+    # The cursor
 
     def move_cursor(self, columns: int, rows: int) -> None:
-        cols, lines, _, _ = self._geometry()
-        if not cols:
+        """Move the cursor by cells; past the edge of the view, the view follows it."""
+        geometry = self.geometry
+        if geometry is None:
             return
-        col, row = self._cell(*self.cursor, cols, lines)
-        col = min(cols - 1, max(0, col + columns))
-        row = min(lines - 1, max(0, row + rows))
-        self.cursor = ((col + 0.5) / cols * 100, (row + 0.5) / lines * 100)
-        self._layers = None
-        self.refresh()
+        col, row = geometry.cell_of(*self.cursor) or (geometry.cols // 2, geometry.rows // 2)
+        target = geometry.point_of(col + columns, row + rows)
+        self.view = viewport.reveal(self.view, geometry, *target)
+        geometry = self.geometry
+        assert geometry is not None
+        self.cursor = geometry.point_of(*(geometry.cell_of(*target) or (col, row)))
+        self._changed()
 
     def place_cursor(self, x: float, y: float) -> None:
         self.cursor = (min(100.0, max(0.0, x)), min(100.0, max(0.0, y)))
-        self._layers = None
         self.refresh()
 
-    # Geometry: the image fits the widget, aspect kept, centred.
+    # Zoom and pan
 
-    def _geometry(self) -> tuple[int, int, int, int]:
-        """Columns and rows the image takes, and its left and top offsets in the widget."""
-        if self._image is None or self.size.width == 0 or self.size.height == 0:
-            return 0, 0, 0, 0
-        width, height = self.size
-        scale = min(width / self._image.width, height * 2 / self._image.height)
-        cols = max(1, min(width, round(self._image.width * scale)))
-        rows = max(1, min(height, round(self._image.height * scale / 2)))
-        return cols, rows, (width - cols) // 2, (height - rows) // 2
+    def zoom(self, steps: int, anchor: tuple[float, float] | None = None) -> None:
+        """Zoom in (steps > 0) or out around `anchor` (x, y percent; default the cursor)."""
+        geometry = self.geometry
+        if geometry is not None:
+            self._set_view(viewport.zoom(self.view, geometry, steps, anchor or self.cursor))
 
-    @staticmethod
-    def _cell(x: float, y: float, cols: int, rows: int) -> tuple[int, int]:
-        return min(cols - 1, int(x / 100 * cols)), min(rows - 1, int(y / 100 * rows))
+    def zoom_fit(self) -> None:
+        self._set_view(View())
 
-    def _scaled_rows(self, cols: int, rows: int) -> list[list[Segment]]:
-        if self._rows_for != (cols, rows) and self._image is not None:
-            small = self._image.resize((cols, rows * 2), Image.Resampling.BOX)
-            pixels = small.load()
-            styles: dict[tuple[object, object], Style] = {}
-            self._rows = []
-            for row in range(rows):
-                line = []
-                for col in range(cols):
-                    top, bottom = pixels[col, row * 2], pixels[col, row * 2 + 1]
-                    style = styles.get((top, bottom))
-                    if style is None:
-                        style = styles[(top, bottom)] = Style(
-                            color=Color.from_rgb(*top[:3]), bgcolor=Color.from_rgb(*bottom[:3])
-                        )
-                    line.append(Segment(HALF_BLOCK, style))
-                self._rows.append(line)
-            self._rows_for = (cols, rows)
-            self.scaled += 1
-        return self._rows
+    def zoom_actual(self) -> None:
+        """One image pixel per screen pixel, around the cursor."""
+        geometry = self.geometry
+        if geometry is not None:
+            self._set_view(viewport.zoom_to(self.view, geometry, 1.0, self.cursor))
+
+    def zoom_on(self, x: float, y: float) -> None:
+        """Centre (x, y) percent at actual pixels or closer."""
+        geometry = self.geometry
+        if geometry is not None:
+            self.cursor = (x, y)
+            self._set_view(viewport.centred(max(1.0, geometry.scale), x, y))
+
+    def pan(self, dx: int, dy: int) -> None:
+        geometry = self.geometry
+        if geometry is not None:
+            self._set_view(viewport.pan(self.view, geometry, dx, dy))
+
+    def reveal(self, x: float, y: float) -> None:
+        """Bring (x, y) percent into view, centred on it if it was out of view."""
+        geometry = self.geometry
+        if geometry is not None:
+            self._set_view(viewport.reveal(self.view, geometry, x, y, centre=True))
+
+    def _set_view(self, view: View) -> None:
+        geometry = viewport.layout(view, (self._pyramid.width, self._pyramid.height), self.size,
+                                   self.cell_pixels) if self._pyramid is not None else None
+        if geometry is None:
+            return
+        self.view = viewport.settled(view, geometry)
+        self.cursor = viewport.nearest_in_view(geometry, *self.cursor)
+        self._changed()
+
+    def _changed(self) -> None:
+        self.refresh()
+        self.post_message(self.ViewChanged())
 
     def on_resize(self) -> None:
-        self.refresh()
+        self._changed()
 
     # Rendering
 
-    def _overlays(self, cols: int, rows: int) -> dict[int, list[tuple[int, str, Style]]]:
-        """Per image row: (column, text, style) of the badges and the cursor on it, drawn in order:
-        resolved first, then open, then the selection and the cursor on top. Worked out once per
-        change, not once per line drawn."""
-        if self._layers is not None and self._layers[0] == (cols, rows, self.has_focus):
-            return self._layers[1]
-        layers: dict[int, list[tuple[int, str, Style]]] = {}
-        for badge in self._badges:
-            text = f"{badge.number}"
-            col, row = self._cell(badge.x, badge.y, cols, rows)
-            start = max(0, min(cols - len(text), col - (len(text) - 1) // 2))
-            style = BADGE_SELECTED if badge.marker_id == self._selected else (
-                BADGE_RESOLVED if badge.resolved else BADGE_OPEN)
-            layers.setdefault(row, []).append((start, text, style))
-        col, row = self._cell(*self.cursor, cols, rows)
-        layers.setdefault(row, []).append((col, "✚", CURSOR if self.has_focus else CURSOR_BLURRED))
-        for items in layers.values():
-            items.sort(key=_layer)
-        self._layers = ((cols, rows, self.has_focus), layers)
-        return layers
+    def _picture_rows(self, geometry: Geometry) -> list[Row]:
+        assert self._pyramid is not None
+        key = (geometry.box, geometry.cols, geometry.rows)
+        if self._rows is None or self._rows[0] != key:
+            picture = self._pyramid.region(geometry.box, (geometry.cols, geometry.rows * 2))
+            self._rows = (key, halfblock_rows(picture))
+            self._picture = picture
+        return self._rows[1]
+
+    def _cursor(self, geometry: Geometry) -> Cursor:
+        return Cursor(geometry.cell_of(*self.cursor), self.has_focus)
+
+    def _overlay_rows(self, geometry: Geometry) -> Overlays:
+        self._picture_rows(geometry)
+        assert self._rows is not None and self._picture is not None
+        placement, cursor = self.placement, self._cursor(geometry)
+        key = (placement, cursor, self._rows[0])
+        if self._overlays is None or self._overlays[0] != key:
+            self._overlays = (key, halfblock_overlays(self._picture, placement, cursor))
+        return self._overlays[1]
 
     def render_line(self, y: int) -> Strip:
-        cols, rows, left, top = self._geometry()
+        geometry = self.geometry
         width = self.size.width
-        row = y - top
-        if not cols or not 0 <= row < rows:
+        if geometry is None or not 0 <= y - geometry.top < geometry.rows:
             return Strip.blank(width)
-        line = list(self._scaled_rows(cols, rows)[row])
-        for start, text, style in self._overlays(cols, rows).get(row, ()):
-            for offset, char in enumerate(text):
-                if 0 <= start + offset < cols:
-                    line[start + offset] = Segment(char, style)
-        segments = [Segment(" " * left, BLANK), *line, Segment(" " * (width - left - cols), BLANK)]
-        return Strip(segments, width)
+        row = y - geometry.top
+        line = apply_overlays(self._picture_rows(geometry)[row], self._overlay_rows(geometry).get(row, ()))
+        return Strip.join([Strip.blank(geometry.left), Strip(line, geometry.cols),
+                           Strip.blank(width - geometry.left - geometry.cols)])
 
     def on_focus(self) -> None:
         self.refresh()
@@ -176,29 +206,55 @@ class ImageView(Widget, can_focus=True):
 
     # Mouse
 
-    def badge_at(self, col: int, row: int) -> Badge | None:
-        cols, rows, _, _ = self._geometry()
-        for badge in reversed(self._badges):
-            text = f"{badge.number}"
-            bcol, brow = self._cell(badge.x, badge.y, cols, rows)
-            start = max(0, min(cols - len(text), bcol - (len(text) - 1) // 2))
-            if brow == row and start <= col < start + len(text):
-                return badge
-        return None
+    def _picture_cell(self, x: int, y: int) -> tuple[Geometry, int, int] | None:
+        geometry = self.geometry
+        if geometry is None:
+            return None
+        col, row = x - geometry.left, y - geometry.top
+        return (geometry, col, row) if 0 <= col < geometry.cols and 0 <= row < geometry.rows else None
 
     def on_click(self, event: events.Click) -> None:
-        cols, rows, left, top = self._geometry()
-        col, row = event.x - left, event.y - top
-        if not cols or not (0 <= col < cols and 0 <= row < rows):
+        if self._dragged:
             return
-        badge = self.badge_at(col, row)
-        if badge is not None:
-            self.post_message(self.MarkerClicked(badge.marker_id))
+        hit = self._picture_cell(event.x, event.y)
+        if hit is None:
+            return
+        geometry, col, row = hit
+        placed = self.placement.at(col, row)
+        if placed is not None:
+            self.post_message(self.MarkerClicked(cycle(placed, self._selected)))
         else:
-            self.place_cursor((col + 0.5) / cols * 100, (row + 0.5) / rows * 100)
+            self.place_cursor(*geometry.point_of(col, row))
             self.post_message(self.CursorPlaced())
 
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        if event.button == 1:
+            self._drag, self._dragged = (event.x, event.y), False
+            self.capture_mouse()
 
-def _layer(item: tuple[int, str, Style]) -> int:
-    style = item[2]
-    return {BADGE_RESOLVED: 0, BADGE_OPEN: 1, BADGE_SELECTED: 2}.get(style, 3)
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._drag is None or not event.button:
+            return
+        columns, rows = event.x - self._drag[0], event.y - self._drag[1]
+        geometry = self.geometry
+        if (columns or rows) and geometry is not None:
+            self._drag, self._dragged = (event.x, event.y), True
+            self._set_view(viewport.drag(self.view, geometry, columns, rows))
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._drag is not None:
+            self._drag = None
+            self.release_mouse()
+
+    def _wheel(self, event: events.MouseScrollDown | events.MouseScrollUp, steps: int) -> None:
+        event.stop()
+        hit = self._picture_cell(event.x, event.y)
+        if hit is not None:
+            geometry, col, row = hit
+            self.zoom(steps, geometry.point_of(col, row))
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self._wheel(event, 1)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self._wheel(event, -1)

@@ -19,12 +19,46 @@ _LINK = {
 
 
 class StatusBar(Static):
-    def show(self, link: Link, image: str, open_count: int, total: int, user: str) -> None:
+    """One line: the connection, the image, its counts, the view and who you are. The connection,
+    the counts and the user always show; the image's name and the view give way on narrow terminals."""
+
+    SEPARATOR = " │ "
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: tuple[Link, str, int, int, str, tuple[str, str]] | None = None
+
+    def show(self, link: Link, image: str, open_count: int, total: int, user: str,
+             view: tuple[str, str] = ("", "")) -> None:
+        """`view` is the account of the view, long and compact."""
+        self._shown = (link, image, open_count, total, user, view)
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        if self._shown is None:
+            return
+        link, image, open_count, total, user, (view, compact_view) = self._shown
         state, style = _LINK[link.state]
-        self.update(Content.assemble(
-            (state, style), "  │  ", (visible(image), "$text-muted"), "  │  ",
-            f"{open_count} open / {total} markers", "  │  ", visible(user),
-        ))
+        counts = f"{open_count} open / {total} markers"
+        who = _fit(visible(user), 20)
+        room = (self.size.width or 80) - 1 - len(state) - len(counts) - len(who) - 3 * len(self.SEPARATOR)
+        name = visible(image)
+        for shown_view in (view, compact_view, ""):
+            if not shown_view or room - len(shown_view) - len(self.SEPARATOR) >= min(len(name), 12):
+                break
+        name_room = room - (len(shown_view) + len(self.SEPARATOR) if shown_view else 0)
+        parts: list[str | tuple[str, str]] = [(state, style), self.SEPARATOR, (_fit(name, name_room), "$text-muted"),
+                                              self.SEPARATOR, counts]
+        if shown_view:
+            parts += [self.SEPARATOR, shown_view]
+        self.update(Content.assemble(*parts, self.SEPARATOR, who))
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:max(0, width - 1)] + "…"
 
 
 class OfflineBanner(Static):

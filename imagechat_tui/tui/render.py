@@ -1,0 +1,121 @@
+"""Drawing the picture: a pure function of (image, view, badges, cursor), apart from the widget.
+
+Half-block mode draws two image pixels a cell (`▀`, foreground over background); pixel modes draw
+badges and the cursor into the pixels before they are encoded for the terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from PIL import Image, ImageDraw, ImageFont
+from rich.color import Color
+from rich.segment import Segment
+from rich.style import Style
+
+from .badges import RGB, UNDER_CURSOR, Colours, Placed, Placement, colours
+
+HALF_BLOCK = "▀"
+CURSOR_GLYPH = "✚"
+CURSOR = Style(color="bright_red", bgcolor="white", bold=True)
+CURSOR_BLURRED = Style(color="red", bgcolor="grey50")
+
+Row = list[Segment]
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    cell: tuple[int, int] | None
+    """The picture cell it is in, or None when out of view."""
+    focused: bool
+
+
+def halfblock_rows(picture: Image.Image) -> list[Row]:
+    """One row of segments per two pixel rows of `picture` (RGB, an even number of rows)."""
+    pixels = picture.load()
+    assert pixels is not None
+    styles: dict[tuple[object, object], Style] = {}
+    rows: list[Row] = []
+    for row in range(picture.height // 2):
+        line: Row = []
+        for col in range(picture.width):
+            top, bottom = pixels[col, row * 2], pixels[col, row * 2 + 1]
+            style = styles.get((top, bottom))
+            if style is None:
+                style = styles[(top, bottom)] = Style(color=Color.from_rgb(*top[:3]),
+                                                      bgcolor=Color.from_rgb(*bottom[:3]))
+            line.append(Segment(HALF_BLOCK, style))
+        rows.append(line)
+    return rows
+
+
+Overlays = dict[int, list[tuple[int, str, Style]]]
+"""Per picture row: (column, text, style) drawn over the picture, in order."""
+
+
+def halfblock_overlays(picture: Image.Image, placement: Placement, cursor: Cursor) -> Overlays:
+    """The badges and the cursor as text over the half-block picture (2 pixel rows a cell)."""
+    layers: Overlays = {}
+    for placed in placement.badges:
+        under = _mean(picture, placed.col, placed.row * 2, placed.width, 2)
+        chosen = _badge_colours(placed, under, cursor)
+        style = Style(color=Color.from_rgb(*chosen.text), bgcolor=Color.from_rgb(*chosen.fill), bold=True)
+        layers.setdefault(placed.row, []).append((placed.col, placed.text, style))
+    if cursor.cell is not None and placement.at(*cursor.cell) is None:
+        col, row = cursor.cell
+        layers.setdefault(row, []).append((col, CURSOR_GLYPH, CURSOR if cursor.focused else CURSOR_BLURRED))
+    return layers
+
+
+def apply_overlays(row: Row, items: Sequence[tuple[int, str, Style]]) -> Row:
+    line = list(row)
+    for start, text, style in items:
+        for offset, char in enumerate(text):
+            if 0 <= start + offset < len(line):
+                line[start + offset] = Segment(char, style)
+    return line
+
+
+def draw_pixels(picture: Image.Image, placement: Placement, cursor: Cursor, cell: tuple[int, int]) -> Image.Image:
+    """A copy of `picture` (cols x cell pixels wide) with the badges and the cursor drawn in."""
+    out = picture.copy()
+    draw = ImageDraw.Draw(out)
+    cell_w, cell_h = cell
+    font = _font(max(8, cell_h - 4))
+    for placed in placement.badges:
+        box = (placed.col * cell_w, placed.row * cell_h,
+               (placed.col + placed.width) * cell_w - 1, (placed.row + 1) * cell_h - 1)
+        chosen = _badge_colours(placed, _mean(out, box[0], box[1], box[2] - box[0] + 1, box[3] - box[1] + 1),
+                                cursor)
+        draw.rounded_rectangle(box, radius=max(1, cell_h // 5), fill=chosen.fill, outline=chosen.text)
+        draw.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), placed.text, fill=chosen.text, font=font,
+                  anchor="mm")
+    if cursor.cell is not None and placement.at(*cursor.cell) is None:
+        col, row = cursor.cell
+        x, y = col * cell_w + cell_w // 2, row * cell_h + cell_h // 2
+        arm = max(3, min(cell_w, cell_h) // 2)
+        colour = (255, 40, 40) if cursor.focused else (160, 40, 40)
+        for width, fill in ((5, (255, 255, 255)), (3, colour)):  # a light halo keeps it visible on red
+            draw.line((x - arm, y, x + arm, y), fill=fill, width=width)
+            draw.line((x, y - arm, x, y + arm), fill=fill, width=width)
+    return out
+
+
+def _badge_colours(placed: Placed, under: RGB, cursor: Cursor) -> Colours:
+    if cursor.cell is not None and placed.covers(*cursor.cell):
+        return UNDER_CURSOR
+    return colours(placed.look, under)
+
+
+def _mean(image: Image.Image, left: int, top: int, width: int, height: int) -> RGB:
+    """The average colour of a box of `image`."""
+    region = image.crop((left, top, left + width, top + height)).resize((1, 1), Image.Resampling.BOX)
+    r, g, b = region.getpixel((0, 0))[:3]  # type: ignore[index]
+    return r, g, b
+
+
+@lru_cache(maxsize=8)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size)

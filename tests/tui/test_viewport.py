@@ -1,0 +1,155 @@
+"""The image pane's rules without a widget: zoom, pan, cell mapping, badge placement and colours."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
+
+from imagechat_tui.tui import viewport
+from imagechat_tui.tui.badges import PALETTE, UNDER_CURSOR, Badge, Look, colours, contrast, cycle, place
+from imagechat_tui.tui.render import Cursor, halfblock_overlays
+from imagechat_tui.tui.viewport import View
+
+IMAGE = (1920, 1080)
+PANE = (106, 46)
+HALF = (1, 2)
+
+
+def geometry(view: View = View(), image=IMAGE, pane=PANE, cell=HALF) -> viewport.Geometry:
+    g = viewport.layout(view, image, pane, cell)
+    assert g is not None
+    return g
+
+
+def test_fit_shows_the_whole_image_with_its_aspect() -> None:
+    g = geometry()
+    assert g.box == (0, 0, 1920, 1080) and g.is_fit
+    assert g.cols / (g.rows * 2) == pytest.approx(1920 / 1080, rel=0.05)
+    assert viewport.describe(g, 0) == "fit"
+
+
+def test_actual_pixels_shows_one_image_pixel_per_screen_pixel() -> None:
+    g = geometry(viewport.zoom_to(View(), geometry(), 1.0, (50, 50)))
+    left, top, right, bottom = g.box
+    assert (right - left, bottom - top) == (106, 92)  # 106 cells wide, 46 cells of two pixels tall
+    assert viewport.describe(g, 3) == "zoom 1.0x · 47-53% x · 46-54% y · 3 outside"
+    assert viewport.describe(g, 3, compact=True) == "1.0x 47-53%x 46-54%y +3"
+
+
+def test_zoom_keeps_the_anchor_in_place_and_stops_at_actual_pixels_and_the_limits() -> None:
+    g = geometry()
+    anchor = (20.0, 30.0)
+    before = g.cell_of(*anchor)
+    view = View()
+    scales = []
+    for _ in range(30):
+        view = viewport.settled(viewport.zoom(view, g, 1, anchor), geometry(viewport.zoom(view, g, 1, anchor)))
+        g = geometry(view)
+        scales.append(g.scale)
+    assert 1.0 in scales and max(scales) == viewport.MAX_SCALE >= 4
+    assert g.contains(*anchor)
+    for _ in range(30):
+        view = viewport.zoom(view, g, -1, anchor)
+        g = geometry(view)
+    assert g.is_fit and g.cell_of(*anchor) == before
+
+
+@given(x=st.floats(0, 100), y=st.floats(0, 100), scale=st.sampled_from([None, 0.2, 1.0, 2.0, 4.0, 8.0]))
+def test_a_point_maps_to_a_cell_whose_centre_maps_back_to_the_same_cell(x: float, y: float, scale) -> None:
+    g = geometry(viewport.centred(scale, x, y))
+    cell = g.cell_of(x, y)
+    assert cell is not None  # centred on it, so in view
+    assert g.cell_of(*g.point_of(*cell)) == cell
+
+
+def test_pan_moves_a_quarter_of_the_view_and_stops_at_the_edges() -> None:
+    view = viewport.zoom_to(View(), geometry(), 1.0, (50, 50))
+    g = geometry(view)
+    moved = geometry(viewport.pan(view, g, 1, 0))
+    assert moved.box[0] - g.box[0] == pytest.approx((g.box[2] - g.box[0]) / 4)
+    for _ in range(100):
+        view = viewport.settled(viewport.pan(view, g, -1, -1), g := geometry(viewport.pan(view, g, -1, -1)))
+    assert g.box[:2] == (0, 0)
+    view = viewport.pan(view, g, 1, 0)  # from the edge, one step away moves at once
+    assert geometry(view).box[0] > 0
+
+
+def test_reveal_moves_just_enough_or_centres() -> None:
+    view = viewport.zoom_to(View(), geometry(), 2.0, (50, 50))
+    g = geometry(view)
+    assert viewport.reveal(view, g, 50, 50) == view
+    centred = geometry(viewport.reveal(view, g, 90, 10, centre=True))
+    assert centred.contains(90, 10)
+    nudged = geometry(viewport.reveal(view, g, 60, 50))
+    assert nudged.contains(60, 50) and nudged.box[0] > g.box[0]
+
+
+def badge(n: int, x: float, y: float, resolved: bool = False) -> Badge:
+    return Badge(f"m{n}", n, x, y, resolved)
+
+
+def test_badges_out_of_view_are_counted_not_drawn() -> None:
+    g = geometry(viewport.centred(4.0, 10, 10))
+    placement = place([badge(1, 10, 10), badge(2, 90, 90), badge(3, 50, 95)], g, None)
+    assert [p.text for p in placement.badges] == ["1"]
+    assert placement.outside == 2
+
+
+def test_close_markers_cluster_and_a_click_cycles_through_them() -> None:
+    g = geometry(pane=(80, 22))  # at 80x24 neighbours used to read as one long number
+    markers = [badge(3, 50, 50), badge(15, 50.2, 50), badge(11, 51, 50), badge(17, 51.5, 50.1), badge(19, 52, 50)]
+    placement = place(markers, g, None)
+    assert [p.text for p in placement.badges] == ["3+4"]
+    cluster = placement.badges[0]
+    assert cycle(cluster, None) == "m3" and cycle(cluster, "m3") == "m11" and cycle(cluster, "m19") == "m3"
+    selected = place(markers, g, "m17").badges[0]
+    assert selected.text == "17+4" and selected.look is Look.SELECTED
+
+
+def test_neighbouring_badges_never_touch() -> None:
+    g = geometry(pane=(80, 22))
+    for gap in range(0, 12):
+        placement = place([badge(31, 50, 50), badge(5, 50 + gap * 100 / g.cols, 50)], g, None)
+        spans = sorted((p.col, p.col + p.width) for p in placement.badges)
+        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            assert start > end  # at least one cell between two badges
+
+
+def test_badge_hit_testing_reads_the_placement_that_is_drawn() -> None:
+    g = geometry()
+    placement = place([badge(7, 25, 25)], g, None)
+    drawn = placement.badges[0]
+    assert placement.at(drawn.col, drawn.row) is drawn
+    assert placement.at(drawn.col + drawn.width, drawn.row) is None
+
+
+BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0), "yellow": (255, 255, 0), "mid grey": (128, 128, 128),
+               "red": (255, 0, 0), "blue": (0, 0, 255)}
+
+
+@pytest.mark.parametrize("look", list(Look))
+@pytest.mark.parametrize("background", list(BACKGROUNDS))
+def test_badges_stand_out_on_every_background(look: Look, background: str) -> None:
+    chosen = colours(look, BACKGROUNDS[background])
+    assert contrast(chosen.fill, BACKGROUNDS[background]) >= 4.5
+    assert contrast(chosen.text, chosen.fill) >= 4.5
+
+
+def test_every_badge_colour_keeps_its_text_readable() -> None:
+    for light, dark in PALETTE.values():
+        assert contrast(light.text, light.fill) >= 4.5 and contrast(dark.text, dark.fill) >= 4.5
+    assert contrast(UNDER_CURSOR.text, UNDER_CURSOR.fill) >= 4.5
+
+
+def test_the_cursor_never_hides_a_badge() -> None:
+    g = geometry()
+    placement = place([badge(19, 50, 50)], g, None)
+    cell = g.cell_of(50, 50)
+    picture = Image.new("RGB", (g.cols, g.rows * 2), "white")
+    layers = halfblock_overlays(picture, placement, Cursor(cell, True))
+    (col, text, style), = layers[cell[1]]
+    assert text == "19" and style.bgcolor.triplet == UNDER_CURSOR.fill
+    elsewhere = halfblock_overlays(picture, placement, Cursor((0, 0), True))
+    assert [t for _, t, _ in elsewhere[0]] == ["✚"]
