@@ -26,6 +26,7 @@ from ..protocol.events import (
     encode_event,
 )
 from ..protocol.limits import KEPT_EVENTS
+from ..protocol.permissions import may_change
 from ..protocol.models import (
     AddComment,
     ChatsPage,
@@ -85,10 +86,6 @@ class Principal:
     @property
     def user(self) -> UserRef:
         return UserRef(id=self.user_id, name=self.user_name)
-
-    @property
-    def moderates(self) -> bool:
-        return self.role in ("moderator", "admin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +314,7 @@ class Store:
         def op(conn: Connection) -> _Change:
             row, seq = self._lock_marker(conn, p, marker_id)
             moved = body.x is not None or body.y is not None
-            if moved and not (p.moderates or row.created_by_id == p.user_id):
+            if moved and not may_change(p.role, p.user_id, row.created_by_id):
                 raise forbidden("only the marker's creator or a moderator can move it")
             values = {k: v for k, v in (("status", body.status), ("x", body.x), ("y", body.y)) if v is not None}
             conn.execute(markers.update().where(markers.c.id == marker_id).values(**values))
@@ -336,7 +333,7 @@ class Store:
     async def delete_marker(self, p: Principal, marker_id: str, broadcast_id: str, fingerprint: str) -> Committed:
         def op(conn: Connection) -> _Change:
             row, seq = self._lock_marker(conn, p, marker_id)
-            if not (p.moderates or row.created_by_id == p.user_id):
+            if not may_change(p.role, p.user_id, row.created_by_id):
                 raise forbidden("only the marker's creator or a moderator can delete it")
             conn.execute(self.q.delete_thread, {"b_marker": marker_id})
             conn.execute(self.q.delete_marker, {"b_marker": marker_id})
@@ -449,7 +446,7 @@ class Store:
         old = conn.execute(self.q.comment, {"b_comment": comment_id}).first()
         if old is None or old.deleted:
             raise not_found("comment")
-        if not (p.moderates or old.user_id == p.user_id):
+        if not may_change(p.role, p.user_id, old.user_id):
             raise forbidden(f"only the comment's author or a moderator can {verb} it")
         return row, seq, old
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from textual import work
@@ -27,13 +29,16 @@ from ..client.engine import (
 )
 from ..client.errors import ClientError
 from ..protocol.models import Comment, Marker
-from .cache import StateCache
+from ..protocol.permissions import may_change
+from . import clipboard
+from .cache import StateCache, copies_dir
 from .loader import LoadedImage, LoadError, load
 from .opener import OpenerError, open_externally
 from .pyramid import Pyramid
 from .safe import visible
 from .screens.compose import ComposeScreen
 from .screens.confirm import ConfirmScreen
+from .screens.copied import CopiedScreen
 from .screens.help import HelpScreen
 from .selection import Selection
 from .threads import as_markdown, utc_now
@@ -375,6 +380,14 @@ class ImageChatApp(App[None]):
         if then is not None:
             then(result)
 
+    def _may_change(self, owner_id: str, what: str) -> bool:
+        """Refuse at once what the server would refuse (it still decides)."""
+        me = self.engine.me
+        if me is None or may_change(me.user.role, me.user.id, owner_id):
+            return True
+        self.notify(f"Only its author or a moderator can {what}.", severity="warning", title="Not yours")
+        return False
+
     def _compose(self, title: str, text: str, send: Callable[[str], None]) -> None:
         self.push_screen(ComposeScreen(title, text), lambda result: result is not None and send(result))
 
@@ -413,6 +426,8 @@ class ImageChatApp(App[None]):
         if comment is None or comment.deleted:
             self.notify("Select a comment to edit ([ and ]).", severity="warning")
             return
+        if not self._may_change(comment.user.id, "edit this comment"):
+            return
         self._compose("Edit your comment", comment.text, lambda text: self._write(
             "Editing", lambda: self.engine.edit_comment(key, comment.id, text)))
 
@@ -424,6 +439,8 @@ class ImageChatApp(App[None]):
         if comment is None or comment.deleted:
             self.notify("Select a comment to delete ([ and ]).", severity="warning")
             return
+        if not self._may_change(comment.user.id, "delete this comment"):
+            return
         self.push_screen(ConfirmScreen(f"Delete this comment by {visible(comment.user.name)}?"), lambda yes: yes and self._write(
             "Deleting the comment", lambda: self.engine.delete_comment(key, comment.id)))
 
@@ -432,6 +449,8 @@ class ImageChatApp(App[None]):
             return
         key, marker = self.key, self.marker
         assert key is not None and marker is not None
+        if not self._may_change(marker.created_by.id, "delete this marker"):
+            return
         question = f"Delete marker {self.number(marker.id)} and its {len(marker.comments)} comment(s)?"
         self.push_screen(ConfirmScreen(question), lambda yes: yes and self._write(
             "Deleting the marker", lambda: self.engine.delete_marker(key, marker.id)))
@@ -448,6 +467,8 @@ class ImageChatApp(App[None]):
         if self._writable():
             key, marker = self.key, self.marker
             assert key is not None and marker is not None
+            if not self._may_change(marker.created_by.id, "move this marker"):
+                return
             x, y = self.query_one(ImageView).cursor
             self._write("Moving the marker", lambda: self.engine.move_marker(key, marker.id, round(x, 2), round(y, 2)))
 
@@ -456,8 +477,23 @@ class ImageChatApp(App[None]):
         if marker is None:
             self.notify("Select a marker first.", severity="warning")
             return
-        self.copy_to_clipboard(as_markdown(marker, self.number(marker.id)))
-        self.notify(f"Marker {self.number(marker.id)} copied as Markdown.")
+        self._copy(self.number(marker.id), as_markdown(marker, self.number(marker.id)))
+
+    @work(group="clipboard")
+    async def _copy(self, number: int, markdown: str) -> None:
+        tool = await asyncio.to_thread(clipboard.copy, markdown)
+        if tool is not None:
+            self.notify(f"Marker {number} copied as Markdown (with {tool}).")
+            return
+        path = copies_dir() / f"marker-{number}.md"
+        await asyncio.to_thread(_save, path, markdown)
+        self.copy_to_clipboard(markdown)  # a terminal that takes OSC 52 has it too, unconfirmed
+        self.push_screen(CopiedScreen(f"Marker {number} as Markdown", markdown, str(path)))
+
+
+def _save(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
 
 
 def _keys(keys: str) -> str:

@@ -19,6 +19,11 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("imagechat-tui", appauthor=False)) / "images"
 
 
+def copies_dir() -> Path:
+    """Where copied threads are saved when no clipboard takes them."""
+    return Path(platformdirs.user_data_dir("imagechat-tui", appauthor=False)) / "copied"
+
+
 class StateCache:
     """One JSON file per (server, identity, image): the seq and the markers at that seq."""
 

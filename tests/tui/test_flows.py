@@ -12,6 +12,7 @@ from imagechat_tui.server.database import Database
 from imagechat_tui.server.store import Store
 from imagechat_tui.tui.app import ImageChatApp
 from imagechat_tui.tui.screens.compose import ComposeScreen
+from imagechat_tui.tui.screens.confirm import ConfirmScreen
 from imagechat_tui.tui.widgets.image_view import ImageView
 from imagechat_tui.tui.widgets.status import OfflineBanner
 
@@ -104,18 +105,21 @@ async def test_place_and_select_with_the_mouse(server: Harness, make_app, sample
         assert app.marker is not None and app.marker.comments[0].text == "top left"
 
 
-async def test_a_refused_edit_is_shown_and_rolled_back(server: Harness, make_app, sample, sample_key) -> None:
+async def test_changing_someone_elses_comment_or_marker_is_refused_before_typing(server: Harness, make_app, sample,
+                                                                                 sample_key) -> None:
     bob_token = await server.token("u_bob", "Bob")
     async with httpx.AsyncClient(base_url=server.url + "/api/v1", headers={"Authorization": f"Bearer {bob_token}"}) as h:
         await h.post("/chats", json={"image": sample_key, "x": 30, "y": 30, "text": "Bob's", "broadcastId": bid()})
-    app = make_app(server, await server.token("u_ana", "Ana"), sample)
+    app = make_app(server, await server.token("u_ana", "Ana", role="member"), sample)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        await pilot.press("n", "e")
-        await wait_for(lambda: isinstance(app.screen, ComposeScreen), 5)
-        await pilot.press(*" (edited by Ana)", "ctrl+s")
-        await wait_for(lambda: any("author" in n for n in notices(app)), 3, "the refusal notice")
-        await wait_for(lambda: app.marker.comments[0].text == "Bob's", 3, "the rollback")
+        await pilot.press("n")
+        for key in ("e", "d", "D", "m"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert not isinstance(app.screen, (ComposeScreen, ConfirmScreen)), key
+        assert sum("Only its author or a moderator" in n for n in notices(app)) == 4
+        assert app.marker.comments[0].text == "Bob's" and (app.marker.x, app.marker.y) == (30, 30)
 
 
 async def test_offline_banner_refused_write_and_resync_with_missed_changes(

@@ -1,0 +1,86 @@
+"""Handing the image or a thread to the desktop: `o` opens the image elsewhere, `y` copies a thread,
+and each says what really happened."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from imagechat_tui.tui.screens.copied import CopiedScreen
+
+from ..conftest import Harness, wait_for
+from .test_flows import SIZE, notices, place, ready
+
+
+def tool(folder: Path, name: str, body: str) -> Path:
+    path = folder / name
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+@pytest.fixture
+def desktop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty PATH of our own (no clipboard or viewer unless a test puts one there) and
+    user directories under tmp_path."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    monkeypatch.setenv("PATH", str(folder))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-home"))
+    monkeypatch.delenv("IMAGECHAT_OPENER", raising=False)
+    return folder
+
+
+async def test_y_copies_through_a_clipboard_tool_and_says_which(server: Harness, make_app, sample, desktop,
+                                                                  tmp_path) -> None:
+    got = tmp_path / "clipboard.txt"
+    tool(desktop, "xclip", f"/bin/cat > {got}")  # PATH is only this folder
+    app = make_app(server, await server.token("u_ana", "Ana"), sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await place(pilot, "Copy me")
+        await pilot.press("y")
+        await wait_for(lambda: any("with xclip" in n for n in notices(app)), 5, "the copied notice")
+        assert "Copy me" in got.read_text()
+
+
+async def test_y_without_a_clipboard_shows_the_markdown_and_saves_it(server: Harness, make_app, sample,
+                                                                       desktop, tmp_path) -> None:
+    tool(desktop, "xclip", "exit 1")  # there, but no display to copy to
+    app = make_app(server, await server.token("u_ana", "Ana"), sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await place(pilot, "Nowhere to paste")
+        await pilot.press("y")
+        await wait_for(lambda: isinstance(app.screen, CopiedScreen), 5, "the Markdown screen")
+        assert not any("copied" in n for n in notices(app))
+        saved = Path(app.screen.saved_to)
+        assert saved.is_relative_to(tmp_path / "data") and "Nowhere to paste" in saved.read_text()
+        await pilot.press("escape")
+        assert not isinstance(app.screen, CopiedScreen)
+
+
+async def test_o_opens_the_image_with_the_configured_viewer(server: Harness, make_app, sample, desktop,
+                                                              tmp_path, monkeypatch) -> None:
+    opened = tmp_path / "opened.txt"
+    viewer = tool(desktop, "viewer", 'echo "$1" > ' + str(opened))
+    monkeypatch.setenv("IMAGECHAT_OPENER", str(viewer))
+    app = make_app(server, await server.token("u_ana", "Ana"), sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("o")
+        await wait_for(lambda: opened.exists() and opened.read_text().strip(), 5, "the viewer to start")
+        assert Path(opened.read_text().strip()) == sample.resolve()
+        assert any("Opened with viewer" in n for n in notices(app))
+
+
+async def test_o_without_a_viewer_says_how_to_get_one(server: Harness, make_app, sample, desktop) -> None:
+    app = make_app(server, await server.token("u_ana", "Ana"), sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        assert any("IMAGECHAT_OPENER" in n for n in notices(app))
