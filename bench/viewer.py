@@ -2,7 +2,8 @@
 
     python bench/viewer.py [--idle 30]
 
-Prints: time from start to the first drawn frame for a 4000 x 3000 PNG; the cost of a redraw on a
+Prints: time from start to the first drawn frame for a 4000 x 3000 PNG; the app's time to redraw the
+image pane after one pan or zoom step (half-block); the cost of a redraw on a
 remote event (and that it neither decodes nor rescales the image); switching markers and redrawing
 the list with 500 markers and 5,000 comments; CPU used by an idle, connected viewer. The server
 runs in its own process; the viewer runs headless in this one.
@@ -29,6 +30,18 @@ from imagechat_tui.tui.app import ImageChatApp
 from imagechat_tui.tui.widgets.image_view import ImageView
 
 SIZE = (160, 48)
+
+
+def timed_view_steps(view: ImageView, step, times: int) -> list[float]:
+    """Seconds the app takes, each of `times` rounds, to apply one view step and draw every line of the pane."""
+    took = []
+    for _ in range(times):
+        t0 = time.perf_counter()
+        step()
+        for y in range(view.size.height):
+            view.render_line(y)
+        took.append(time.perf_counter() - t0)
+    return took
 
 
 async def timed_keys(pilot, keys: list[str], times: int) -> list[float]:
@@ -101,6 +114,16 @@ async def main() -> None:
             first_frame = time.perf_counter() - start
             print(f"4000x3000 PNG ({image.stat().st_size / 2**20:.1f} MB) to first drawn frame: {first_frame:.3f} s")
 
+            view.zoom_actual()
+            figures = {
+                "pan": timed_view_steps(view, lambda: view.pan(random.choice((-1, 1)), random.choice((-1, 1))), 40),
+                "zoom": timed_view_steps(view, lambda: view.zoom(random.choice((-1, 1))), 40),
+            }
+            for what, took in figures.items():
+                print(f"one {what} step, half-block, {SIZE[0]}x{SIZE[1]}: median {statistics.median(took) * 1000:.1f} ms, "
+                      f"max {max(took) * 1000:.1f} ms of app time (scale the view, draw every line)")
+            view.zoom_fit()
+
             await until(lambda: app.engine.link.state is LinkState.ONLINE)
             await seed_many(url, token, app.key, 1, 1)
             await until(lambda: len(app.markers) == 1)
@@ -124,7 +147,7 @@ async def main() -> None:
         async with app.run_test(size=SIZE) as pilot:
             await until(lambda: len(app.markers) >= 500, 120)
             await pilot.pause()
-            noop = await timed_keys(pilot, ["z"], 20)  # bound to nothing: what a key press costs through Pilot
+            noop = await timed_keys(pilot, ["f8"], 20)  # bound to nothing: what a key press costs through Pilot
             switches = await timed_keys(pilot, ["n"], 50)
             lists = await timed_keys(pilot, ["escape", "n"], 20)
             print(f"a key bound to nothing, through the test harness: median {statistics.median(noop) * 1000:.1f} ms")

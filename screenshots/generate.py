@@ -36,8 +36,8 @@ async def until(condition, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def shoot(app: ImageChatApp, name: str, keys: tuple[str, ...], ready) -> None:
-    async with app.run_test(size=SIZE) as pilot:
+async def shoot(app: ImageChatApp, name: str, keys: tuple[str, ...], ready, size: tuple[int, int] = SIZE) -> None:
+    async with app.run_test(size=size) as pilot:
         await until(lambda: ready(app))
         await pilot.press(*keys)
         await pilot.pause(0.3)
@@ -67,6 +67,7 @@ async def main() -> None:
     await shoot(viewer(runner.url), "markers", (), online)
     await shoot(viewer(runner.url), "thread", ("n", "right_square_bracket"), online)
     await shoot(viewer(runner.url), "help", ("question_mark",), online)
+    await shoot(viewer(runner.url), "zoomed", ("n", "n", "z", "plus"), online, size=(160, 48))
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -53,6 +53,6 @@ async def seed(server: str, key: str, ana: str, bob: str) -> None:
         await call(bob, "POST", f"/chats/{first['id']}/comments", text="Which width? I see it at 1280 px",
                    parentId=first["comments"][0]["id"])
         await call(ana, "POST", f"/chats/{first['id']}/comments", text="Below 820 px, in Firefox and Chrome")
-        await call(bob, "POST", "/chats", image=key, x=75, y=55, text="This panel should scroll, not clip")
+        await call(bob, "POST", "/chats", image=key, x=68, y=33, text="Is 0x80070005 the issuer's code or ours?")
         done = await call(ana, "POST", "/chats", image=key, x=88, y=85, text="Save button colour is off-brand")
         await call(bob, "PATCH", f"/chats/{done['marker']['id']}", status="resolved")

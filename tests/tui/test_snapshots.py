@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import socket
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
 import pytest
+from PIL import Image
 
 from imagechat_tui.client.engine import Backoff, LinkState
 from imagechat_tui.protocol.imagekey import file_image_key
@@ -99,3 +101,33 @@ def test_help_screen(snap_compare, threaded_server, seeded, tmp_path) -> None:
 
     assert snap_compare(make(threaded_server, seeded, tmp_path), terminal_size=SIZE, run_before=help_open)
 
+
+
+def test_zoomed_to_a_marker_the_text_is_readable(snap_compare, threaded_server, seeded, tmp_path) -> None:
+    async def zoomed(pilot) -> None:
+        await wait_ready(pilot)
+        await pilot.press("n", "n", "z", "plus")
+        await pilot.pause()
+
+    assert snap_compare(make(threaded_server, seeded, tmp_path), terminal_size=(160, 48), run_before=zoomed)
+
+
+def test_close_markers_as_one_badge_at_80_columns(snap_compare, threaded_server, tmp_path) -> None:
+    plain = tmp_path / "plain.png"
+    Image.linear_gradient("L").resize((1280, 800)).convert("RGB").save(plain)
+    token = threaded_server.token("u_ana", "Ana")
+    key = file_image_key(plain)
+    with httpx.Client(base_url=threaded_server.url + "/api/v1", headers={"Authorization": f"Bearer {token}"}) as h:
+        for x, y in [(30, 40), (30.5, 40), (31, 40.2), (60, 60), (61.5, 60), (70, 20)]:
+            h.post("/chats", json={"image": key, "x": x, "y": y, "text": "here", "broadcastId": str(uuid.uuid4())})
+
+    async def loaded(pilot) -> None:
+        for _ in range(500):
+            if ready(pilot.app) and len(pilot.app.markers) == 6:
+                break
+            await pilot.pause(0.01)
+        await pilot.pause()
+
+    app = ImageChatApp(str(plain), server=threaded_server.url, token=token,
+                       cache=StateCache(tmp_path, threaded_server.url, token))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=loaded)

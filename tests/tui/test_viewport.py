@@ -153,3 +153,16 @@ def test_the_cursor_never_hides_a_badge() -> None:
     assert text == "19" and style.bgcolor.triplet == UNDER_CURSOR.fill
     elsewhere = halfblock_overlays(picture, placement, Cursor((0, 0), True))
     assert [t for _, t, _ in elsewhere[0]] == ["✚"]
+
+
+def test_half_block_cells_carry_the_top_and_bottom_pixels() -> None:
+    from rich.color import Color
+
+    from imagechat_tui.tui.render import halfblock_rows
+
+    picture = Image.new("RGB", (3, 2), (10, 20, 30))
+    picture.putpixel((1, 1), (255, 0, 128))
+    (row,) = halfblock_rows(picture)
+    assert [s.text for s in row] == ["▀"] * 3
+    assert row[1].style.color == Color.from_rgb(10, 20, 30) and row[1].style.bgcolor == Color.from_rgb(255, 0, 128)
+    assert row[0].style.bgcolor == Color.from_rgb(10, 20, 30)
