@@ -163,3 +163,18 @@ async def test_close_markers_show_as_one_badge_and_a_click_cycles_through_them(s
         await pilot.press("1", "plus", "plus", "plus")
         await pilot.press("z")
         assert len(view.placement.badges) == 3  # apart when zoomed in
+
+
+async def test_the_status_line_fits_80_columns_with_the_essentials(server: Harness, make_app, sample,
+                                                                   tmp_path) -> None:
+    long_name = tmp_path / ("a-very-long-screenshot-file-name-from-a-ticket-attachment-" + "x" * 40 + ".png")
+    long_name.write_bytes(sample.read_bytes())
+    app = make_app(server, await server.token("u_ana", "Ana Maria Longname-Example"), long_name)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        await pilot.press("1", "plus")
+        await pilot.pause()
+        line = status(app)
+        assert len(line) <= 78  # inside the bar's padding
+        assert "online" in line and "0 open / 0" in line and "Ana Maria" in line
+        assert "a-very-lon" in line and "…" in line and "%x" in line  # the name cut short, the view in short form

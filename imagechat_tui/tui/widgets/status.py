@@ -42,18 +42,21 @@ class StatusBar(Static):
             return
         link, image, open_count, total, user, (view, compact_view) = self._shown
         state, style = _LINK[link.state]
+        who, name = _fit(visible(user), 16), visible(image)
+        width = (self.size.width or 80) - 1
         counts = f"{open_count} open / {total} markers"
-        who = _fit(visible(user), 20)
-        room = (self.size.width or 80) - 1 - len(state) - len(counts) - len(who) - 3 * len(self.SEPARATOR)
-        name = visible(image)
-        for shown_view in (view, compact_view, ""):
-            if not shown_view or room - len(shown_view) - len(self.SEPARATOR) >= min(len(name), 12):
+        short_counts = f"{open_count} open / {total}"
+        # From the fullest to the barest; the first that leaves the name a few characters wins.
+        for counts_text, view_text in ((counts, view), (counts, compact_view), (short_counts, compact_view),
+                                       (short_counts, "")):
+            middle = [counts_text, view_text] if view_text else [counts_text]
+            fixed = len(state) + len(who) + sum(map(len, middle)) + len(self.SEPARATOR) * (len(middle) + 2)
+            if width - fixed >= min(len(name), 8):
                 break
-        name_room = room - (len(shown_view) + len(self.SEPARATOR) if shown_view else 0)
-        parts: list[str | tuple[str, str]] = [(state, style), self.SEPARATOR, (_fit(name, name_room), "$text-muted"),
-                                              self.SEPARATOR, counts]
-        if shown_view:
-            parts += [self.SEPARATOR, shown_view]
+        parts: list[str | tuple[str, str]] = [(state, style), self.SEPARATOR,
+                                              (_fit(name, width - fixed), "$text-muted")]
+        for text in middle:
+            parts += [self.SEPARATOR, text]
         self.update(Content.assemble(*parts, self.SEPARATOR, who))
 
 
