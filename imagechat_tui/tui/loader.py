@@ -31,7 +31,8 @@ CHECKER_SHADES = (255, 204)
 Progress = Callable[[int, int | None, float], None]
 """progress(bytes received, bytes expected or None, seconds since the download started)."""
 
-_SCHEME = re.compile(r"([a-z][a-z0-9+.-]*)://", re.IGNORECASE)
+_SCHEME = re.compile(r"([a-z][a-z0-9+.-]+)://", re.IGNORECASE)
+"""A URL's scheme: two characters at least, so that a Windows drive letter is not one."""
 
 
 class LoadError(Exception):
@@ -82,13 +83,13 @@ def _local_path(target: str) -> Path:
 
 
 def _open_file(path: Path) -> LoadedImage:
-    if path.is_dir():
-        raise LoadError(f"{path}: is a directory")
-    if not path.exists():
-        raise LoadError(f"{path}: no such file")
-    if not path.is_file():
-        raise LoadError(f"{path}: not a regular file")
     try:
+        if path.is_dir():
+            raise LoadError(f"{path}: is a directory")
+        if not path.exists():
+            raise LoadError(f"{path}: no such file")
+        if not path.is_file():
+            raise LoadError(f"{path}: not a regular file")  # a FIFO or a device: reading it may never end
         if path.stat().st_size > MAX_BYTES:
             raise LoadError(f"{path}: larger than {MAX_BYTES // 2**20} MB")
         data = path.read_bytes()

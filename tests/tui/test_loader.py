@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import socket
 import struct
 import threading
@@ -201,6 +202,7 @@ def test_an_animation_shows_its_first_frame_and_says_it_is_animated(fmt: str) ->
 @pytest.fixture
 def files(tmp_path: Path) -> Path:
     (tmp_path / "folder.png").mkdir()
+    os.mkfifo(tmp_path / "pipe.png")
     (tmp_path / "not-an-image.png").write_text("hello")
     Image.new("1", (9000, 9000)).save(tmp_path / "bomb.png")  # 81 Mpx
     with open(tmp_path / "huge.png", "wb") as huge:
@@ -211,6 +213,7 @@ def files(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("name, message", [
     ("missing.png", "no such file"),
     ("folder.png", "is a directory"),
+    ("pipe.png", "not a regular file"),
     ("not-an-image.png", "not an image"),
     ("bomb.png", "decompression bomb"),
     ("huge.png", "larger than 25 MB"),
