@@ -21,6 +21,9 @@ ENLARGE = Image.Resampling.NEAREST
 SLACK = 1e-9
 """Scales this close to a power of two are that power: boxes computed in floating point land a hair off."""
 
+PIXEL_SLACK = 1e-6
+"""A move this close to whole view pixels is a pan by whole pixels."""
+
 Box = tuple[float, float, float, float]
 
 
@@ -40,10 +43,39 @@ class Pyramid:
     def region(self, box: Box, size: tuple[int, int]) -> Image.Image:
         """The part of the image inside `box` (left, top, right, bottom in full-image pixels, may be
         fractional and may extend past the image: outside is filled with BACKGROUND), scaled to
-        `size` (w, h) pixels, RGB. Asking again for the same view (a redraw) cuts nothing again."""
+        `size` (w, h) pixels, RGB. Asking again for the same view (a redraw) cuts nothing again, and
+        moving it by whole pixels (a pan) cuts only what comes into view."""
         if self._last is None or self._last[0] != (box, size):
-            self._last = ((box, size), self._cut(box, size))
+            self._last = ((box, size), self._panned(box, size) or self._cut(box, size))
         return self._last[1].copy()  # the caller may draw on it
+
+    def _panned(self, box: Box, size: tuple[int, int]) -> Image.Image | None:
+        """The last view moved by whole view pixels, with only the strips that come into view cut;
+        None unless `box` is such a move (same size and zoom, offset by whole pixels, some of it still in view)."""
+        if self._last is None:
+            return None
+        (last_box, last_size), last_view = self._last
+        out_w, out_h = size
+        width, height = box[2] - box[0], box[3] - box[1]
+        if last_size != size or not (math.isclose(width, last_box[2] - last_box[0], rel_tol=SLACK)
+                                     and math.isclose(height, last_box[3] - last_box[1], rel_tol=SLACK)):
+            return None
+        dx, dy = (box[0] - last_box[0]) * out_w / width, (box[1] - last_box[1]) * out_h / height
+        if max(abs(dx - round(dx)), abs(dy - round(dy))) > PIXEL_SLACK:
+            return None
+        dx, dy = round(dx), round(dy)
+        if abs(dx) >= out_w or abs(dy) >= out_h:
+            return None
+        view = Image.new("RGB", size)
+        view.paste(last_view, (-dx, -dy))
+        columns = (out_w - dx, out_w) if dx > 0 else (0, -dx)
+        rows = (out_h - dy, out_h) if dy > 0 else (0, -dy)
+        for (x0, x1), (y0, y1) in [(columns, (0, out_h)), ((0, out_w), rows)]:
+            if x1 > x0 and y1 > y0:
+                strip = (box[0] + x0 * width / out_w, box[1] + y0 * height / out_h,
+                         box[0] + x1 * width / out_w, box[1] + y1 * height / out_h)
+                view.paste(self._cut(strip, (x1 - x0, y1 - y0)), (x0, y0))
+        return view
 
     def _cut(self, box: Box, size: tuple[int, int]) -> Image.Image:
         left, top, right, bottom = box

@@ -7,7 +7,7 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw
 
 from imagechat_tui.tui.pyramid import BACKGROUND, Pyramid
 
@@ -147,3 +147,20 @@ def test_zoomed_in_every_view_pixel_is_the_image_pixel_under_its_centre(seed: in
                 continue
             expected = image.getpixel((int(x), int(y))) if on_x and on_y else BACKGROUND
             assert view.getpixel((u, v)) == expected, (u, v, x, y)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 1000), zoom=st.sampled_from([0.07, 0.3, 0.5, 0.71, 1, 1.5, 4]),
+       moves=st.lists(st.tuples(st.integers(-40, 40), st.integers(-40, 40), st.booleans()), min_size=1, max_size=6))
+def test_a_pan_shows_what_a_fresh_cut_shows(seed: int, zoom: float, moves: list[tuple[int, int, bool]]) -> None:
+    """Pans by whole view pixels reuse the last view and cut only the strips that come into view:
+    the result is the same as cutting the whole view afresh (moves by a fraction of a pixel cut afresh)."""
+    image = Image.effect_noise((300, 200), 100).convert("RGB") if seed % 2 else blocks(300, 200, seed)
+    panned, size = Pyramid(image), (60, 40)
+    left, top = -10.123, 20.377  # no view pixel centre exactly between two image pixels: ties may go either way
+    for dx, dy, fraction in moves:
+        left, top = left + (dx + 0.37 * fraction) / zoom, top + dy / zoom
+        box = (left, top, left + size[0] / zoom, top + size[1] / zoom)
+        fresh = Pyramid(image).region(box, size)
+        difference = ImageChops.difference(panned.region(box, size), fresh).getextrema()
+        assert max(high for _, high in difference) <= 1, (dx, dy, fraction)
