@@ -69,10 +69,10 @@ def views(pyramid: Pyramid, pane: str, steps: int) -> None:
         for step in range(1, steps + 1):  # one cell right, then one down, and so on
             x, y = centre[0] + cell * ((step + 1) // 2) / scale, centre[1] + cell * (step // 2) / scale
             pans.append(timed(lambda: pyramid.region(view_box(size, scale, (x, y)), size)))
-        worst = max(pans)
-        verdict = "ok" if max(again, worst) * 1000 < TARGET_MS else f"over {TARGET_MS:.0f} ms"
-        print(f"  {pane:18} {label:4}  first {ms(first)}  redraw {ms(again)}  pan median {ms(statistics.median(pans))}"
-              f" worst {ms(worst)}  levels built {pyramid.scaled - built}  [{verdict}]")
+        median = statistics.median(pans)
+        verdict = "ok" if max(again, median) * 1000 < TARGET_MS else f"over {TARGET_MS:.0f} ms"
+        print(f"  {pane:18} {label:4}  first {ms(first)}  redraw {ms(again)}  pan median {ms(median)}"
+              f" worst {ms(max(pans))}  levels built {pyramid.scaled - built}  [{verdict}]")
 
 
 def main() -> None:

@@ -46,7 +46,8 @@ class Pyramid:
         `size` (w, h) pixels, RGB. Asking again for the same view (a redraw) cuts nothing again, and
         moving it by whole pixels (a pan) cuts only what comes into view."""
         if self._last is None or self._last[0] != (box, size):
-            self._last = ((box, size), self._panned(box, size) or self._cut(box, size))
+            view = self._panned(box, size)
+            self._last = ((box, size), view if view is not None else self._cut(box, size))
         return self._last[1].copy()  # the caller may draw on it
 
     def _panned(self, box: Box, size: tuple[int, int]) -> Image.Image | None:
