@@ -16,7 +16,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, ProgressBar
+from textual.content import Content
+from textual.widgets import Footer, ProgressBar, Static
 
 from ..client.engine import (
     Backoff,
@@ -128,7 +129,9 @@ class ImageChatApp(App[None]):
         yield OfflineBanner(id="banner")
         with Horizontal(id="main"):
             with Vertical(id="image-pane"):
-                yield ProgressBar(id="progress", show_eta=False)
+                with Vertical(id="progress-pane"):
+                    yield ProgressBar(id="progress", show_eta=False)
+                    yield Static(id="progress-text")
                 yield ImageView(id="image")
             with Vertical(id="side"):
                 yield MarkerList(id="markers")
@@ -158,21 +161,30 @@ class ImageChatApp(App[None]):
 
     @work(exclusive=True, group="load")
     async def open_image(self) -> None:
-        progress = self.query_one(ProgressBar)
         try:
-            loaded = await load(self.target, progress=lambda done, total: progress.update(total=total, progress=done),
-                                verify=self.cafile or True)
+            loaded = await load(self.target, progress=self._show_progress, verify=self.cafile or True)
         except LoadError as exc:
             self.load_error = str(exc)
             self.exit(return_code=1, message=self.load_error)
             return
-        progress.display = False
+        pyramid = Pyramid(loaded.image)
+        view = self.query_one(ImageView)
+        await asyncio.to_thread(view.prepare, pyramid)  # the first view's reduced levels, off the event loop
+        self.query_one("#progress-pane").display = False
         cached = self.cache.load(loaded.key) if self.cache is not None else None
         self.key = self.engine.subscribe(loaded.key, cached)
         self.loaded = loaded
-        self.query_one(ImageView).set_image(Pyramid(loaded.image))
+        view.set_image(pyramid)
         self.sub_title = loaded.name
+        if loaded.animated:
+            self.notify(f"{loaded.name} is animated: showing the first of its {loaded.frames} frames.")
         self.refresh_views()
+
+    def _show_progress(self, done: int, total: int | None, elapsed: float) -> None:
+        self.query_one(ProgressBar).update(total=total, progress=done)
+        size = f"{done / 2**20:.1f} of {total / 2**20:.1f} MB" if total else f"{done / 2**20:.1f} MB"
+        self.query_one("#progress-text", Static).update(
+            Content.assemble("Downloading · ", size, f" · {elapsed:.0f} s" + (" waiting for the server" if not done else "")))
 
     # Engine notices
 

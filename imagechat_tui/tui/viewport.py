@@ -13,6 +13,9 @@ from dataclasses import dataclass, replace
 MAX_SCALE = 8.0
 """The closest zoom: screen pixels per image pixel."""
 ZOOM_STEP = math.sqrt(2)
+"""A zoom step below actual pixels."""
+ENLARGED = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
+"""The zoom steps from actual pixels up."""
 PAN_FRACTION = 0.25
 """One pan step moves the view by this share of what it shows."""
 
@@ -110,12 +113,22 @@ def settled(view: View, geometry: Geometry) -> View:
 
 def zoom(view: View, geometry: Geometry, steps: int, anchor: tuple[float, float]) -> View:
     """Zoom in (steps > 0) or out around `anchor` (x, y percent), which stays where it is on
-    screen. Steps are a factor of √2, stopping at actual pixels on the way."""
-    old = geometry.scale
-    new = old * ZOOM_STEP ** steps
-    if min(old, new) < 1 < max(old, new) and not math.isclose(old, 1):
-        new = 1.0
-    return zoom_to(view, geometry, new, anchor)
+    screen: by factors of √2 below actual pixels, through whole numbers above it (a pixel enlarged
+    by a whole number of screen pixels keeps text strokes even)."""
+    scale = geometry.scale
+    for _ in range(abs(steps)):
+        scale = _next_scale(scale, 1 if steps > 0 else -1)
+    return zoom_to(view, geometry, scale, anchor)
+
+
+def _next_scale(scale: float, direction: int) -> float:
+    if direction > 0:
+        above = [s for s in ENLARGED if s > scale * 1.0001]
+        if scale >= 1 - 1e-9:
+            return above[0] if above else MAX_SCALE
+        return min(1.0, scale * ZOOM_STEP)
+    below = [s for s in ENLARGED if s < scale * 0.9999]
+    return below[-1] if scale > 1 + 1e-9 else scale / ZOOM_STEP
 
 
 def zoom_to(view: View, geometry: Geometry, scale: float | None, anchor: tuple[float, float]) -> View:

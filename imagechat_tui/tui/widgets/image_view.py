@@ -56,13 +56,21 @@ class ImageView(Widget, can_focus=True):
         self._overlays: tuple[object, Overlays] | None = None
         self._drag: tuple[int, int] | None = None
         self._dragged = False
-
-    @property
-    def scaled(self) -> int:
-        """How many times a view was scaled from the image (a test and bench hook)."""
-        return self._pyramid.scaled if self._pyramid is not None else 0
+        self.scaled = 0
+        """How many views were cut from the image (a test and bench hook: marker events cut none)."""
 
     # What is shown
+
+    def prepare(self, pyramid: Pyramid) -> None:
+        """Cut the fit view of a new image before it is shown (thread-safe while the pyramid is not
+        shown yet: building its reduced levels is the slow part of a first frame)."""
+        geometry = viewport.layout(View(), (pyramid.width, pyramid.height), self.size, self.cell_pixels)
+        if geometry is not None:
+            pyramid.region(geometry.box, self._picture_size(geometry))
+
+    def _picture_size(self, geometry: Geometry) -> tuple[int, int]:
+        """The picture's size in screen pixels: a cell is `cell_pixels` of them."""
+        return geometry.cols * self.cell_pixels[0], geometry.rows * self.cell_pixels[1]
 
     def set_image(self, pyramid: Pyramid) -> None:
         self._pyramid = pyramid
@@ -171,7 +179,8 @@ class ImageView(Widget, can_focus=True):
         assert self._pyramid is not None
         key = (geometry.box, geometry.cols, geometry.rows)
         if self._rows is None or self._rows[0] != key:
-            picture = self._pyramid.region(geometry.box, (geometry.cols, geometry.rows * 2))
+            picture = self._pyramid.region(geometry.box, self._picture_size(geometry))
+            self.scaled += 1
             self._rows = (key, halfblock_rows(picture))
             self._picture = picture
         return self._rows[1]
