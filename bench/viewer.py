@@ -85,8 +85,8 @@ async def seed_many(url: str, token: str, key: str, markers: int, comments: int)
                     "text": f"Marker {i}: something looks off here", "broadcastId": str(uuid.uuid4())}
             ids.append((await http.post("/chats", json=body)).json()["marker"]["id"])
         for i in range(comments - markers):
-            await http.post(f"/chats/{random.choice(ids)}/comments",
-                            json={"text": f"Reply {i} with a sentence or two of detail", "broadcastId": str(uuid.uuid4())})
+            reply = {"text": f"Reply {i} with a sentence or two of detail", "broadcastId": str(uuid.uuid4())}
+            await http.post(f"/chats/{random.choice(ids)}/comments", json=reply)
 
 
 async def until(condition, timeout: float = 60.0) -> None:

@@ -136,7 +136,8 @@ async def engines() -> AsyncIterator[Callable[..., Any]]:
     """Make started sync engines; all are closed at the end of the test."""
     made: list[SyncEngine] = []
 
-    async def make(url: str, token: str, backoff: Backoff = Backoff(0.05, 0.5), cafile: str | None = None) -> SyncEngine:
+    async def make(url: str, token: str, backoff: Backoff = Backoff(0.05, 0.5),
+                   cafile: str | None = None) -> SyncEngine:
         engine = SyncEngine(url, token, backoff=backoff, cafile=cafile)
         made.append(engine)
         await engine.start()

@@ -64,7 +64,8 @@ async def test_ctrl_c_closes_live_connections_with_1001_and_exits_cleanly(tmp_pa
     secret = token(tmp_path)
     server = ServerProcess(tmp_path)
     url = await server.url()
-    ws = await connect(url.replace("http", "ws") + "/api/v1/live", additional_headers={"Authorization": f"Bearer {secret}"})
+    ws = await connect(url.replace("http", "ws") + "/api/v1/live",
+                       additional_headers={"Authorization": f"Bearer {secret}"})
     await ws.send(json.dumps({"type": "subscribe", "image": IMAGE, "since": None}))
     await ws.recv()
     server.proc.send_signal(signal.SIGINT)

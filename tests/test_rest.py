@@ -150,7 +150,8 @@ async def test_moderators_may_edit_delete_and_move_what_others_wrote(server: Har
         edited = await mod.patch(f"/comments/{marker['comments'][0]['id']}", json={"text": "tidied",
                                                                                 "broadcastId": bid()})
         assert edited.status_code == 200 and edited.json()["comment"]["editedAt"]
-        assert (await mod.patch(f"/chats/{marker['id']}", json={"x": 3, "y": 4, "broadcastId": bid()})).status_code == 200
+        moved = await mod.patch(f"/chats/{marker['id']}", json={"x": 3, "y": 4, "broadcastId": bid()})
+        assert moved.status_code == 200
         assert (await mod.delete(f"/chats/{marker['id']}", params={"broadcastId": bid()})).json() == {"seq": 4}
 
 

@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from ..protocol.events import (
     Batch,
+    Change,
     DeletedImageChat,
     ErrorFrame,
     FrameError,
@@ -83,7 +84,7 @@ class Backoff:
     maximum: float = 15.0
 
     def delay(self, attempt: int) -> float:
-        return min(self.maximum, self.initial * 2**attempt) * random.uniform(0.5, 1.0)
+        return min(self.maximum, self.initial * 2.0**attempt) * random.uniform(0.5, 1.0)
 
 
 # What the engine tells its listeners.
@@ -271,14 +272,14 @@ class SyncEngine:
             lambda r: DeletedImageChat(image=image, seq=r.seq, broadcast_id=bid, marker_id=marker_id),
         )
 
-    async def _patch(self, image: str, marker_id: str, change: str, **values: object) -> Marker:
+    async def _patch(self, image: str, marker_id: str, change: Change, **values: object) -> Marker:
         bid = _broadcast_id()
         marker = self._marker(image, marker_id)
         position = MarkerPosition(id=marker_id, x=marker.x, y=marker.y, status=marker.status).model_copy(update=values)
 
         def event(seq: int, pos: MarkerPosition) -> ImageChatUpdated:
             return ImageChatUpdated(image=image, seq=seq, broadcast_id=bid, marker_id=marker_id, change=change,
-                                    marker=pos)  # type: ignore[arg-type]
+                                    marker=pos)
 
         result = await self._write(
             image, event(0, position),
@@ -308,9 +309,9 @@ class SyncEngine:
         self._offer(entry, [event])
         return result
 
-    def _comment_event(self, image: str, bid: str, change: str, comment: Comment, seq: int = 0) -> ImageChatUpdated:
+    def _comment_event(self, image: str, bid: str, change: Change, comment: Comment, seq: int = 0) -> ImageChatUpdated:
         return ImageChatUpdated(image=image, seq=seq, broadcast_id=bid, marker_id=comment.marker_id, change=change,
-                                comment=comment)  # type: ignore[arg-type]
+                                comment=comment)
 
     def _marker(self, image: str, marker_id: str) -> Marker:
         for marker in self.markers(image):

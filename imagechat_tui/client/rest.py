@@ -1,4 +1,4 @@
-"""REST calls of PROTOCOL.md over httpx, returning protocol models and raising ClientError."""
+"""REST calls of docs/protocol.md over httpx, returning protocol models and raising ClientError."""
 
 from __future__ import annotations
 

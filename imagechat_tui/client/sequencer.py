@@ -10,7 +10,7 @@ class Sequencer:
     """Releases events strictly as last+1, last+2, …; drops old ones; holds early ones.
 
     When an event arrives early, the gap opens; if it is not filled within GAP_WAIT the caller
-    resubscribes with `since=last` (PROTOCOL.md, client rules)."""
+    resubscribes with `since=last` (docs/protocol.md, client rules)."""
 
     def __init__(self, last: int = 0) -> None:
         self.last = last

@@ -1,4 +1,4 @@
-"""Live events and WebSocket frames: models, encoding and decoding (PROTOCOL.md, "Live updates")."""
+"""Live events and WebSocket frames: models, encoding and decoding (docs/protocol.md, "Live updates")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Limits fixed by PROTOCOL.md v1 (and the few the page leaves to the implementer, chosen here)."""
+"""Limits fixed by docs/protocol.md v1 (and the few the page leaves to the implementer, chosen here)."""
 
 MAX_IMAGE_KEY_LENGTH = 2048
 MAX_TEXT_LENGTH = 2000

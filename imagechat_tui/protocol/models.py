@@ -1,4 +1,4 @@
-"""Objects and REST bodies of PROTOCOL.md v1, as pydantic models with camelCase on the wire."""
+"""Objects and REST bodies of docs/protocol.md v1, as pydantic models with camelCase on the wire."""
 
 from __future__ import annotations
 

@@ -199,7 +199,7 @@ def build_api(server: ImageChatServer) -> FastAPI:
         title="Image Chat",
         version=__version__,
         description="Collaborative annotation of images: markers at percentage coordinates, threaded "
-        "conversations, live updates over `/api/v1/live`. See PROTOCOL.md.",
+        "conversations, live updates over `/api/v1/live`. The wire contract is docs/protocol.md in the repository.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
     )

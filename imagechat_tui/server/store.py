@@ -150,7 +150,9 @@ class _Statements:
             .values(seq=images.c.seq + 1)
             .returning(images.c.seq)
         )
-        self.markers_of_image = select(markers).where(markers.c.image_id == bindparam("b_image")).order_by(markers.c.seq)
+        self.markers_of_image = (
+            select(markers).where(markers.c.image_id == bindparam("b_image")).order_by(markers.c.seq)
+        )
         self.comments_of_image = (
             select(comments)
             .join(markers, markers.c.id == comments.c.marker_id)

@@ -7,7 +7,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..server.config import default_data_dir
 from . import embedded
 from .cache import StateCache, cache_dir
 from .sample import draw_sample
@@ -48,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     server, token = settings.server, settings.token
     if server is None:
-        data_dir = default_data_dir()
+        data_dir = embedded.default_data_dir()
         if not embedded.ensure_server(data_dir):
             print(f"imagechat-tui: the local server did not start; see {data_dir / 'server.log'}. "
                   "Opening offline.", file=sys.stderr)

@@ -108,7 +108,8 @@ async def test_place_and_select_with_the_mouse(server: Harness, make_app, sample
 async def test_changing_someone_elses_comment_or_marker_is_refused_before_typing(server: Harness, make_app, sample,
                                                                                  sample_key) -> None:
     bob_token = await server.token("u_bob", "Bob")
-    async with httpx.AsyncClient(base_url=server.url + "/api/v1", headers={"Authorization": f"Bearer {bob_token}"}) as h:
+    bob = {"Authorization": f"Bearer {bob_token}"}
+    async with httpx.AsyncClient(base_url=server.url + "/api/v1", headers=bob) as h:
         await h.post("/chats", json={"image": sample_key, "x": 30, "y": 30, "text": "Bob's", "broadcastId": bid()})
     app = make_app(server, await server.token("u_ana", "Ana", role="member"), sample)
     async with app.run_test(size=SIZE) as pilot:

@@ -28,7 +28,7 @@ def web(sample: Path) -> Iterator[str]:
     body = sample.read_bytes()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        def do_GET(self) -> None:  # the stdlib's name
             if self.path.startswith("/hop/"):
                 left = int(self.path.rsplit("/", 1)[1])
                 self.send_response(302)

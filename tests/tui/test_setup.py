@@ -28,7 +28,7 @@ def test_flags_win_over_the_environment_which_wins_over_the_file(tmp_path: Path,
     assert (settings.server, settings.token, settings.cafile) == ("https://flag.example", "env-token", "/file/ca.pem")
     assert settings.keymap == {"reply": "ctrl+r"}
     config.write_text("server = [1")
-    with pytest.raises(SettingsError, match="config.toml"):
+    with pytest.raises(SettingsError, match=r"config\.toml"):
         resolve(None, None, None, config)
 
 
