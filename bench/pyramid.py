@@ -63,12 +63,14 @@ def views(pyramid: Pyramid, pane: str, steps: int) -> None:
     centre = (pyramid.width / 2, pyramid.height / 2)
     for label, zoom in [("fit", None), ("0.7x", 0.7), ("1x", 1.0), ("4x", 4.0)]:
         built, scale = pyramid.scaled, zoom or fit(pyramid, size)
-        first = timed(lambda: pyramid.region(view_box(size, scale, centre), size))
-        again = timed(lambda: pyramid.region(view_box(size, scale, centre), size))
+        box = view_box(size, scale, centre)
+        first = timed(lambda b=box: pyramid.region(b, size))
+        again = timed(lambda b=box: pyramid.region(b, size))
         pans = []
         for step in range(1, steps + 1):  # one cell right, then one down, and so on
             x, y = centre[0] + cell * ((step + 1) // 2) / scale, centre[1] + cell * (step // 2) / scale
-            pans.append(timed(lambda: pyramid.region(view_box(size, scale, (x, y)), size)))
+            box = view_box(size, scale, (x, y))
+            pans.append(timed(lambda b=box: pyramid.region(b, size)))
         median = statistics.median(pans)
         verdict = "ok" if max(again, median) * 1000 < TARGET_MS else f"over {TARGET_MS:.0f} ms"
         print(f"  {pane:18} {label:4}  first {ms(first)}  redraw {ms(again)}  pan median {ms(median)}"

@@ -120,8 +120,9 @@ async def main() -> None:
                 "zoom": timed_view_steps(view, lambda: view.zoom(random.choice((-1, 1))), 40),
             }
             for what, took in figures.items():
-                print(f"one {what} step, half-block, {SIZE[0]}x{SIZE[1]}: median {statistics.median(took) * 1000:.1f} ms, "
-                      f"max {max(took) * 1000:.1f} ms of app time (scale the view, draw every line)")
+                print(f"one {what} step, half-block, {SIZE[0]}x{SIZE[1]}: "
+                      f"median {statistics.median(took) * 1000:.1f} ms, max {max(took) * 1000:.1f} ms "
+                      "of app time (scale the view, draw every line)")
             view.zoom_fit()
 
             await until(lambda: app.engine.link.state is LinkState.ONLINE)

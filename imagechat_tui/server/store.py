@@ -26,7 +26,6 @@ from ..protocol.events import (
     encode_event,
 )
 from ..protocol.limits import KEPT_EVENTS
-from ..protocol.permissions import may_change
 from ..protocol.models import (
     AddComment,
     ChatsPage,
@@ -44,6 +43,7 @@ from ..protocol.models import (
     UserRef,
     now_iso,
 )
+from ..protocol.permissions import may_change
 from .database import Database
 from .errors import ApiError, forbidden, invalid, not_found
 from .schema import comments, events, images, markers, receipts, tenants, tokens, usage

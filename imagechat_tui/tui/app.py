@@ -14,9 +14,9 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.content import Content
 from textual.widgets import Footer, ProgressBar, Static
 
 from ..client.engine import (
@@ -32,6 +32,7 @@ from ..client.errors import ClientError
 from ..protocol.models import Comment, Marker
 from ..protocol.permissions import may_change
 from . import clipboard
+from .badges import Badge
 from .cache import StateCache, copies_dir
 from .loader import LoadedImage, LoadError, load
 from .opener import OpenerError, open_externally
@@ -44,7 +45,6 @@ from .screens.help import HelpScreen
 from .selection import Selection
 from .threads import as_markdown, utc_now
 from .widgets.conversation import MarkerList, ThreadView
-from .badges import Badge
 from .widgets.image_view import ImageView
 from .widgets.status import OfflineBanner, StatusBar
 

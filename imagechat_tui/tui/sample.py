@@ -8,7 +8,6 @@ from pathlib import Path
 import httpx
 from PIL import Image, ImageDraw, ImageFont
 
-
 SAMPLE_SIZE = (1280, 800)
 
 

@@ -3,6 +3,7 @@ and each says what really happened."""
 
 from __future__ import annotations
 
+import asyncio
 import stat
 from pathlib import Path
 
@@ -58,7 +59,8 @@ async def test_y_without_a_clipboard_shows_the_markdown_and_saves_it(server: Har
         await wait_for(lambda: isinstance(app.screen, CopiedScreen), 5, "the Markdown screen")
         assert not any("copied" in n for n in notices(app))
         saved = Path(app.screen.saved_to)
-        assert saved.is_relative_to(tmp_path / "data") and "Nowhere to paste" in saved.read_text()
+        assert saved.is_relative_to(tmp_path / "data")
+        assert "Nowhere to paste" in await asyncio.to_thread(saved.read_text)
         await pilot.press("escape")
         assert not isinstance(app.screen, CopiedScreen)
 

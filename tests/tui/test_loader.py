@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from imagechat_tui.protocol.imagekey import file_image_key
-from imagechat_tui.tui.loader import CHECKER, CHECKER_SHADES, LoadError, LoadedImage, decode, load
+from imagechat_tui.tui.loader import CHECKER, CHECKER_SHADES, LoadedImage, LoadError, decode, load
 from imagechat_tui.tui.sample import SAMPLE_SIZE
 
 from ..conftest import wait_for

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,7 +19,10 @@ PANE = (106, 46)
 HALF = (1, 2)
 
 
-def geometry(view: View = View(), image=IMAGE, pane=PANE, cell=HALF) -> viewport.Geometry:
+FIT = View()
+
+
+def geometry(view: View = FIT, image=IMAGE, pane=PANE, cell=HALF) -> viewport.Geometry:
     g = viewport.layout(view, image, pane, cell)
     assert g is not None
     return g
@@ -110,10 +115,10 @@ def test_close_markers_cluster_and_a_click_cycles_through_them() -> None:
 
 def test_neighbouring_badges_never_touch() -> None:
     g = geometry(pane=(80, 22))
-    for gap in range(0, 12):
+    for gap in range(12):
         placement = place([badge(31, 50, 50), badge(5, 50 + gap * 100 / g.cols, 50)], g, None)
         spans = sorted((p.col, p.col + p.width) for p in placement.badges)
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert start > end  # at least one cell between two badges
 
 
@@ -149,7 +154,7 @@ def test_the_cursor_never_hides_a_badge() -> None:
     cell = g.cell_of(50, 50)
     picture = Image.new("RGB", (g.cols, g.rows * 2), "white")
     layers = halfblock_overlays(picture, placement, Cursor(cell, True))
-    (col, text, style), = layers[cell[1]]
+    ((_, text, style),) = layers[cell[1]]
     assert text == "19" and style.bgcolor.triplet == UNDER_CURSOR.fill
     elsewhere = halfblock_overlays(picture, placement, Cursor((0, 0), True))
     assert [t for _, t, _ in elsewhere[0]] == ["✚"]
