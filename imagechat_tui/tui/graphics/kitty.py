@@ -30,6 +30,11 @@ def encode(image: Image.Image, cols: int, rows: int, image_id: int) -> bytes:
     return b"".join(out)
 
 
-def delete(image_id: int) -> bytes:
-    """Remove the image's placements and free its data (d=I)."""
-    return command(f"a=d,d=I,i={image_id}")
+def place(cols: int, rows: int, image_id: int) -> bytes:
+    """Display an image sent before (and hidden since) at the cursor again, without sending it again."""
+    return command(f"a=p,i={image_id},p=1,c={cols},r={rows},C=1")
+
+
+def delete(image_id: int, free: bool = True) -> bytes:
+    """Remove the image from the screen; `free` also drops its data from the terminal (d=I, else d=i)."""
+    return command(f"a=d,d={'I' if free else 'i'},i={image_id}")

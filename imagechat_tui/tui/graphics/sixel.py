@@ -8,6 +8,8 @@ a per-pixel Python loop takes seconds for a 1600 x 960 pane, this takes tens of 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 from PIL import Image
 
@@ -16,7 +18,7 @@ BAND = 6
 ZERO = 0x3F
 """'?': the sixel character with no pixel set; bits are added to it."""
 PAD = 256
-"""Colour index of the rows added to fill the last band: never drawn."""
+"""Colour index of pixels never drawn: holes, and the rows added to fill the last band."""
 SLOT = 8
 """Bytes reserved for one token: '!' + up to five digits + the character, or '#' + a colour index."""
 START = b'\x1bP0;1;0q"1;1;'
@@ -24,9 +26,16 @@ START = b'\x1bP0;1;0q"1;1;'
 END = b"\x1b\\"
 
 
-def encode(image: Image.Image) -> bytes:
-    """The sequence drawing `image` (mode RGB) with its top-left corner at the cursor."""
+def encode(image: Image.Image, holes: Iterable[tuple[int, int, int, int]] = ()) -> bytes:
+    """The sequence drawing `image` (mode RGB) with its top-left corner at the cursor.
+
+    `holes` are pixel boxes (left, top, right, bottom) left as they are on screen, e.g. under a toast.
+    """
     pixels, palette = _indexed(image)
+    if holes:
+        pixels = pixels.astype(np.uint16)
+        for left, top, right, bottom in holes:
+            pixels[top:bottom, left:right] = PAD
     width, height = image.size
     rows, colours, bands = _colour_rows(pixels)
     body = _tokens(rows, colours, bands, width)

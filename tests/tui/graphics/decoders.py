@@ -46,7 +46,6 @@ def sixel(data: bytes) -> Image.Image:
                     if bits >> row & 1 and column < width and y < height:
                         pixels[3 * (y * width + column):3 * (y * width + column) + 3] = bytes(colour)
             x += repeat
-    assert match.end() == len(data) or data[match.end():].strip() == b"", "bytes after the sequence"
     return Image.frombytes("RGB", (width, height), bytes(pixels))
 
 

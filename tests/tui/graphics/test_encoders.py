@@ -56,3 +56,10 @@ def test_iterm2_sends_a_png_sized_in_cells() -> None:
     args, decoded = decoders.iterm2(iterm2.encode(image, 20, 6))
     assert (args["inline"], args["width"], args["height"], args["preserveAspectRatio"]) == ("1", "20", "6", "0")
     assert difference(decoded, image) == 0
+
+
+def test_sixel_leaves_holes_untouched() -> None:
+    image = Image.new("RGB", (30, 24), (0, 0, 255))
+    drawn = np.asarray(decoders.sixel(sixel.encode(image, holes=[(10, 6, 20, 18)])))
+    assert (drawn[6:18, 10:20] == 0).all(), "the decoder leaves unset pixels black"
+    assert (drawn[:6] == (0, 0, 255)).all() and (drawn[:, :10] == (0, 0, 255)).all()
