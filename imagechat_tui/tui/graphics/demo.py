@@ -33,8 +33,8 @@ def fine_pattern(size: tuple[int, int] = (1600, 960)) -> Image.Image:
         draw.line((x, 0, x, 40), fill=(0, 0, 0))
     for n, colour in enumerate([(255, 0, 0), (0, 200, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255)]):
         draw.rectangle((n * 120, 50, n * 120 + 119, 110), fill=colour)
-    for line in range(60, size[1] // 14):
-        draw.text((10, line * 14 - 700), f"line {line}: request id 7f3a-{line * 7919:06x}", fill=(0, 0, 0))
+    for line, y in enumerate(range(130, size[1] - 14, 14)):
+        draw.text((10, y), f"line {line}: request id 7f3a-{line * 7919:06x}", fill=(0, 0, 0))
     return image
 
 

@@ -13,8 +13,10 @@ from imagechat_tui.tui.graphics.detect import (
     parse_replies,
 )
 
-XTERM_VT340 = b"\x1b[6;20;10t\x1b[4;480;800t\x1b[?63;1;2;4;6;9;15;16;22;28c"
-"""xterm -ti vt340 (recorded): no reply to the Kitty query, Sixel (4) among its attributes."""
+XTERM_VT340 = b"\x1b[?63;1;2;4;6;9;15;16;22;28c"
+"""xterm 379 -ti vt340 -fn 10x20, 100x30 (recorded): only DA1, with Sixel (4); no window-op replies."""
+XTERM_VT340_SIZE = WinSize(rows=30, cols=100, x_pixels=1004, y_pixels=604)
+"""Its TIOCGWINSZ: the pixels include a 2-pixel border on each side."""
 KITTY = b"\x1b_Gi=31;OK\x1b\\\x1b[6;18;9t\x1b[4;864;1440t\x1b[?62;c"
 WEZTERM = b"\x1b_Gi=31;OK\x1b\\\x1b[6;16;8t\x1b[4;768;1280t\x1b[?65;4;6;18;22c"
 FOOT = b"\x1b_Gi=31;ENOTSUPPORTED:\x1b\\\x1b[6;17;8t\x1b[?62;4;22c"
@@ -26,7 +28,8 @@ SIZE = WinSize(rows=24, cols=80, x_pixels=0, y_pixels=0)
 
 def test_replies_are_parsed_whatever_their_order_and_split() -> None:
     assert parse_replies(XTERM_VT340) == Replies(kitty=False, attributes=(63, 1, 2, 4, 6, 9, 15, 16, 22, 28),
-                                                 cell_px=(10, 20), area_px=(800, 480))
+                                                 cell_px=None, area_px=None)
+    assert parse_replies(b"\x1b[6;20;10t\x1b[4;480;800t") == Replies(False, None, (10, 20), (800, 480))
     assert parse_replies(KITTY).kitty and parse_replies(KITTY).cell_px == (9, 18)
     assert not parse_replies(FOOT).kitty, "an error reply is not support"
     assert parse_replies(b"") == NO_REPLIES
@@ -36,7 +39,7 @@ def test_replies_are_parsed_whatever_their_order_and_split() -> None:
 @pytest.mark.parametrize(("replies", "env", "mode", "cell", "why"), [
     (KITTY, {"TERM": "xterm-kitty"}, "kitty", (9, 18), "Kitty graphics query"),
     (WEZTERM, {"TERM_PROGRAM": "WezTerm"}, "kitty", (8, 16), "Kitty graphics query"),
-    (XTERM_VT340, {"TERM": "xterm"}, "sixel", (10, 20), "device attributes"),
+    (XTERM_VT340, {"TERM": "xterm"}, "sixel", None, "device attributes"),
     (FOOT, {"TERM": "foot"}, "sixel", (8, 17), "device attributes"),
     (b"\x1b[?62;4c", {"TERM_PROGRAM": "iTerm.app"}, "iterm2", None, "iTerm.app"),
     (PLAIN, {"TERM": "xterm-256color"}, "halfblock", None, "reports no graphics"),
@@ -54,6 +57,7 @@ def test_auto_takes_the_best_protocol_reported(replies: bytes, env: dict[str, st
 
 
 def test_the_cell_size_comes_from_16t_then_14t_then_the_kernel() -> None:
+    assert choose(None, {}, parse_replies(XTERM_VT340), XTERM_VT340_SIZE).cell_size_px == (10, 20)
     area_only = b"\x1b[4;480;800t\x1b[?62;4c"
     assert choose(None, {}, parse_replies(area_only), SIZE).cell_size_px == (10, 20)
     kernel = WinSize(rows=24, cols=80, x_pixels=720, y_pixels=432)
