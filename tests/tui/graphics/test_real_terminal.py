@@ -36,12 +36,21 @@ def locate(shot: Image.Image, source: Image.Image, within: tuple[int, int]) -> t
     return best if errors[best] < 2 else None
 
 
-def test_the_pane_shows_the_picture_at_full_resolution(tmp_path: Path) -> None:
-    source = source_picture()
+def demo(source: Image.Image, tmp_path: Path) -> list[str]:
     path = tmp_path / "source.png"
     source.save(path)
-    command = [sys.executable, "-m", "imagechat_tui.tui.graphics.demo", "--graphics", "sixel", str(path)]
-    with xterm(command, COLS, ROWS) as term:
+    return [sys.executable, "-m", "imagechat_tui.tui.graphics.demo", "--graphics", "sixel", str(path)]
+
+
+def matches(shot: Image.Image, source: Image.Image, box: tuple[int, int, int, int]) -> bool:
+    """The screen's box shows the source's pixels there (to within quantizing)."""
+    shown = np.asarray(shot.crop(box), dtype=np.int16)
+    return bool(np.abs(shown - np.asarray(source.crop(box), dtype=np.int16)).mean() < 2)
+
+
+def test_the_pane_shows_the_picture_at_full_resolution(tmp_path: Path) -> None:
+    source = source_picture()
+    with xterm(demo(source, tmp_path), COLS, ROWS) as term:
         left, top, right, bottom = term.cell_box(*PANE)
         shot = term.wait_for(lambda image: locate(image, source, (40, 60)), 30, "the picture on screen")
         shot.save(tmp_path / "capture.png")
@@ -54,3 +63,20 @@ def test_the_pane_shows_the_picture_at_full_resolution(tmp_path: Path) -> None:
     pane = source.crop((0, 0, right - left, bottom - top))
     expected = np.asarray(pane.quantize(256, method=Image.Quantize.FASTOCTREE).convert("RGB"), dtype=np.int16)
     assert np.abs(shown - expected).max() <= 3, "every pixel as sent (to sixel's 1 % steps)"
+
+
+def test_a_toast_shows_over_the_picture_and_the_picture_comes_back_whole(tmp_path: Path) -> None:
+    source = fine_pattern((1000, 560))
+    on_screen = Image.new("RGB", (1280, 800))
+    on_screen.paste(source, (0, 20))  # where the pane is: row 1
+    corner = (600, 440, 1000, 580)
+    """The pane's bottom-right corner, where Textual puts toasts."""
+    with xterm(demo(source, tmp_path), COLS, ROWS) as term:
+        term.wait_for(lambda shot: matches(shot, on_screen, (0, 20, 1000, 580)), 30, "the picture")
+        term.press("n")
+        with_toast = term.wait_for(
+            lambda shot: not matches(shot, on_screen, corner) and matches(shot, on_screen, (0, 20, 1000, 400)),
+            10, "the toast over the corner, the rest of the picture as it was")
+        with_toast.save(tmp_path / "toast.png")
+        term.wait_for(lambda shot: matches(shot, on_screen, (0, 20, 1000, 580)), 10, "the whole picture again")
+        term.press("q")
