@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from textual.screen import ModalScreen
@@ -66,15 +69,27 @@ async def settled(pilot, recorder: Recorder, what: str) -> str:
     return writes[0]
 
 
-async def started(pilot, recorder: Recorder) -> str:
-    return await settled(pilot, recorder, "the first picture")
+@dataclass
+class Run:
+    app: DemoApp
+    pilot: Any
+    recorder: Recorder
+    first: str
+    """The picture written at startup."""
+
+
+@asynccontextmanager
+async def running(mode: str, notifications: bool = False) -> AsyncIterator[Run]:
+    """The demo app in `mode`, once started, with what its pane writes recorded."""
+    recorder = Recorder()
+    app = DemoApp(fine_pattern(), terminal(mode), recorder)
+    async with app.run_test(size=SIZE, notifications=notifications) as pilot:
+        yield Run(app, pilot, recorder, await settled(pilot, recorder, "the first picture"))
 
 
 async def test_sixel_is_drawn_once_at_the_region_and_not_for_a_status_change() -> None:
-    recorder = Recorder()
-    app = DemoApp(fine_pattern(), terminal("sixel"), recorder)
-    async with app.run_test(size=SIZE) as pilot:
-        first = await started(pilot, recorder)
+    async with running("sixel") as run:
+        app, pilot, recorder, first = run.app, run.pilot, run.recorder, run.first
         region = app.query_one(Picture).content_region
         assert where(first) == (region.x, region.y)
         drawn = np.asarray(decoders.sixel(first.encode()))
@@ -86,13 +101,11 @@ async def test_sixel_is_drawn_once_at_the_region_and_not_for_a_status_change() -
 
 
 async def test_sixel_is_redrawn_from_its_encoding_when_textual_repaints_or_moves_the_region(monkeypatch) -> None:
-    recorder = Recorder()
     encoded: list[int] = []
     encode = sixel.encode
     monkeypatch.setattr(sixel, "encode", lambda *args: encoded.append(1) or encode(*args))
-    app = DemoApp(fine_pattern(), terminal("sixel"), recorder)
-    async with app.run_test(size=SIZE) as pilot:
-        first = await started(pilot, recorder)
+    async with running("sixel") as run:
+        app, pilot, recorder, first = run.app, run.pilot, run.recorder, run.first
         app.query_one(Picture).refresh()
         await wait_for(lambda: recorder.writes, 5, "the redraw after a repaint")
         assert recorder.take() == [first] and len(encoded) == 1
@@ -109,10 +122,8 @@ class Cover(ModalScreen[None]):
 
 
 async def test_kitty_is_sent_once_hidden_under_another_screen_and_placed_again_without_resending() -> None:
-    recorder = Recorder()
-    app = DemoApp(fine_pattern(), terminal("kitty"), recorder)
-    async with app.run_test(size=SIZE) as pilot:
-        first = await started(pilot, recorder)
+    async with running("kitty") as run:
+        app, pilot, recorder, first = run.app, run.pilot, run.recorder, run.first
         [sent] = decoders.kitty(first.encode()).images
         assert sent.image is not None and np.array_equal(np.asarray(sent.image), expected_picture(app))
         await framed(app, app.query_one(Picture).refresh, "a repaint")
@@ -129,21 +140,16 @@ async def test_kitty_is_sent_once_hidden_under_another_screen_and_placed_again_w
 
 
 async def test_iterm2_draws_the_png_over_the_region() -> None:
-    recorder = Recorder()
-    app = DemoApp(fine_pattern(), terminal("iterm2"), recorder)
-    async with app.run_test(size=SIZE) as pilot:
-        first = await started(pilot, recorder)
-        region = app.query_one(Picture).content_region
-        args, image = decoders.iterm2(first.encode())
+    async with running("iterm2") as run:
+        region = run.app.query_one(Picture).content_region
+        args, image = decoders.iterm2(run.first.encode())
         assert (int(args["width"]), int(args["height"])) == (region.width, region.height)
-        assert np.array_equal(np.asarray(image), expected_picture(app))
+        assert np.array_equal(np.asarray(image), expected_picture(run.app))
 
 
 async def test_a_toast_over_a_sixel_picture_is_a_hole_in_it_until_it_goes() -> None:
-    recorder = Recorder()
-    app = DemoApp(fine_pattern(), terminal("sixel"), recorder)
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
-        first = await started(pilot, recorder)
+    async with running("sixel", notifications=True) as run:
+        app, pilot, recorder, first = run.app, run.pilot, run.recorder, run.first
         await pilot.press("n")
         with_hole = await settled(pilot, recorder, "the picture around the toast")
         [toast] = app.screen.query("Toast")
