@@ -79,7 +79,7 @@ def xterm(command: Sequence[str], cols: int = 100, rows: int = 30,
     """`command` running in a fresh xterm -ti vt340 of cols x rows cells; both stopped at the end."""
     if missing := [tool for tool in TOOLS if shutil.which(tool) is None]:
         services_unavailable(f"xterm and Xvfb ({', '.join(missing)} missing)")
-    with _xvfb() as display:
+    with _xvfb((max(1280, cols * CELL[0]), max(800, rows * CELL[1]))) as display:
         resources = [arg for resource in RESOURCES for arg in ("-xrm", resource)]
         process = subprocess.Popen(
             ["xterm", "-ti", "vt340", "-fn", FONT, "-b", "0", "-w", "0", "-geometry", f"{cols}x{rows}+0+0", *resources,
@@ -93,9 +93,10 @@ def xterm(command: Sequence[str], cols: int = 100, rows: int = 30,
 
 
 @contextmanager
-def _xvfb() -> Iterator[str]:
+def _xvfb(size: tuple[int, int]) -> Iterator[str]:
     read, write = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", f"{size[0]}x{size[1]}x24",
+                               "-nolisten", "tcp"],
                               pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write)
     try:

@@ -22,14 +22,17 @@ WAIT = 0.5
 KITTY_QUERY = b"\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\"
 CELL_QUERY = b"\x1b[16t"
 AREA_QUERY = b"\x1b[14t"
+SIXEL_SIZE_QUERY = b"\x1b[?2;1;0S"
+"""XTSMGRAPHICS: the largest Sixel image the terminal draws (xterm: its window, at most maxGraphicSize)."""
 ATTRIBUTES_QUERY = b"\x1b[c"
-QUERIES = KITTY_QUERY + CELL_QUERY + AREA_QUERY + ATTRIBUTES_QUERY
+QUERIES = KITTY_QUERY + CELL_QUERY + AREA_QUERY + SIXEL_SIZE_QUERY + ATTRIBUTES_QUERY
 """Every terminal answers the device attributes (DA1), and in order: asked last, its reply ends the wait."""
 
 KITTY_REPLY = re.compile(rb"\x1b_Gi=31;([^\x1b]*)\x1b\\")
 ATTRIBUTES_REPLY = re.compile(rb"\x1b\[\?([\d;]*)c")
 CELL_REPLY = re.compile(rb"\x1b\[6;(\d+);(\d+)t")
 AREA_REPLY = re.compile(rb"\x1b\[4;(\d+);(\d+)t")
+SIXEL_SIZE_REPLY = re.compile(rb"\x1b\[\?2;0;(\d+);(\d+)S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,7 @@ class Replies:
     cell_px: tuple[int, int] | None
     area_px: tuple[int, int] | None
     """The text area in pixels (CSI 14 t), as (width, height)."""
+    sixel_max_px: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +85,13 @@ def parse_replies(data: bytes) -> Replies:
     attributes = ATTRIBUTES_REPLY.search(data)
     cell = CELL_REPLY.search(data)
     area = AREA_REPLY.search(data)
+    sixel_max = SIXEL_SIZE_REPLY.search(data)
     return Replies(
         kitty=bool(kitty and kitty.group(1) == b"OK"),
         attributes=tuple(int(p) for p in attributes.group(1).split(b";") if p) if attributes else None,
         cell_px=_positive(int(cell.group(2)), int(cell.group(1))) if cell else None,
         area_px=_positive(int(area.group(2)), int(area.group(1))) if area else None,
+        sixel_max_px=_positive(int(sixel_max.group(1)), int(sixel_max.group(2))) if sixel_max else None,
     )
 
 
@@ -133,7 +139,20 @@ def choose(override: str | None, env: Mapping[str, str], replies: Replies | None
         return Terminal(mode, cell, mux, why)
     if cell is None:
         return Terminal("halfblock", None, mux, f"half-blocks: {why}, but the cell size in pixels is unknown")
+    if mode == "sixel" and (small := _sixel_too_small(replies, cell, size)):
+        return Terminal("halfblock", cell, mux, f"half-blocks: {why}, but {small}")
     return Terminal(mode, cell, mux, f"{mode}: {why}")
+
+
+def _sixel_too_small(replies: Replies, cell: tuple[int, int], size: WinSize | None) -> str | None:
+    """Why Sixel images can't cover the window, if they can't: xterm drops larger ones (1000 px by default)."""
+    if replies.sixel_max_px is None or size is None:
+        return None
+    (width, height), (max_w, max_h) = (size.cols * cell[0], size.rows * cell[1]), replies.sixel_max_px
+    if width <= max_w and height <= max_h:
+        return None
+    return (f"it draws Sixel images up to {max_w}x{max_h} px, less than its {width}x{height} px window "
+            "(xterm: set XTerm*maxGraphicSize, e.g. -xrm 'XTerm*maxGraphicSize: 4096x4096')")
 
 
 def _protocol(env: Mapping[str, str], replies: Replies, mux: str | None) -> tuple[Mode, str]:

@@ -30,6 +30,7 @@ def test_replies_are_parsed_whatever_their_order_and_split() -> None:
     assert parse_replies(XTERM_VT340) == Replies(kitty=False, attributes=(63, 1, 2, 4, 6, 9, 15, 16, 22, 28),
                                                  cell_px=None, area_px=None)
     assert parse_replies(b"\x1b[6;20;10t\x1b[4;480;800t") == Replies(False, None, (10, 20), (800, 480))
+    assert parse_replies(b"\x1b[?2;0;1000;960S").sixel_max_px == (1000, 960)
     assert parse_replies(KITTY).kitty and parse_replies(KITTY).cell_px == (9, 18)
     assert not parse_replies(FOOT).kitty, "an error reply is not support"
     assert parse_replies(b"") == NO_REPLIES
@@ -62,6 +63,20 @@ def test_the_cell_size_comes_from_16t_then_14t_then_the_kernel() -> None:
     assert choose(None, {}, parse_replies(area_only), SIZE).cell_size_px == (10, 20)
     kernel = WinSize(rows=24, cols=80, x_pixels=720, y_pixels=432)
     assert choose(None, {}, parse_replies(b"\x1b[?62;4c"), kernel).cell_size_px == (9, 18)
+
+
+XTERM_DEFAULT_160X48 = b"\x1b[?2;0;1000;960S\x1b[?63;1;2;4;6;9;15;16;22;28c"
+"""xterm 379 -ti vt340 at 160 x 48 cells of 10 x 20 (recorded): Sixel up to 1000 px wide by default."""
+XTERM_LARGER_160X48 = b"\x1b[?2;0;1600;960S\x1b[?63;1;2;4;6;9;15;16;22;28c"
+"""The same with -xrm 'XTerm*maxGraphicSize: 4096x4096': up to its window."""
+
+
+def test_sixel_needs_images_as_large_as_the_window() -> None:
+    size = WinSize(rows=48, cols=160, x_pixels=1600, y_pixels=960)
+    small = choose("auto", {"TERM": "xterm"}, parse_replies(XTERM_DEFAULT_160X48), size)
+    assert small.mode == "halfblock" and "1000x960" in small.reason and "maxGraphicSize" in small.reason
+    assert choose("auto", {}, parse_replies(XTERM_LARGER_160X48), size).mode == "sixel"
+    assert choose("sixel", {}, parse_replies(XTERM_DEFAULT_160X48), size).mode == "sixel", "as set is as set"
 
 
 def test_a_pixel_mode_without_a_cell_size_falls_back_to_half_blocks() -> None:

@@ -36,10 +36,10 @@ def locate(shot: Image.Image, source: Image.Image, within: tuple[int, int]) -> t
     return best if errors[best] < 2 else None
 
 
-def demo(source: Image.Image, tmp_path: Path) -> list[str]:
+def demo(source: Image.Image, tmp_path: Path, graphics: str = "sixel") -> list[str]:
     path = tmp_path / "source.png"
     source.save(path)
-    return [sys.executable, "-m", "imagechat_tui.tui.graphics.demo", "--graphics", "sixel", str(path)]
+    return [sys.executable, "-m", "imagechat_tui.tui.graphics.demo", "--graphics", graphics, str(path)]
 
 
 def matches(shot: Image.Image, source: Image.Image, box: tuple[int, int, int, int]) -> bool:
@@ -71,7 +71,7 @@ def test_a_toast_shows_over_the_picture_and_the_picture_comes_back_whole(tmp_pat
     on_screen.paste(source, (0, 20))  # where the pane is: row 1
     corner = (600, 440, 1000, 580)
     """The pane's bottom-right corner, where Textual puts toasts."""
-    with xterm(demo(source, tmp_path), COLS, ROWS) as term:
+    with xterm(demo(source, tmp_path, "auto"), COLS, ROWS) as term:  # asks xterm: Sixel
         term.wait_for(lambda shot: matches(shot, on_screen, (0, 20, 1000, 580)), 30, "the picture")
         term.press("n")
         with_toast = term.wait_for(
