@@ -2,14 +2,18 @@
 
 For the app and the image widget (demo.py is a complete, small example)::
 
-    class ImageChatApp(PixelFrames, App):          # PixelFrames first: it hooks Textual's frames
+    class ImageChatApp(PixelFrames):               # an App that hooks Textual's frames
         def place_pixels(self) -> None:            # before every image write: say what should show
-            view.place()                           # -> pane.show(region, picture) or pane.hide()
+            view.place()                           # -> pane.show(...) or pane.hide()
 
     pane = PixelPane(terminal, driver_writer(app))   # terminal: detect.Terminal, not half-blocks
-    app.pixel_panes.append(pane)
-    pane.show(widget.content_region, picture)      # picture: exactly cols*cell_w x rows*cell_h, RGB
+    app.pixel_panes.append(pane)                   # written after each frame, deleted when the app ends
+    pane.show(widget.content_region, picture, covered=[toast.region for toast in screen.query("Toast")])
     pane.hide()                                    # widget hidden, or its screen not the active one
+
+`picture` is exactly cols*cell_w x rows*cell_h pixels (RGB) for the region's cols x rows cells;
+`covered` are regions of widgets over the pane (toasts): Sixel leaves holes there, Kitty and iTerm2
+hide the picture until they go.
 
 After each frame `after_frame` writes nothing when the picture (compared by pixels) and the region
 are unchanged and the frame wrote no cell of the region. Sixel and iTerm2 pictures are the cells'
@@ -90,6 +94,10 @@ class PixelFrames(App):
         for pane in self.pixel_panes:
             pane.after_frame()
 
+    def on_unmount(self) -> None:
+        for pane in self.pixel_panes:
+            pane.close()
+
 
 @dataclass(frozen=True, slots=True)
 class Placement:
@@ -99,6 +107,8 @@ class Placement:
 
 
 class PixelPane:
+    """One picture on the terminal: what to show (`show`/`hide`), and the bytes that make it so."""
+
     def __init__(self, terminal: Terminal, write: Callable[[str], None], image_id: int = 1) -> None:
         if terminal.mode == "halfblock" or terminal.cell_size_px is None:
             raise ValueError("a PixelPane draws pixels: not in half-block mode")
@@ -138,7 +148,15 @@ class PixelPane:
                                 for r in regions)
 
     def after_frame(self) -> None:
-        data = self.pending()
+        self._send(self.pending())
+
+    def close(self) -> None:
+        """Free the terminal's copy of a Kitty picture (the others are just cells)."""
+        if self.mode == "kitty" and self._encoded is not None:
+            self._send(kitty.delete(self.image_id).decode())
+        self._picture = self._encoded = self._wanted = self._shown = None
+
+    def _send(self, data: str) -> None:
         if data:
             self._write(data)
             self.bytes_written += len(data)

@@ -137,6 +137,8 @@ async def test_kitty_is_sent_once_hidden_under_another_screen_and_placed_again_w
         assert decoders.kitty(placed.encode()).commands[0]["a"] == "p" and len(placed) < 100
         await framed(app, lambda: pilot.press("t"), "a tick")
         assert recorder.take() == []
+    assert decoders.kitty(recorder.take()[-1].encode()).commands == [{"a": "d", "d": "I", "i": "1", "q": "2"}], \
+        "the terminal's copy is freed when the app ends"
 
 
 async def test_iterm2_draws_the_png_over_the_region() -> None:
