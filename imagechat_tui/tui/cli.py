@@ -9,9 +9,11 @@ from pathlib import Path
 
 from . import embedded
 from .cache import StateCache, cache_dir
+from .graphics.detect import MODES
 from .sample import draw_sample
 from .settings import (
     CAFILE_ENV,
+    GRAPHICS_ENV,
     SERVER_ENV,
     TOKEN_ENV,
     SettingsError,
@@ -27,13 +29,15 @@ def _parser() -> argparse.ArgumentParser:
         "else who has it open. With no server configured, a local one is started (and shared by every "
         "terminal of this user).",
         epilog=f"Settings come from the flags, then the environment, then {config_file()} "
-        "(keys: server, token, cafile, and a [keymap] table). Press ? in the viewer for the keys.",
+        "(keys: server, token, cafile, graphics, and a [keymap] table). Press ? in the viewer for the keys.",
     )
     parser.add_argument("image", nargs="?",
                         help="an http(s) URL or a local image file (none: a built-in sample screenshot)")
     parser.add_argument("--server", help=f"the server's URL (env {SERVER_ENV}; default: the local server)")
     parser.add_argument("--token", help=f"your token on that server (env {TOKEN_ENV})")
     parser.add_argument("--cafile", help=f"CA certificate to trust for https/wss (env {CAFILE_ENV})")
+    parser.add_argument("--graphics", choices=MODES,
+                        help=f"how to draw the image (env {GRAPHICS_ENV}; default auto: ask the terminal)")
     parser.add_argument("--config", type=Path, help=f"the config file (default {config_file()})")
     return parser
 
@@ -41,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = resolve(args.server, args.token, args.cafile, args.config)
+        settings = resolve(args.server, args.token, args.cafile, args.config, args.graphics)
     except SettingsError as exc:
         print(f"imagechat-tui: {exc}", file=sys.stderr)
         return 2

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import platformdirs
 
+from .graphics.detect import MODES
+
 SERVER_ENV = "IMAGECHAT_SERVER"
 TOKEN_ENV = "IMAGECHAT_TOKEN"
 CAFILE_ENV = "IMAGECHAT_CAFILE"
+GRAPHICS_ENV = "IMAGECHAT_GRAPHICS"
 
 
 class SettingsError(ValueError):
@@ -29,6 +32,8 @@ class Settings:
     cafile: str | None = None
     keymap: dict[str, str] = field(default_factory=dict)
     """Action name to keys, e.g. {"reply": "r,ctrl+r"}; see the help screen for the names."""
+    graphics: str | None = None
+    """How the image is drawn: one of graphics.detect.MODES; None or "auto" asks the terminal."""
 
 
 def read_file(path: Path) -> Settings:
@@ -41,19 +46,28 @@ def read_file(path: Path) -> Settings:
     keymap = data.get("keymap", {})
     if not isinstance(keymap, dict) or not all(isinstance(v, str) for v in keymap.values()):
         raise SettingsError(f"{path}: [keymap] maps action names to key strings, like reply = \"r\"")
-    values = {name: data.get(name) for name in ("server", "token", "cafile")}
+    values = {name: data.get(name) for name in ("server", "token", "cafile", "graphics")}
     for name, value in values.items():
         if value is not None and not isinstance(value, str):
             raise SettingsError(f"{path}: {name} must be a string")
+    _check_graphics(values["graphics"], str(path))
     return Settings(keymap=dict(keymap), **values)
 
 
-def resolve(server: str | None, token: str | None, cafile: str | None, path: Path | None = None) -> Settings:
+def _check_graphics(value: str | None, where: str) -> None:
+    if value is not None and value not in MODES:
+        raise SettingsError(f"{where}: graphics must be one of {', '.join(MODES)}, not {value!r}")
+
+
+def resolve(server: str | None, token: str | None, cafile: str | None, path: Path | None = None,
+            graphics: str | None = None) -> Settings:
     """Flags win over the environment, which wins over the config file."""
     file = read_file(path or config_file())
+    _check_graphics(os.environ.get(GRAPHICS_ENV), GRAPHICS_ENV)
     return Settings(
         server=server or os.environ.get(SERVER_ENV) or file.server,
         token=token or os.environ.get(TOKEN_ENV) or file.token,
         cafile=cafile or os.environ.get(CAFILE_ENV) or file.cafile,
         keymap=file.keymap,
+        graphics=graphics or os.environ.get(GRAPHICS_ENV) or file.graphics,
     )
