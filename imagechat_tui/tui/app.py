@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -34,6 +34,8 @@ from ..protocol.permissions import may_change
 from . import clipboard
 from .badges import Badge
 from .cache import StateCache, copies_dir
+from .graphics.detect import Terminal
+from .graphics.pixels import PixelFrames, PixelPane, driver_writer
 from .loader import LoadedImage, LoadError, load
 from .opener import OpenerError, open_externally
 from .pyramid import Pyramid
@@ -102,15 +104,22 @@ class EngineNotice(Message):
         self.notice = notice
 
 
-class ImageChatApp(App[None]):
+HALF_BLOCKS = Terminal("halfblock", None, None, "half-blocks (the default without a terminal to ask)")
+
+
+class ImageChatApp(PixelFrames):
     CSS_PATH = "app.tcss"
     TITLE = "imagechat"
     BINDINGS = [Binding(a.keys, a.action, a.footer or a.help, show=bool(a.footer), id=a.id) for a in ACTIONS]
 
     def __init__(self, target: str, *, server: str, token: str, cafile: str | None = None,
                  keymap: dict[str, str] | None = None, cache: StateCache | None = None,
-                 clock: Callable[[], datetime] = utc_now, backoff: Backoff = Backoff()) -> None:
+                 clock: Callable[[], datetime] = utc_now, backoff: Backoff = Backoff(),
+                 terminal: Terminal = HALF_BLOCKS) -> None:
         super().__init__()
+        self.terminal = terminal
+        self.pixel_pane = None if terminal.mode == "halfblock" else PixelPane(terminal, driver_writer(self))
+        self.pixel_panes += [self.pixel_pane] if self.pixel_pane else []
         self.target = target
         self.engine = SyncEngine(server, token, cafile=cafile, backoff=backoff)
         self.cafile = cafile
@@ -132,7 +141,7 @@ class ImageChatApp(App[None]):
                 with Vertical(id="progress-pane"):
                     yield ProgressBar(id="progress", show_eta=False)
                     yield Static(id="progress-text")
-                yield ImageView(id="image")
+                yield ImageView(self.pixel_pane, id="image")
             with Vertical(id="side"):
                 yield MarkerList(id="markers")
                 yield ThreadView(id="thread")
@@ -154,8 +163,12 @@ class ImageChatApp(App[None]):
         self.open_image()
 
     async def on_unmount(self) -> None:
+        super().on_unmount()
         self._save_cache()
         await self.engine.close()
+
+    def place_pixels(self) -> None:
+        self.query_one(ImageView).place()
 
     # Opening the image
 
@@ -357,7 +370,8 @@ class ImageChatApp(App[None]):
 
     def action_help(self) -> None:
         keymap = self.keymap
-        self.push_screen(HelpScreen([(_keys(keymap.get(a.id, a.keys)), a.help) for a in ACTIONS]))
+        self.push_screen(HelpScreen([(_keys(keymap.get(a.id, a.keys)), a.help) for a in ACTIONS],
+                                    f"Images are drawn with {self.terminal.reason}."))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

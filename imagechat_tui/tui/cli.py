@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import embedded
 from .cache import StateCache, cache_dir
-from .graphics.detect import MODES
+from .graphics.detect import MODES, detect
+from .graphics.terminal_io import TerminalIO
 from .sample import draw_sample
 from .settings import (
     CAFILE_ENV,
@@ -64,8 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .app import ImageChatApp
 
     image = args.image or str(draw_sample(cache_dir().parent / "sample-screenshot.png"))
+    terminal = detect(settings.graphics, os.environ, TerminalIO.open())  # before Textual takes the terminal
     app = ImageChatApp(image, server=server, token=token, cafile=settings.cafile, keymap=settings.keymap,
-                       cache=StateCache(cache_dir(), server, token))
+                       cache=StateCache(cache_dir(), server, token), terminal=terminal)
     app.run()
     return app.return_code or 0
 

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from PIL import Image
 from textual import events
+from textual.geometry import Region
 from textual.message import Message
+from textual.screen import ModalScreen
 from textual.strip import Strip
 from textual.widget import Widget
 
 from .. import viewport
 from ..badges import Badge, Placement, cycle, place
+from ..graphics.pixels import PixelPane
 from ..pyramid import Pyramid
-from ..render import Cursor, Overlays, Row, apply_overlays, halfblock_overlays, halfblock_rows
+from ..render import Cursor, Overlays, Row, apply_overlays, draw_pixels, halfblock_overlays, halfblock_rows
 from ..viewport import Geometry, View
 
 HALF_BLOCK_CELL = (1, 2)
@@ -42,16 +45,19 @@ class ImageView(Widget, can_focus=True):
     class ViewChanged(Message):
         """The zoom or the part of the image shown changed."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, pane: PixelPane | None = None, *, id: str | None = None) -> None:
+        """`pane` draws the picture with real pixels; without one it is drawn in half-blocks."""
         super().__init__(id=id)
+        self.pane = pane
         self._pyramid: Pyramid | None = None
         self._badges: list[Badge] = []
         self._selected: str | None = None
         self.view = View()
         self.cursor = (50.0, 50.0)
-        self.cell_pixels = HALF_BLOCK_CELL
+        self.cell_pixels = pane.cell if pane is not None else HALF_BLOCK_CELL
+        self._pixels: tuple[object, Image.Image] | None = None
         self._rows: tuple[object, list[Row]] | None = None
-        self._picture: Image.Image | None = None
+        self._picture: tuple[object, Image.Image] | None = None
         self._placement: tuple[object, Placement] | None = None
         self._overlays: tuple[object, Overlays] | None = None
         self._drag: tuple[int, int] | None = None
@@ -75,13 +81,18 @@ class ImageView(Widget, can_focus=True):
     def set_image(self, pyramid: Pyramid) -> None:
         self._pyramid = pyramid
         self.view = View()
-        self._rows = self._placement = self._overlays = None
+        self._rows = self._placement = self._overlays = self._picture = self._pixels = None
         self._changed()
 
     def set_badges(self, badges: list[Badge], selected: str | None) -> None:
-        if badges != self._badges or selected != self._selected:
-            self._badges, self._selected = badges, selected
+        if badges == self._badges and selected == self._selected:
+            return
+        shown = self.placement.badges
+        self._badges, self._selected = badges, selected
+        if self.placement.badges != shown:  # a change out of view redraws nothing (and sends no pixels)
             self.refresh()
+        else:
+            self.post_message(self.ViewChanged())  # the count of markers outside the view may differ
 
     @property
     def geometry(self) -> Geometry | None:
@@ -175,37 +186,69 @@ class ImageView(Widget, can_focus=True):
 
     # Rendering
 
-    def _picture_rows(self, geometry: Geometry) -> list[Row]:
+    def _view_picture(self, geometry: Geometry) -> Image.Image:
+        """The part of the image in view, at the pane's pixels, cut once per view."""
         assert self._pyramid is not None
-        key = (geometry.box, geometry.cols, geometry.rows)
-        if self._rows is None or self._rows[0] != key:
-            picture = self._pyramid.region(geometry.box, self._picture_size(geometry))
+        key = (geometry.box, self._picture_size(geometry))
+        if self._picture is None or self._picture[0] != key:
+            self._picture = (key, self._pyramid.region(*key))
             self.scaled += 1
-            self._rows = (key, halfblock_rows(picture))
-            self._picture = picture
+        return self._picture[1]
+
+    def _picture_rows(self, geometry: Geometry) -> list[Row]:
+        picture = self._view_picture(geometry)
+        if self._rows is None or self._rows[0] is not picture:
+            self._rows = (picture, halfblock_rows(picture))
         return self._rows[1]
 
     def _cursor(self, geometry: Geometry) -> Cursor:
         return Cursor(geometry.cell_of(*self.cursor), self.has_focus)
 
     def _overlay_rows(self, geometry: Geometry) -> Overlays:
-        self._picture_rows(geometry)
-        assert self._rows is not None and self._picture is not None
+        picture = self._view_picture(geometry)
         placement, cursor = self.placement, self._cursor(geometry)
-        key = (placement, cursor, self._rows[0])
+        key = (placement, cursor, id(picture))  # the picture by identity: comparing pixels would cost more
         if self._overlays is None or self._overlays[0] != key:
-            self._overlays = (key, halfblock_overlays(self._picture, placement, cursor))
+            self._overlays = (key, halfblock_overlays(picture, placement, cursor))
         return self._overlays[1]
 
     def render_line(self, y: int) -> Strip:
         geometry = self.geometry
         width = self.size.width
-        if geometry is None or not 0 <= y - geometry.top < geometry.rows:
+        if geometry is None or self.pane is not None or not 0 <= y - geometry.top < geometry.rows:
             return Strip.blank(width)
         row = y - geometry.top
         line = apply_overlays(self._picture_rows(geometry)[row], self._overlay_rows(geometry).get(row, ()))
         return Strip.join([Strip.blank(geometry.left), Strip(line, geometry.cols),
                            Strip.blank(width - geometry.left - geometry.cols)])
+
+    # Pixel modes
+
+    def place(self) -> None:
+        """Tell the pixel pane what to show now (called before every frame's image write; cheap
+        when nothing changed). A modal screen over this one, or a toast, covers part of it."""
+        pane, geometry = self.pane, self.geometry
+        if pane is None:
+            return
+        active = self.app.screen
+        shown = active is self.screen or (isinstance(active, ModalScreen) and self.screen in self.app.screen_stack)
+        if geometry is None or not self.display or not shown:
+            pane.hide()
+            return
+        content = self.content_region
+        region = Region(content.x + geometry.left, content.y + geometry.top, geometry.cols, geometry.rows)
+        covered = [toast.region for toast in active.query("Toast")]
+        if active is not self.screen:
+            covered += [child.region for child in active.children]
+        pane.show(region, self._pixel_picture(geometry), covered)
+
+    def _pixel_picture(self, geometry: Geometry) -> Image.Image:
+        """The picture with badges and the cursor drawn in, made again only when one of them changed."""
+        placement, cursor = self.placement, self._cursor(geometry)
+        key = (geometry, placement, cursor)
+        if self._pixels is None or self._pixels[0] != key:
+            self._pixels = (key, draw_pixels(self._view_picture(geometry), placement, cursor, self.cell_pixels))
+        return self._pixels[1]
 
     def on_focus(self) -> None:
         self.refresh()
