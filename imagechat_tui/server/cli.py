@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from ..protocol.models import ROLES
+from ..protocol.safe import visible
 from . import admin
 from .app import ImageChatServer
 from .config import (
@@ -92,7 +93,7 @@ async def _tenant_create(args: argparse.Namespace, db: Database) -> int:
 
 async def _token_create(args: argparse.Namespace, db: Database) -> int:
     token_id, token = await admin.create_token(db, args.tenant, args.user, args.name, args.role)
-    print(f"token {token_id} for {args.name} ({args.role}); shown only now:", file=sys.stderr)
+    print(f"token {token_id} for {visible(args.name)} ({args.role}); shown only now:", file=sys.stderr)
     print(token)
     return 0
 
@@ -101,8 +102,8 @@ async def _token_list(args: argparse.Namespace, db: Database) -> int:
     rows = await admin.list_tokens(db, args.tenant)
     print(f"{'ID':18} {'TENANT':16} {'USER':16} {'NAME':20} {'ROLE':10} {'CREATED':25} REVOKED")
     for t in rows:
-        print(f"{t.id:18} {t.tenant:16} {t.user_id:16} {t.user_name:20} {t.role:10} {t.created_at:25} "
-              f"{t.revoked_at or '-'}")
+        print(f"{t.id:18} {visible(t.tenant):16} {visible(t.user_id):16} {visible(t.user_name):20} {t.role:10} "
+              f"{t.created_at:25} {t.revoked_at or '-'}")
     return 0
 
 

@@ -29,7 +29,7 @@ from ..client.errors import ClientError
 from ..protocol.models import Comment, Marker
 from .cache import StateCache
 from .loader import LoadError, load
-from .safe import visible
+from ..protocol.safe import visible
 from .screens.compose import ComposeScreen
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
