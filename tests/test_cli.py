@@ -37,7 +37,11 @@ class ServerProcess:
                                      stderr=subprocess.PIPE, text=True)
 
     async def url(self) -> str:
-        line = await asyncio.wait_for(asyncio.to_thread(self.proc.stdout.readline), 30)  # type: ignore[union-attr]
+        return await self.url_of(self.proc)
+
+    @staticmethod
+    async def url_of(proc: subprocess.Popen[str]) -> str:
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)  # type: ignore[union-attr]
         match = re.fullmatch(r"imagechat-server serving on (http://127\.0\.0\.1:\d+)\n", line)
         assert match, line
         return match.group(1)

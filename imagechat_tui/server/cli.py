@@ -14,12 +14,16 @@ from ..protocol.safe import visible
 from . import admin
 from .app import ImageChatServer
 from .config import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
     DEFAULT_HOST,
+    DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_PORT,
     ServerConfig,
     default_data_dir,
     sqlite_url,
 )
+from .connections import RESERVED_FILES
 from .database import Database
 from .runner import build_runner
 from .schema import SchemaError, prepare
@@ -37,7 +41,10 @@ def _database_url(args: argparse.Namespace) -> str:
 
 
 def serve(args: argparse.Namespace) -> int:
-    config = ServerConfig(database_url=_database_url(args), write_rate=args.write_rate, write_burst=args.write_burst)
+    config = ServerConfig(database_url=_database_url(args), write_rate=args.write_rate, write_burst=args.write_burst,
+                          metrics_token=args.metrics_token, body_timeout=args.body_timeout,
+                          header_timeout=args.header_timeout, max_header_bytes=args.max_header_bytes,
+                          max_connections=args.max_connections)
     try:  # here, not in the lifespan, so that a refusal is one clear line rather than a traceback
         asyncio.run(_with_database(config.database_url, _schema_ready))
         if args.redis_url:
@@ -140,6 +147,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--keyfile", help="TLS private key (PEM)")
     parser.add_argument("--write-rate", type=float, default=10.0, help="writes per second per user (default 10)")
     parser.add_argument("--write-burst", type=float, default=60.0, help="writes per user at once (default 60)")
+    parser.add_argument("--metrics-token", help="serve /metrics to this bearer token (without one, /metrics is off)")
+    parser.add_argument("--max-connections", type=int, metavar="N",
+                        help="open connections beyond which new ones are answered 503 "
+                             f"(default: the open-files limit less {RESERVED_FILES})")
+    parser.add_argument("--header-timeout", type=float, default=DEFAULT_HEADER_TIMEOUT, metavar="SECONDS",
+                        help="time for a request head or WebSocket handshake to arrive, else 408 "
+                             f"(default {DEFAULT_HEADER_TIMEOUT:g})")
+    parser.add_argument("--body-timeout", type=float, default=DEFAULT_BODY_TIMEOUT, metavar="SECONDS",
+                        help=f"time for a request body to arrive, else 408 (default {DEFAULT_BODY_TIMEOUT:g})")
+    parser.add_argument("--max-header-bytes", type=int, default=DEFAULT_MAX_HEADER_BYTES, metavar="BYTES",
+                        help=f"size of a request head, else 431 (default {DEFAULT_MAX_HEADER_BYTES})")
     parser.add_argument("--exit-when-idle", type=float, metavar="SECONDS",
                         help="exit after this long with no connection and no request (the embedded server)")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
