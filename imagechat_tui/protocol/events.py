@@ -133,15 +133,19 @@ class AuthFrame(Request):
     token: str
 
 
-class SubscribeFrame(Request):
-    type: Literal["subscribe"] = "subscribe"
+class ImageFrame(Request):
+    """A frame about one image, whose key is normalised as the REST API does."""
+
     image: ImageKey
+
+
+class SubscribeFrame(ImageFrame):
+    type: Literal["subscribe"] = "subscribe"
     since: Annotated[int, Field(ge=0)] | None = None
 
 
-class UnsubscribeFrame(Request):
+class UnsubscribeFrame(ImageFrame):
     type: Literal["unsubscribe"] = "unsubscribe"
-    image: ImageKey
 
 
 ClientFrame = AuthFrame | SubscribeFrame | UnsubscribeFrame
