@@ -22,7 +22,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 log = logging.getLogger("imagechat.server")
 
 LINGER_SECONDS = 2.0
-LINGER_BYTES = 1 << 20
+LINGER_BYTES = 16 << 20
 """After refusing a request whose body is still coming, what is read and dropped at most before
 the connection closes: closing with unread data resets it, and the reset can destroy the answer
 before the client reads it (the "lingering close" of RFC 9112, 9.6)."""
