@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 
@@ -25,9 +27,12 @@ class Runner(uvicorn.Server):
         self.url = ""
         self.exit_when_idle = exit_when_idle
         self._last_busy = (time.monotonic(), 0)  # (when, total requests then)
+        self._loop_handler: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object] | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        asyncio.get_running_loop().set_exception_handler(AcceptErrorLog())
+        loop = asyncio.get_running_loop()
+        self._loop_handler = loop.get_exception_handler()
+        loop.set_exception_handler(AcceptErrorLog())
         await super().startup(sockets)
         if self.started:
             host, port = self.servers[0].sockets[0].getsockname()[:2]
@@ -54,7 +59,7 @@ class Runner(uvicorn.Server):
             server.close()
         await self.imagechat.hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
         await super().shutdown(sockets)
-        asyncio.get_running_loop().set_exception_handler(None)
+        asyncio.get_running_loop().set_exception_handler(self._loop_handler)
 
 
 def build_runner(app: ImageChatServer, *, host: str, port: int, certfile: str | None = None,
