@@ -37,7 +37,11 @@ class ServerProcess:
                                      stderr=subprocess.PIPE, text=True)
 
     async def url(self) -> str:
-        line = await asyncio.wait_for(asyncio.to_thread(self.proc.stdout.readline), 30)  # type: ignore[union-attr]
+        return await self.url_of(self.proc)
+
+    @staticmethod
+    async def url_of(proc: subprocess.Popen[str]) -> str:
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)  # type: ignore[union-attr]
         match = re.fullmatch(r"imagechat-server serving on (http://127\.0\.0\.1:\d+)\n", line)
         assert match, line
         return match.group(1)
@@ -115,3 +119,15 @@ async def test_the_embedded_server_exits_by_itself_when_idle(tmp_path: Path) -> 
     proc = subprocess.Popen([*SERVER, "--data-dir", str(tmp_path), "--port", "0", "--exit-when-idle", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert await asyncio.to_thread(proc.wait, 20) == 0
+
+
+async def test_admin_output_shows_control_characters_in_names_instead_of_obeying_them(tmp_path: Path) -> None:
+    hostile_tenant, hostile_name = "acme\x1b]0;pwned\x07", "\x1b[2J\x1b[31mEve\u202e\x9b"
+    assert admin(tmp_path, "tenant", "create", hostile_tenant).returncode == 0
+    created = admin(tmp_path, "token", "create", "--tenant", hostile_tenant, "--user", "u_\x1b[1meve",
+                    "--name", hostile_name)
+    listing = admin(tmp_path, "token", "list")
+    for output in (created.stderr, listing.stdout):
+        assert not any(c in output for c in "\x1b\x07\x9b\u202e"), output
+    assert "␛[2J␛[31mEve⟨U+202E⟩⟨9B⟩" in created.stderr
+    assert "acme␛]0;pwned␇" in listing.stdout and "u_␛[1meve" in listing.stdout

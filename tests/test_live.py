@@ -105,6 +105,45 @@ async def test_bad_frames_get_error_frames_and_the_connection_stays(server: Harn
     await ws.close()
 
 
+HOSTILE_FRAMES = [
+    ("[" * 10_000 + "]" * 10_000, "bad_json"),
+    ('{"type": "subscribe", "image": ' + '{"a": ' * 5_000 + "1" + "}" * 5_000 + "}", "bad_json"),
+    ('{"type": "subscribe", "image": "https://shots.example.com/\\ud800.png", "since": null}', "bad_json"),
+    ('{"type": "unsubscribe", "image": "https://shots.example.com/\\udfff"}', "bad_json"),
+    (json.dumps({"type": "subscribe", "image": IMAGE + "\x00", "since": None}), "invalid"),
+    (json.dumps({"type": "auth", "token": {"type": "auth", "token": "x"}}), "invalid"),
+    (json.dumps({"type": {"type": "auth"}, "token": "x"}), "unknown_type"),
+    (json.dumps({"token": "x"}), "unknown_type"),
+    (json.dumps({"type": "subscribe", "image": ["x"], "since": None}), "invalid"),
+    (json.dumps({"type": "subscribe", "image": IMAGE, "since": True}), "invalid"),
+    (json.dumps({"type": "subscribe", "image": IMAGE, "since": 1.5}), "invalid"),
+    ('{"type": "subscribe", "image": "' + IMAGE + '", "since": ' + "9" * 5000 + "}", "bad_json"),
+    (json.dumps({"type": "unsubscribe"}), "invalid"),
+    (json.dumps({"type": "unsubscribe", "image": IMAGE, "since": 3}), "invalid"),
+    ('"\\ud800"', "bad_json"),
+]
+
+
+async def test_hostile_frames_get_error_frames_never_a_dropped_connection(server: Harness, caplog) -> None:
+    ws = await open_ws(server, await server.token())
+    for frame, code in HOSTILE_FRAMES:
+        await ws.send(frame)
+        answer = await recv(ws)
+        assert (answer["type"], answer["code"]) == ("error", code), (frame[:80], answer)
+        assert answer["message"]
+    assert (await subscribe(ws))["type"] == "subscribed"  # still up
+    await ws.close()
+    assert "Traceback" not in caplog.text and "Exception in ASGI application" not in caplog.text
+
+
+@pytest.mark.parametrize("frame", [frame for frame, _ in HOSTILE_FRAMES[:8]], ids=lambda frame: frame[:24])
+async def test_a_hostile_first_frame_is_an_authentication_failure(server: Harness, caplog, frame: str) -> None:
+    ws = await open_ws(server, None)
+    await ws.send(frame)
+    assert await closed_with(ws) == 4401
+    assert "Exception in ASGI application" not in caplog.text
+
+
 async def test_a_frame_over_64_kib_closes_with_1009_and_the_server_keeps_serving(server: Harness) -> None:
     token = await server.token()
     ws = await open_ws(server, token)

@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 from websockets.asyncio.client import ClientConnection
 
+from imagechat_tui.protocol.limits import MAX_TEXT_LENGTH
 from imagechat_tui.server import admin
 
 from .conftest import IMAGE, Harness, bid
@@ -229,7 +230,13 @@ async def test_writes_are_rate_limited_per_user(make_server, sqlite_database) ->
         assert (await http.get("/chats", params={"image": IMAGE})).status_code == 200  # reads are not limited
 
 
-async def test_usage_figures_and_metrics(server: Harness, ana: httpx.AsyncClient) -> None:
+async def test_usage_figures_and_metrics(make_server, sqlite_database) -> None:
+    server = await make_server(sqlite_database, metrics_token="m-secret")
+    async with client(server, await server.token("u_ana", "Ana")) as ana:
+        await usage_figures_and_metrics(server, ana)
+
+
+async def usage_figures_and_metrics(server: Harness, ana: httpx.AsyncClient) -> None:
     watchers = [await subscriber(server, await server.token(f"u_w{i}", "W")) for i in range(2)]
     for _ in range(3):
         await create(ana)
@@ -242,7 +249,11 @@ async def test_usage_figures_and_metrics(server: Harness, ana: httpx.AsyncClient
     assert usage["conversationCreateCount"] == 3
     assert usage["connections"] == 2
     assert (await ana.get("/usage")).status_code == 403
-    metrics = (await ana.get(server.url + "/metrics")).text
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        for headers in ({}, ana.headers, {"Authorization": "Bearer m-secre"}):  # a user's token is not enough
+            refused = await http.get("/metrics", headers=headers)
+            assert refused.status_code == 401 and server.tenants["acme"] not in refused.text
+        metrics = (await http.get("/metrics", headers={"Authorization": "Bearer m-secret"})).text
     assert f'imagechat_pubsub_messages_total{{tenant="{server.tenants["acme"]}"}} 6.0' in metrics
     for ws in watchers:
         await ws.close()
@@ -265,3 +276,61 @@ async def test_openapi_and_docs_are_served(server: Harness) -> None:
         assert {"/api/v1/chats", "/api/v1/events", "/api/v1/usage", "/api/v1/me"} <= set(schema["paths"])
         assert (await http.get("/docs")).status_code == 200
         assert (await http.get("/healthz")).json()["status"] == "ok"
+
+
+async def test_metrics_are_off_without_a_metrics_token(server: Harness) -> None:
+    await server.token()  # a tenant exists
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        response = await http.get("/metrics")
+    assert response.status_code == 404 and server.tenants["acme"] not in response.text
+    assert "--metrics-token" in response.json()["error"]["message"]
+
+
+async def test_the_schema_publishes_the_comment_length_the_server_enforces(server: Harness) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        schemas = (await http.get("/openapi.json")).json()["components"]["schemas"]
+    for body in ("CreateChat", "AddComment", "EditComment"):
+        assert schemas[body]["properties"]["text"]["maxLength"] == MAX_TEXT_LENGTH == 2000
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param(b"[" * 30_000 + b"]" * 30_000, id="deep-json"),
+    pytest.param(b'{"x": ' + b"9" * 5000 + b"}", id="5000-digit-integer"),
+    pytest.param(b'{"text": "\xff\xfe"}', id="invalid-utf-8"),
+])
+async def test_every_body_that_does_not_parse_is_bad_json(ana: httpx.AsyncClient, body: bytes) -> None:
+    for request in (ana.post("/chats", content=body, headers={"Content-Type": "application/json"}),
+                    ana.patch("/comments/c_x", content=body, headers={"Content-Type": "application/json"})):
+        response = await request
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "bad_json"
+
+
+async def test_nul_characters_are_refused_with_422_on_both_databases(make_server, database_url: str) -> None:
+    server = await make_server(database_url)
+    async with client(server, await server.token()) as http:
+        marker = (await create(http))["marker"]
+        comment_id = marker["comments"][0]["id"]
+        body = {"image": IMAGE, "x": 1, "y": 2, "text": "fine", "broadcastId": bid()}
+        comment = {"text": "fine", "broadcastId": bid()}
+        for request in [
+            http.post("/chats", json=body | {"text": "a\x00b"}),
+            http.post("/chats", json=body | {"image": IMAGE + "\x00"}),
+            http.post(f"/chats/{marker['id']}/comments", json=comment | {"text": "\x00"}),
+            http.post(f"/chats/{marker['id']}/comments", json=comment | {"parentId": comment_id + "\x00"}),
+            http.patch(f"/comments/{comment_id}", json=comment | {"text": "x\x00"}),
+            http.post(f"/chats/{marker['id']}%00/comments", json=comment),
+            http.patch(f"/chats/%00{marker['id']}", json={"status": "resolved", "broadcastId": bid()}),
+            http.delete(f"/chats/{marker['id']}%00", params={"broadcastId": bid()}),
+            http.patch(f"/comments/{comment_id}%00", json=comment),
+            http.delete(f"/comments/%00{comment_id}", params={"broadcastId": bid()}),
+            http.get("/chats", params={"image": IMAGE + "\x00"}),
+            http.get("/events", params={"image": IMAGE + "\x00", "since": 0}),
+        ]:
+            response = await request
+            assert response.status_code == 422, (response.request.url, response.text)
+            assert response.json()["error"]["code"] == "invalid" and "NUL" in response.json()["error"]["message"]
+        # Nothing was half-written, and the same connection still serves.
+        assert (await create(http))["seq"] == 2
+        assert [m["comments"][0]["text"] for m in (await http.get("/chats", params={"image": IMAGE})).json()[
+            "markers"]] == ["Button cut off here"] * 2

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import json
 import logging
 import random
 import ssl
@@ -33,6 +32,7 @@ from ..protocol.events import (
     ImageChatUpdated,
     NewImageChat,
     Subscribed,
+    SubscribeFrame,
     decode_server_frame,
 )
 from ..protocol.imagekey import normalize_image_key
@@ -477,7 +477,7 @@ def _broadcast_id() -> str:
 
 
 def _subscribe_frame(image: str, since: int | None) -> str:
-    return json.dumps({"type": "subscribe", "image": image, "since": since})
+    return SubscribeFrame(image=image, since=since).model_dump_json()
 
 
 async def _send_quietly(ws: ClientConnection, text: str) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from .models import Comment, Marker, MarkerPosition, Model
+from .models import Comment, ImageKey, Marker, MarkerPosition, Model, Request
 
 Change = Literal["comment-added", "comment-edited", "comment-deleted", "status", "moved"]
 
@@ -121,3 +121,66 @@ def decode_server_frame(text: str | bytes) -> ServerFrame:
         return _server_frame_adapter.validate_json(text)
     except ValidationError as exc:
         raise FrameError(str(exc)) from None
+
+
+# Server-side decoding of client frames: one strict union, so that every frame that is not exactly
+# one of these is refused with an error code, whatever is wrong with it (pydantic's JSON parser
+# also bounds nesting, where `json.loads` would raise RecursionError).
+
+
+class AuthFrame(Request):
+    type: Literal["auth"] = "auth"
+    token: str
+
+
+class ImageFrame(Request):
+    """A frame about one image, whose key is normalised as the REST API does."""
+
+    image: ImageKey
+
+
+class SubscribeFrame(ImageFrame):
+    type: Literal["subscribe"] = "subscribe"
+    since: Annotated[int, Field(ge=0)] | None = None
+
+
+class UnsubscribeFrame(ImageFrame):
+    type: Literal["unsubscribe"] = "unsubscribe"
+
+
+ClientFrame = AuthFrame | SubscribeFrame | UnsubscribeFrame
+_client_frame_adapter: TypeAdapter[ClientFrame] = TypeAdapter(
+    Annotated[ClientFrame, Field(discriminator="type")]
+)
+_NOT_A_KNOWN_FRAME = {"dict_type", "union_tag_invalid", "union_tag_not_found"}
+
+
+class BadFrame(FrameError):
+    """A client frame refused, with the code of the error frame that answers it."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def decode_client_frame(text: str) -> ClientFrame:
+    """The frame a client sent; BadFrame (`bad_json`, `unknown_type` or `invalid`) if it is not one."""
+    try:
+        return _client_frame_adapter.validate_json(text)
+    except ValidationError as exc:
+        raise _refusal(exc) from None
+
+
+def _refusal(exc: ValidationError) -> BadFrame:
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    if first["type"] == "json_invalid":
+        return BadFrame("bad_json", "the frame is not valid JSON")
+    if first["type"] == "union_tag_invalid":
+        return BadFrame("unknown_type", f"unknown frame type {str(first['ctx']['tag'])[:64]!r}")
+    if first["type"] in _NOT_A_KNOWN_FRAME:
+        return BadFrame("unknown_type", "frames are JSON objects with a type")
+    # The first element of `loc` is the frame type: the field comes after it.
+    parts = [f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in errors[:5]]
+    return BadFrame("invalid", "; ".join(parts))

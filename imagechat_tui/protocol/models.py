@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from .imagekey import normalize_image_key
@@ -33,6 +33,14 @@ def canonical_uuid(value: str) -> str:
         raise ValueError("must be a UUID") from None
 
 
+def _no_nul(value: str) -> str:
+    """Refused everywhere a client names or writes something: PostgreSQL text can't hold NUL, and
+    SQLite would store what PostgreSQL refuses, so both databases answer it the same way."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 def _trimmed_text(value: str) -> str:
     text = value.strip()
     if not text:
@@ -43,10 +51,20 @@ def _trimmed_text(value: str) -> str:
 
 
 BroadcastId = Annotated[str, AfterValidator(canonical_uuid)]
-ImageKey = Annotated[str, StringConstraints(min_length=1, max_length=4096), AfterValidator(normalize_image_key)]
-CommentText = Annotated[str, StringConstraints(max_length=MAX_TEXT_LENGTH * 4), AfterValidator(_trimmed_text)]
+ImageKey = Annotated[str, StringConstraints(min_length=1, max_length=4096), AfterValidator(_no_nul),
+                     AfterValidator(normalize_image_key)]
+CommentText = Annotated[
+    str,
+    # Surrounding whitespace is trimmed before the 2000 are counted: the raw bound only stops
+    # absurd inputs early, and the schema publishes the limit that counts.
+    StringConstraints(max_length=MAX_TEXT_LENGTH * 4),
+    AfterValidator(_no_nul),
+    AfterValidator(_trimmed_text),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LENGTH,
+                    "description": f"1 to {MAX_TEXT_LENGTH} characters once surrounding whitespace is trimmed"}),
+]
 Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
-ObjectId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+ObjectId = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_nul)]
 
 
 class Model(BaseModel):

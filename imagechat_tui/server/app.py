@@ -7,6 +7,7 @@ No `from __future__ import annotations` here: FastAPI reads the route signatures
 import asyncio
 import contextlib
 import hashlib
+import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,6 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..protocol.events import Event, events_page
-from ..protocol.imagekey import normalize_image_key
 from ..protocol.limits import CLOSE_UNAUTHENTICATED, MAX_FRAME_BYTES
 from ..protocol.models import (
     AddComment,
@@ -30,10 +30,12 @@ from ..protocol.models import (
     CreateChat,
     EditComment,
     ErrorResponse,
+    ImageKey,
     MarkerResult,
     Me,
     MeUser,
     Model,
+    ObjectId,
     PatchChat,
     SeqResult,
     TenantRef,
@@ -44,6 +46,7 @@ from ..protocol.models import (
 from .config import ServerConfig
 from .database import Database
 from .errors import ApiError, invalid, unauthorized
+from .intake import PRINCIPAL, Intake, bearer_token
 from .live import Hub, LiveEndpoint, Receive, Scope, Send
 from .pubsub import LocalPubSub, PubSub
 from .ratelimit import RateLimiter
@@ -64,7 +67,7 @@ class EventsPage(Model):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 410, 413, 422, 429)
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 408, 409, 410, 413, 422, 429)
 }
 
 
@@ -81,14 +84,16 @@ class ImageChatServer:
         self.live = LiveEndpoint(self.store, self.hub)
         self.limiter = RateLimiter(config.write_rate, config.write_burst)
         self.api = build_api(self)
+        self.intake = Intake(self.api, self.store.principal, _refuse, max_body=MAX_BODY_BYTES,
+                             body_timeout=config.body_timeout)
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         # Not a coroutine itself: it hands over the chosen app's coroutine, so that no frame of
         # its own stays alive under every idle WebSocket (uvicorn is told "asgi3" explicitly).
         if scope["type"] == "websocket" and scope["path"] == LIVE_PATH:
             return self.live(scope, receive, send)
-        if scope["type"] == "http" and _too_large(scope):
-            return _send_error(send, ApiError(413, "too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes"))
+        if scope["type"] == "http":
+            return self.intake(scope, receive, send)
         return self.api(scope, receive, send)
 
     @contextlib.asynccontextmanager
@@ -151,16 +156,11 @@ async def _every(seconds: float, action: Callable[[], Awaitable[None]], what: st
             log.exception("could not %s; will retry", what)
 
 
-def _too_large(scope: Scope) -> bool:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            return not value.isdigit() or int(value) > MAX_BODY_BYTES
-    return False
-
-
-async def _send_error(send: Send, error: ApiError) -> None:
+async def _refuse(send: Send, error: ApiError) -> None:
+    """Answer before the body is read, and end the connection so that it never is."""
     response = error_response(error)
-    await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+    headers = [*response.raw_headers, (b"connection", b"close")]
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
 
 
@@ -178,7 +178,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
         return 400, "bad_json", "the request body is not valid JSON"
     parts = []
     for e in errors[:5]:
-        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+        where = ".".join(str(p) for p in e.get("loc", ())[1:]) or "body"  # without "body", "query", "path"
         parts.append(f"{where}: {e.get('msg', 'invalid')}")
     return 422, "invalid", "; ".join(parts)
 
@@ -217,6 +217,8 @@ def build_api(server: ImageChatServer) -> FastAPI:
 
     @api.exception_handler(HTTPException)
     async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's answer to a body its JSON parser gave up on
+            return error_response(ApiError(400, "bad_json", "the request body is not valid JSON"))
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(ApiError(exc.status_code, code, str(exc.detail)))
 
@@ -225,12 +227,11 @@ def build_api(server: ImageChatServer) -> FastAPI:
         log.exception("unhandled error")
         return JSONResponse({"error": {"code": "internal", "message": "internal server error"}}, status_code=500)
 
-    async def caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
-        if credentials is None:
-            raise unauthorized()
-        principal = await store.principal(credentials.credentials)
-        if principal is None:
-            raise unauthorized("the token is unknown or revoked")
+    async def caller(request: Request,
+                     _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+        """The caller, authenticated by the intake before the body was read (`_scheme` declares
+        the bearer scheme in the OpenAPI schema)."""
+        principal: Principal = request.scope[PRINCIPAL]
         return principal
 
     async def writer(p: Annotated[Principal, Depends(caller)]) -> Principal:
@@ -241,14 +242,8 @@ def build_api(server: ImageChatServer) -> FastAPI:
 
     Caller = Annotated[Principal, Depends(caller)]
     Writer = Annotated[Principal, Depends(writer)]
-    ImageParam = Annotated[str, Query(min_length=1, max_length=4096, description="the image key")]
+    ImageParam = Annotated[ImageKey, Query(description="the image key")]
     BroadcastParam = Annotated[str, Query(alias="broadcastId", min_length=1, max_length=64)]
-
-    def image_key(raw: str) -> str:
-        try:
-            return normalize_image_key(raw)
-        except ValueError as exc:
-            raise invalid(f"image: {exc}") from None
 
     def broadcast_id(raw: str) -> str:
         try:
@@ -262,9 +257,17 @@ def build_api(server: ImageChatServer) -> FastAPI:
 
     registry = CollectorRegistry()
     registry.register(server.meter)
+    metrics_token = server.config.metrics_token
 
     @api.get("/metrics", tags=["ops"], response_class=Response)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        """Prometheus figures, per tenant: only for the bearer of `--metrics-token`, and off
+        without one."""
+        if metrics_token is None:
+            raise ApiError(404, "not_found", "metrics are off: start the server with --metrics-token")
+        given = bearer_token(request.scope) or ""
+        if not hmac.compare_digest(given.encode(), metrics_token.encode()):
+            raise unauthorized("metrics need the bearer token given as --metrics-token")
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @api.get("/api/v1/me", response_model=Me)
@@ -274,7 +277,7 @@ def build_api(server: ImageChatServer) -> FastAPI:
 
     @api.get("/api/v1/chats", response_model=ChatsPage)
     async def chats(p: Caller, image: ImageParam) -> ChatsPage:
-        return await store.chats(p, image_key(image))
+        return await store.chats(p, image)
 
     @api.post("/api/v1/chats", status_code=201, response_model=MarkerResult)
     async def create_chat(request: Request, p: Writer, body: CreateChat) -> Response:
@@ -284,30 +287,30 @@ def build_api(server: ImageChatServer) -> FastAPI:
         return await server.publish(committed)
 
     @api.post("/api/v1/chats/{markerId}/comments", status_code=201, response_model=CommentResult)
-    async def add_comment(request: Request, p: Writer, body: AddComment, markerId: str) -> Response:
+    async def add_comment(request: Request, p: Writer, body: AddComment, markerId: ObjectId) -> Response:
         return await server.publish(await store.add_comment(p, markerId, body, fingerprint(request, body)))
 
     @api.patch("/api/v1/chats/{markerId}", response_model=MarkerResult)
-    async def patch_chat(request: Request, p: Writer, body: PatchChat, markerId: str) -> Response:
+    async def patch_chat(request: Request, p: Writer, body: PatchChat, markerId: ObjectId) -> Response:
         return await server.publish(await store.patch_marker(p, markerId, body, fingerprint(request, body)))
 
     @api.delete("/api/v1/chats/{markerId}", response_model=SeqResult)
-    async def delete_chat(request: Request, p: Writer, markerId: str, bid: BroadcastParam) -> Response:
+    async def delete_chat(request: Request, p: Writer, markerId: ObjectId, bid: BroadcastParam) -> Response:
         committed = await store.delete_marker(p, markerId, broadcast_id(bid), fingerprint(request))
         return await server.publish(committed)
 
     @api.patch("/api/v1/comments/{commentId}", response_model=CommentResult)
-    async def edit_comment(request: Request, p: Writer, body: EditComment, commentId: str) -> Response:
+    async def edit_comment(request: Request, p: Writer, body: EditComment, commentId: ObjectId) -> Response:
         return await server.publish(await store.edit_comment(p, commentId, body, fingerprint(request, body)))
 
     @api.delete("/api/v1/comments/{commentId}", response_model=SeqResult)
-    async def delete_comment(request: Request, p: Writer, commentId: str, bid: BroadcastParam) -> Response:
+    async def delete_comment(request: Request, p: Writer, commentId: ObjectId, bid: BroadcastParam) -> Response:
         committed = await store.delete_comment(p, commentId, broadcast_id(bid), fingerprint(request))
         return await server.publish(committed)
 
     @api.get("/api/v1/events", response_model=EventsPage)
     async def events(p: Caller, image: ImageParam, since: Annotated[int, Query(ge=0)]) -> Response:
-        history = await store.history(p, image_key(image), since)
+        history = await store.history(p, image, since)
         if history.events is None:
             raise ApiError(410, "gone", f"events after seq {since} are no longer kept: fetch /chats instead")
         return Response(events_page(history.key, history.seq, history.events), media_type="application/json")

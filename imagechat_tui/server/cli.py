@@ -10,15 +10,20 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from ..protocol.models import ROLES
+from ..protocol.safe import visible
 from . import admin
 from .app import ImageChatServer
 from .config import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
     DEFAULT_HOST,
+    DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_PORT,
     ServerConfig,
     default_data_dir,
     sqlite_url,
 )
+from .connections import RESERVED_FILES
 from .database import Database
 from .runner import build_runner
 from .schema import SchemaError, prepare
@@ -36,7 +41,10 @@ def _database_url(args: argparse.Namespace) -> str:
 
 
 def serve(args: argparse.Namespace) -> int:
-    config = ServerConfig(database_url=_database_url(args), write_rate=args.write_rate, write_burst=args.write_burst)
+    config = ServerConfig(database_url=_database_url(args), write_rate=args.write_rate, write_burst=args.write_burst,
+                          metrics_token=args.metrics_token, body_timeout=args.body_timeout,
+                          header_timeout=args.header_timeout, max_header_bytes=args.max_header_bytes,
+                          max_connections=args.max_connections)
     try:  # here, not in the lifespan, so that a refusal is one clear line rather than a traceback
         asyncio.run(_with_database(config.database_url, _schema_ready))
         if args.redis_url:
@@ -92,7 +100,7 @@ async def _tenant_create(args: argparse.Namespace, db: Database) -> int:
 
 async def _token_create(args: argparse.Namespace, db: Database) -> int:
     token_id, token = await admin.create_token(db, args.tenant, args.user, args.name, args.role)
-    print(f"token {token_id} for {args.name} ({args.role}); shown only now:", file=sys.stderr)
+    print(f"token {token_id} for {visible(args.name)} ({args.role}); shown only now:", file=sys.stderr)
     print(token)
     return 0
 
@@ -101,8 +109,8 @@ async def _token_list(args: argparse.Namespace, db: Database) -> int:
     rows = await admin.list_tokens(db, args.tenant)
     print(f"{'ID':18} {'TENANT':16} {'USER':16} {'NAME':20} {'ROLE':10} {'CREATED':25} REVOKED")
     for t in rows:
-        print(f"{t.id:18} {t.tenant:16} {t.user_id:16} {t.user_name:20} {t.role:10} {t.created_at:25} "
-              f"{t.revoked_at or '-'}")
+        print(f"{t.id:18} {visible(t.tenant):16} {visible(t.user_id):16} {visible(t.user_name):20} {t.role:10} "
+              f"{t.created_at:25} {t.revoked_at or '-'}")
     return 0
 
 
@@ -139,6 +147,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--keyfile", help="TLS private key (PEM)")
     parser.add_argument("--write-rate", type=float, default=10.0, help="writes per second per user (default 10)")
     parser.add_argument("--write-burst", type=float, default=60.0, help="writes per user at once (default 60)")
+    parser.add_argument("--metrics-token", help="serve /metrics to this bearer token (without one, /metrics is off)")
+    parser.add_argument("--max-connections", type=int, metavar="N",
+                        help="open connections beyond which new ones are answered 503 "
+                             f"(default: the open-files limit less {RESERVED_FILES})")
+    parser.add_argument("--header-timeout", type=float, default=DEFAULT_HEADER_TIMEOUT, metavar="SECONDS",
+                        help="time for a request head or WebSocket handshake to arrive, else 408 "
+                             f"(default {DEFAULT_HEADER_TIMEOUT:g})")
+    parser.add_argument("--body-timeout", type=float, default=DEFAULT_BODY_TIMEOUT, metavar="SECONDS",
+                        help=f"time for a request body to arrive, else 408 (default {DEFAULT_BODY_TIMEOUT:g})")
+    parser.add_argument("--max-header-bytes", type=int, default=DEFAULT_MAX_HEADER_BYTES, metavar="BYTES",
+                        help=f"size of a request head, else 431 (default {DEFAULT_MAX_HEADER_BYTES})")
     parser.add_argument("--exit-when-idle", type=float, metavar="SECONDS",
                         help="exit after this long with no connection and no request (the embedded server)")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])

@@ -9,6 +9,9 @@ import platformdirs
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+DEFAULT_BODY_TIMEOUT = 30.0
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_MAX_HEADER_BYTES = 32 * 1024
 
 
 def default_data_dir() -> Path:
@@ -35,3 +38,14 @@ class ServerConfig:
     checkpoint_every: float = 1.0
     """Seconds between SQLite WAL checkpoints, which writes on the event loop leave to the
     database thread."""
+    metrics_token: str | None = None
+    """The bearer token `/metrics` asks for; without one, `/metrics` is off."""
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    """Seconds a request body may take to arrive, once its head has (else 408)."""
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    """Seconds a request head (a WebSocket handshake's too) may take to arrive (else 408)."""
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    """Bytes a request head may take (else 431)."""
+    max_connections: int | None = None
+    """Open connections beyond which new ones are answered 503; None: the open-files limit less
+    a reserve (`connections.default_max_connections`)."""

@@ -9,7 +9,6 @@ with 1013 (or reset, if even the close frame can't get through) and resyncs when
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -19,8 +18,17 @@ from websockets.frames import Frame as WsFrame
 from websockets.frames import Opcode
 from websockets.protocol import State as WsState
 
-from ..protocol.events import batch_frame, error_frame, replay_frame, snapshot_frame
-from ..protocol.imagekey import normalize_image_key
+from ..protocol.events import (
+    AuthFrame,
+    BadFrame,
+    ClientFrame,
+    SubscribeFrame,
+    batch_frame,
+    decode_client_frame,
+    error_frame,
+    replay_frame,
+    snapshot_frame,
+)
 from ..protocol.limits import (
     AUTH_FRAME_TIMEOUT,
     BATCH_MAX_EVENTS,
@@ -30,6 +38,7 @@ from ..protocol.limits import (
     MAX_SUBSCRIPTIONS,
 )
 from .eager import start_eagerly
+from .intake import bearer_token
 from .pubsub import PubSub
 from .store import Principal, Store, topic_of
 from .usage import TenantUsage, UsageMeter
@@ -395,21 +404,19 @@ class LiveEndpoint:
                 conn.sender.cancel()
 
     async def _authenticate(self, scope: Scope, receive: Receive) -> Principal | None:
-        for name, value in scope.get("headers", ()):
-            if name == b"authorization":
-                scheme, _, token = value.decode("latin-1").partition(" ")
-                return await self.store.principal(token.strip()) if scheme.lower() == "bearer" else None
+        if any(name == b"authorization" for name, _ in scope.get("headers", ())):
+            token = bearer_token(scope)
+            return await self.store.principal(token) if token is not None else None
         try:
             async with asyncio.timeout(AUTH_FRAME_TIMEOUT):
                 message = await receive()
         except TimeoutError:
             return None
         try:
-            frame = json.loads(message.get("text") or "")
-        except ValueError:
+            frame = decode_client_frame(message.get("text") or "")
+        except BadFrame:
             return None
-        token = frame.get("token") if isinstance(frame, dict) and frame.get("type") == "auth" else None
-        return await self.store.principal(token) if isinstance(token, str) else None
+        return await self.store.principal(frame.token) if isinstance(frame, AuthFrame) else None
 
     async def _receive(self, conn: LiveConnection, message: MutableMapping[str, Any]) -> bool:
         """Act on one incoming message; False once the client is gone. A helper, so that no
@@ -422,27 +429,16 @@ class LiveEndpoint:
             await self._handle(conn, frame)
         return True
 
-    async def _handle(self, conn: LiveConnection, frame: dict[str, Any]) -> None:
-        kind = frame.get("type")
-        if kind == "subscribe":
+    async def _handle(self, conn: LiveConnection, frame: ClientFrame) -> None:
+        if isinstance(frame, SubscribeFrame):
             await self._subscribe(conn, frame)
-        elif kind == "unsubscribe":
-            key = _image_of(conn, frame)
-            if key is not None:
-                self.hub.leave(conn, topic_of(conn.principal.tenant_id, key))
-        elif kind == "auth":
+        elif isinstance(frame, AuthFrame):
             conn.push_control(error_frame("bad_frame", "already authenticated"))
         else:
-            conn.push_control(error_frame("unknown_type", f"unknown frame type {str(kind)[:64]!r}"))
+            self.hub.leave(conn, topic_of(conn.principal.tenant_id, frame.image))
 
-    async def _subscribe(self, conn: LiveConnection, frame: dict[str, Any]) -> None:
-        key = _image_of(conn, frame)
-        if key is None:
-            return
-        since = frame.get("since")
-        if since is not None and (type(since) is not int or since < 0):
-            conn.push_control(error_frame("invalid", "since must be a non-negative integer or null"))
-            return
+    async def _subscribe(self, conn: LiveConnection, frame: SubscribeFrame) -> None:
+        key, since = frame.image, frame.since
         topic = topic_of(conn.principal.tenant_id, key)
         sub = conn.subs.get(topic)
         if sub is None:
@@ -474,8 +470,8 @@ class LiveEndpoint:
                 conn.push(True, frame)
 
 
-def _parse_frame(conn: LiveConnection, message: MutableMapping[str, Any]) -> dict[str, Any] | None:
-    """The JSON object of an incoming frame, or None after answering (or closing) for a bad one."""
+def _parse_frame(conn: LiveConnection, message: MutableMapping[str, Any]) -> ClientFrame | None:
+    """The incoming frame, or None after answering (or closing) for a bad one."""
     if conn.closing:
         return None
     if conn.flooding():
@@ -486,22 +482,7 @@ def _parse_frame(conn: LiveConnection, message: MutableMapping[str, Any]) -> dic
         conn.push_control(error_frame("bad_frame", "frames must be JSON text"))
         return None
     try:
-        frame = json.loads(text)
-    except ValueError:
-        conn.push_control(error_frame("bad_json", "the frame is not valid JSON"))
-        return None
-    if not isinstance(frame, dict):
-        conn.push_control(error_frame("unknown_type", "frames are JSON objects with a type"))
-        return None
-    return frame
-
-
-def _image_of(conn: LiveConnection, frame: dict[str, Any]) -> str | None:
-    raw = frame.get("image")
-    try:
-        if not isinstance(raw, str):
-            raise ValueError("image must be a string")
-        return normalize_image_key(raw)
-    except ValueError as exc:
-        conn.push_control(error_frame("invalid", f"image: {exc}"))
+        return decode_client_frame(text)
+    except BadFrame as bad:
+        conn.push_control(error_frame(bad.code, bad.message))
         return None

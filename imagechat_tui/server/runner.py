@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
+from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 
 from ..protocol.limits import CLOSE_GOING_AWAY, MAX_FRAME_BYTES
 from .app import ImageChatServer
+from .connections import AcceptErrorLog, ConnectionLimits, GuardedHttp, default_max_connections
 
 
 class Runner(uvicorn.Server):
-    """uvicorn, plus: one line naming the URL once listening, and WebSockets closed with 1001
-    (going away) on shutdown instead of uvicorn's own 1012."""
+    """uvicorn, plus: one line naming the URL once listening, accept failures logged at a bounded
+    rate, and WebSockets closed with 1001 (going away) on shutdown instead of uvicorn's own 1012."""
 
     def __init__(self, config: uvicorn.Config, app: ImageChatServer, *, announce: bool = True,
                  exit_when_idle: float | None = None) -> None:
@@ -23,8 +27,12 @@ class Runner(uvicorn.Server):
         self.url = ""
         self.exit_when_idle = exit_when_idle
         self._last_busy = (time.monotonic(), 0)  # (when, total requests then)
+        self._loop_handler: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object] | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        self._loop_handler = loop.get_exception_handler()
+        loop.set_exception_handler(AcceptErrorLog())
         await super().startup(sockets)
         if self.started:
             host, port = self.servers[0].sockets[0].getsockname()[:2]
@@ -51,17 +59,21 @@ class Runner(uvicorn.Server):
             server.close()
         await self.imagechat.hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
         await super().shutdown(sockets)
+        asyncio.get_running_loop().set_exception_handler(self._loop_handler)
 
 
 def build_runner(app: ImageChatServer, *, host: str, port: int, certfile: str | None = None,
                  keyfile: str | None = None, log_level: str = "warning", announce: bool = True,
                  exit_when_idle: float | None = None) -> Runner:
+    settings = app.config
+    limits = ConnectionLimits(settings.header_timeout, settings.max_header_bytes,
+                              settings.max_connections or default_max_connections())
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         interface="asgi3",
-        http="httptools",
+        http=GuardedHttp.with_limits(limits),
         ws="websockets-sansio",
         ws_max_size=MAX_FRAME_BYTES,
         ws_per_message_deflate=False,  # frames are under 1 KB: compression costs memory, saves little

@@ -31,6 +31,7 @@ from ..client.engine import (
 from ..client.errors import ClientError
 from ..protocol.models import Comment, Marker
 from ..protocol.permissions import may_change
+from ..protocol.safe import visible
 from . import clipboard
 from .badges import Badge
 from .cache import StateCache, copies_dir
@@ -39,7 +40,6 @@ from .graphics.pixels import PixelFrames, PixelPane, driver_writer
 from .loader import LoadedImage, LoadError, load
 from .opener import OpenerError, open_externally
 from .pyramid import Pyramid
-from .safe import visible
 from .screens.compose import ComposeScreen
 from .screens.confirm import ConfirmScreen
 from .screens.copied import CopiedScreen

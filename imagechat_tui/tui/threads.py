@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from ..protocol.models import Comment, Marker
-from .safe import visible
+from ..protocol.safe import visible
 
 
 def parse_time(value: str) -> datetime:

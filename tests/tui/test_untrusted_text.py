@@ -6,7 +6,7 @@ import httpx
 import pytest
 from textual.widgets import Static
 
-from imagechat_tui.tui.safe import visible
+from imagechat_tui.protocol.safe import visible
 
 from ..conftest import Harness, bid
 from .test_flows import ready, thread_text

@@ -12,7 +12,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...protocol.models import Marker
-from ..safe import visible
+from ...protocol.safe import visible
 from ..threads import first_line, last_activity, relative_time, threaded
 
 

@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ...client.engine import Link, LinkState
-from ..safe import visible
+from ...protocol.safe import visible
 
 _LINK = {
     LinkState.CONNECTING: ("◌ connecting", "$warning"),

@@ -11,7 +11,8 @@ def screenshot(width: int, height: int) -> Image.Image:
     draw.rectangle((0, 0, width, height // 10), fill=(40, 60, 110))
     for line in range(height // 20):
         draw.text((4 + line % 3 * 7, 4 + line * 20), f"Error 0x{line * 7919:08x} request {line}", fill=(20, 20, 20))
-    draw.rectangle((width // 2, height // 2, max(width // 2, width - 5), max(height // 2, height - 5)), fill=(30, 140, 80), outline=(255, 0, 0))
+    corner = (max(width // 2, width - 5), max(height // 2, height - 5))
+    draw.rectangle((width // 2, height // 2, *corner), fill=(30, 140, 80), outline=(255, 0, 0))
     return image
 
 

@@ -19,7 +19,6 @@ from imagechat_tui.tui.graphics.terminal_io import TerminalIO
 
 from .test_detect import XTERM_VT340
 
-
 END = b"<end>"
 
 

@@ -1,8 +1,10 @@
-"""The one sanitiser for untrusted text (comments, names, image keys) before it is displayed.
+"""The one sanitiser for untrusted text (comments, names, image keys) before it is displayed, by the
+viewer and by the server's admin commands alike (hence here, where both may import it).
 
 Control characters are made visible instead of being passed to the terminal or dropped: C0 and DEL
 as Unicode control pictures (ESC shows as ␛), C1 and bidirectional overrides as ⟨hex⟩ tags. The
-result is still plain text, and widgets show it with Textual `Content`, which never parses markup.
+result is still plain text, and the viewer's widgets show it with Textual `Content`, which never
+parses markup.
 """
 
 from __future__ import annotations
