@@ -1,0 +1,89 @@
+"""Server processes (in this event loop) over one database and a Redis of the test's own, the real
+sync engine as subscribers, a writer that keeps what was acknowledged, and the check that proves
+convergence: every subscriber holds exactly a fresh snapshot, every acknowledged write once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from imagechat_tui.client.engine import LinkState, SyncEngine
+from imagechat_tui.client.rest import RestClient
+from imagechat_tui.protocol.models import AddComment, ChatsPage, CreateChat, Marker
+from imagechat_tui.server.redis_pubsub import RedisPubSub
+
+from .conftest import IMAGE, Harness, bid, wait_for
+from .redis_server import RedisServer
+
+
+@dataclass
+class Cluster:
+    servers: list[Harness]
+    redis: RedisServer
+    prefix: str
+    subscribers: list[SyncEngine] = field(default_factory=list)
+    acked: list[str] = field(default_factory=list)
+    """Ids of the markers and comments whose writes were acknowledged."""
+    writer: RestClient | None = None
+    marker_id: str | None = None
+
+    async def subscribe(self, engines: Callable[..., Any], per_server: int) -> None:
+        """Start `per_server` engines on each server, following IMAGE, and wait until all are live."""
+        for i, server in enumerate(self.servers):
+            for j in range(per_server):
+                engine = await engines(server.url, await server.token(f"u_{i}_{j}", f"Sub {i}.{j}"))
+                engine.subscribe(IMAGE)
+                self.subscribers.append(engine)
+        await wait_for(lambda: all(e.link.state is LinkState.ONLINE and e.state(IMAGE).loaded
+                                   for e in self.subscribers), 10.0, "every subscriber live")
+
+    async def write(self, text: str) -> None:
+        """One acknowledged write through the first server: a marker, then comments on it."""
+        if self.writer is None:
+            self.writer = RestClient(self.servers[0].url, await self.servers[0].token("u_writer", "Writer"))
+        if self.marker_id is None:
+            created = await self.writer.create_chat(CreateChat(image=IMAGE, x=50, y=50, text=text, broadcast_id=bid()))
+            self.marker_id = created.marker.id
+            self.acked += [created.marker.id, created.marker.comments[0].id]
+        else:
+            added = await self.writer.add_comment(self.marker_id, AddComment(text=text, broadcast_id=bid()))
+            self.acked.append(added.comment.id)
+
+    async def snapshot(self) -> ChatsPage:
+        assert self.writer is not None
+        return await self.writer.chats(IMAGE)
+
+    async def converge(self, timeout: float = 10.0) -> float:
+        """Wait until every subscriber holds exactly a fresh snapshot; the seconds it took. Also
+        checks the snapshot has every acknowledged write exactly once."""
+        page = await self.snapshot()
+        ids = [m.id for m in page.markers] + [c.id for m in page.markers for c in m.comments]
+        assert sorted(ids) == sorted(set(ids)) and set(self.acked) <= set(ids), "an acknowledged write is missing"
+        assert sorted(self.acked) == sorted(set(self.acked))
+        wanted = _dump(page.markers)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await wait_for(lambda: all(e.state(IMAGE).seq == page.seq and _dump(e.markers(IMAGE)) == wanted
+                                   for e in self.subscribers), timeout, "every subscriber at the snapshot")
+        return loop.time() - started
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            await self.writer.aclose()
+
+
+def _dump(markers: list[Marker]) -> list[dict[str, Any]]:
+    return sorted((m.model_dump() for m in markers), key=lambda m: m["id"])
+
+
+async def start_cluster(make_server: Callable[..., Any], database_url: str, redis: RedisServer,
+                        processes: int = 2) -> Cluster:
+    prefix = f"imagechat-test-{uuid.uuid4().hex[:8]}:"
+    servers = [await make_server(database_url, RedisPubSub(redis.url, prefix=prefix)) for _ in range(processes)]
+    await servers[0].token("u_first", "First")  # creates the tenant, which the others share
+    for server in servers[1:]:
+        server.tenants = servers[0].tenants
+    return Cluster(servers, redis, prefix)
