@@ -34,7 +34,9 @@ class Cluster:
     subscribers: list[SyncEngine] = field(default_factory=list)
     acked: list[str] = field(default_factory=list)
     """Ids of the markers and comments whose writes were acknowledged."""
-    writer: RestClient | None = None
+    writers: dict[int, RestClient] = field(default_factory=dict)
+    """One REST client per server, all with the writer's token."""
+    writer_token: str | None = None
     marker_id: str | None = None
 
     async def subscribe(self, engines: Callable[..., Any], per_server: int) -> None:
@@ -47,21 +49,27 @@ class Cluster:
         await wait_for(lambda: all(e.link.state is LinkState.ONLINE and e.state(IMAGE).loaded
                                    for e in self.subscribers), 10.0, "every subscriber live")
 
-    async def write(self, text: str) -> None:
-        """One acknowledged write through the first server: a marker, then comments on it."""
-        if self.writer is None:
-            self.writer = RestClient(self.servers[0].url, await self.servers[0].token("u_writer", "Writer"))
+    async def write(self, text: str, through: int = 0) -> None:
+        """One write through server `through` (a marker first, then comments on it); what it
+        created is counted as acknowledged once the answer is in."""
+        writer = await self._writer(through)
         if self.marker_id is None:
-            created = await self.writer.create_chat(CreateChat(image=IMAGE, x=50, y=50, text=text, broadcast_id=bid()))
+            created = await writer.create_chat(CreateChat(image=IMAGE, x=50, y=50, text=text, broadcast_id=bid()))
             self.marker_id = created.marker.id
             self.acked += [created.marker.id, created.marker.comments[0].id]
         else:
-            added = await self.writer.add_comment(self.marker_id, AddComment(text=text, broadcast_id=bid()))
+            added = await writer.add_comment(self.marker_id, AddComment(text=text, broadcast_id=bid()))
             self.acked.append(added.comment.id)
 
+    async def _writer(self, through: int) -> RestClient:
+        if through not in self.writers:
+            if self.writer_token is None:
+                self.writer_token = await self.servers[0].token("u_writer", "Writer")
+            self.writers[through] = RestClient(self.servers[through].url, self.writer_token)
+        return self.writers[through]
+
     async def snapshot(self) -> ChatsPage:
-        assert self.writer is not None
-        return await self.writer.chats(IMAGE)
+        return await (await self._writer(0)).chats(IMAGE)
 
     async def converge(self, timeout: float = 10.0) -> Convergence:
         """Wait until every subscriber holds exactly a fresh snapshot, and check that it has every
@@ -79,8 +87,8 @@ class Cluster:
         return Convergence(len(self.acked), present, loop.time() - started)
 
     async def close(self) -> None:
-        if self.writer is not None:
-            await self.writer.aclose()
+        for writer in self.writers.values():
+            await writer.aclose()
 
 
 def _dump(markers: list[Marker]) -> list[dict[str, Any]]:
