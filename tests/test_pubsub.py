@@ -230,6 +230,27 @@ async def test_malformed_messages_are_skipped_and_counted_and_delivery_goes_on(o
         assert pubsub.counts.malformed == len(garbage)
 
 
+async def test_the_listener_outlives_an_error_in_its_handler(own_redis: RedisServer) -> None:
+    from imagechat_tui.server.redis_pubsub import RedisPubSub
+
+    received = Received()
+
+    def handler(topic: str, seq: int, event: str) -> None:
+        if seq == 1:
+            raise RuntimeError("a bug downstream")
+        received(topic, seq, event)
+
+    pubsub = RedisPubSub(own_redis.url, prefix="t:")
+    await pubsub.start(handler, received.relinked)
+    try:
+        await pubsub.subscribe("a")
+        await pubsub.publish("a", 1, "{}")
+        await pubsub.publish("a", 2, "{}")
+        await wait_for(lambda: received.on("a") == [2], 5.0, "the message after the failing one")
+    finally:
+        await pubsub.close()
+
+
 # The hub above it
 
 
