@@ -15,7 +15,13 @@ from imagechat_tui.server import admin
 from imagechat_tui.server.config import sqlite_url
 from imagechat_tui.server.database import Database
 from imagechat_tui.server.errors import ApiError
-from imagechat_tui.server.schema import SCHEMA_VERSION, SchemaError, meta, prepare, tokens
+from imagechat_tui.server.schema import (
+    SCHEMA_VERSION,
+    SchemaError,
+    meta,
+    prepare,
+    tokens,
+)
 from imagechat_tui.server.store import Principal, Store
 
 from .conftest import IMAGE, bid

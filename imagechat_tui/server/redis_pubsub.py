@@ -60,8 +60,9 @@ class RedisPubSub:
     async def subscribe(self, topic: str) -> None:
         await self._pubsub.subscribe(self._prefix + topic)
         if not self._listening.is_set():
-            # The connection exists from the first subscribe on; it calls back on every reconnect.
-            self._pubsub.connection.register_connect_callback(self._reconnected)
+            connection = self._pubsub.connection
+            assert connection is not None  # made by the first subscribe, kept until close
+            connection.register_connect_callback(self._reconnected)  # called on every reconnect
             self._listening.set()
 
     async def unsubscribe(self, topic: str) -> None:
@@ -115,13 +116,12 @@ class RedisPubSub:
                 self._dispatch(self._handler, message)
 
     def _dispatch(self, handler: Handler, message: dict[str, Any]) -> None:
-        channel = message.get("channel")
         try:
             seq, event = unpack(message["data"])
-            topic = channel.decode().removeprefix(self._prefix)
+            topic = message["channel"].decode().removeprefix(self._prefix)
         except (ValueError, AttributeError, KeyError) as exc:
             self.counts.malformed += 1
-            self._log.warning("malformed", "skipped a malformed message on %r: %s", channel, exc)
+            self._log.warning("malformed", "skipped a malformed message on %r: %s", message.get("channel"), exc)
             return
         handler(topic, seq, event)
 

@@ -61,10 +61,11 @@ class Reader(asyncio.Protocol):
             if isinstance(event, Response):
                 self.ws.send_text(SUBSCRIBE.encode())
             elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
-                if event.data.startswith(b'{"type":"subscribed"'):
+                text = bytes(event.data)
+                if text.startswith(b'{"type":"subscribed"'):
                     self.subscribed = True
                 else:
-                    for seq in SEQ.findall(event.data):  # an event, or a batch of them
+                    for seq in SEQ.findall(text):  # an event, or a batch of them
                         self.arrived.setdefault(int(seq), []).append(now)
         self._flush()
 
