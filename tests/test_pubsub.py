@@ -177,6 +177,17 @@ async def test_a_lost_link_comes_back_subscribed_and_says_so(breakable: Flavour)
         assert pubsub.counts.relinks == breakable.losses
 
 
+async def test_an_unsubscribe_while_the_link_is_down_holds_once_it_is_back(breakable: Flavour) -> None:
+    async with started(breakable) as (pubsub, received):
+        await pubsub.subscribe("a")
+        await pubsub.subscribe("b")
+        breakable.kill()
+        await pubsub.unsubscribe("a")
+        breakable.restart()
+        await wait_for(lambda: received.relinks == breakable.losses, 5.0, "the link to be reported back")
+        assert await breakable.subscribed(pubsub, ["a", "b"]) == {"b"}
+
+
 async def test_a_publish_the_broker_could_not_take_is_sent_once_it_can(breakable: Flavour) -> None:
     async with started(breakable) as (pubsub, received):
         await pubsub.subscribe("a")

@@ -7,8 +7,9 @@ Redis or the network hiccups:
 
 - the listener never stops: a message it can't read is skipped and counted, a lost connection is
   retried every `RETRY_WAIT`, and any other error restarts it;
-- when the connection is back (redis-py resubscribes every channel as it reconnects), the hub is
-  told (`relinked`) and fetches what its subscribers missed from the store;
+- when the connection is back (redis-py resubscribes every channel as it reconnects), channels
+  unsubscribed while it was down are dropped, and the hub is told (`relinked`) and fetches what its
+  subscribers missed from the store;
 - a publish is sent once more on a fresh connection if its own was dead (Redis restarted); one that
   still fails is counted and kept, the latest per topic, and sent again until Redis takes it (not
   before this process's own subscriptions are back, so that they hear it too).
@@ -41,6 +42,7 @@ class RedisPubSub:
         self._pubsub = self._redis.pubsub()
         self._prefix = prefix
         self.counts = LinkCounts()
+        self._topics: set[str] = set()  # what the hub wants subscribed
         self._handler: Handler | None = None
         self._relinked: Relinked | None = None
         self._relink_due = False
@@ -59,6 +61,7 @@ class RedisPubSub:
 
     async def subscribe(self, topic: str) -> None:
         await self._pubsub.subscribe(self._prefix + topic)
+        self._topics.add(topic)
         if not self._listening.is_set():
             connection = self._pubsub.connection
             assert connection is not None  # made by the first subscribe, kept until close
@@ -66,7 +69,11 @@ class RedisPubSub:
             self._listening.set()
 
     async def unsubscribe(self, topic: str) -> None:
-        await self._pubsub.unsubscribe(self._prefix + topic)
+        self._topics.discard(topic)
+        try:
+            await self._pubsub.unsubscribe(self._prefix + topic)
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            pass  # the link is down: redis-py would restore the channel with it, `_relay` drops it
 
     async def publish(self, topic: str, seq: int, event: str) -> None:
         try:
@@ -109,11 +116,17 @@ class RedisPubSub:
             if self._relink_due and self._relinked is not None:
                 # The read above came from the new connection, after redis-py resubscribed on it.
                 self._relink_due = False
+                await self._drop_unwanted()
                 self.counts.relinks += 1
                 self._linked.set()
                 self._relinked()
             if message is not None and message.get("type") == "message" and self._handler is not None:
                 self._dispatch(self._handler, message)
+
+    async def _drop_unwanted(self) -> None:
+        unwanted = [c for c in self._pubsub.channels if c.decode().removeprefix(self._prefix) not in self._topics]
+        if unwanted:
+            await self._pubsub.unsubscribe(*unwanted)
 
     def _dispatch(self, handler: Handler, message: dict[str, Any]) -> None:
         try:
