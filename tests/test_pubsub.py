@@ -221,7 +221,8 @@ async def test_the_first_publish_after_redis_restarts_goes_out(own_redis: RedisS
         assert pubsub.counts.publish_failures == 0
 
 
-async def test_malformed_messages_are_skipped_and_counted_and_delivery_goes_on(own_redis: RedisServer) -> None:
+async def test_malformed_messages_are_skipped_and_counted_and_delivery_goes_on(
+        own_redis: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
     import redis.asyncio as redis
 
     flavour = Flavour("redis", own_redis)
@@ -239,6 +240,8 @@ async def test_malformed_messages_are_skipped_and_counted_and_delivery_goes_on(o
         await flush(pubsub, received)
         assert received.on("a") == [8]
         assert pubsub.counts.malformed == len(garbage)
+        logged = [r for r in caplog.records if "malformed" in r.getMessage()]
+        assert len(logged) == 1, "a flood of bad messages must not flood the log"
 
 
 async def test_the_listener_outlives_an_error_in_its_handler(own_redis: RedisServer) -> None:
