@@ -22,6 +22,8 @@ from imagechat_tui.server.config import ServerConfig, sqlite_url
 from imagechat_tui.server.pubsub import LocalPubSub, PubSub
 from imagechat_tui.server.runner import build_runner
 
+from .redis_server import RedisServer
+
 REQUIRE_SERVICES = os.environ.get("IMAGECHAT_REQUIRE_SERVICES") == "1"
 """Set by .ci/run: a test that needs PostgreSQL or Redis fails instead of skipping."""
 POSTGRES_URL = os.environ.get("IMAGECHAT_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -186,3 +188,14 @@ def threaded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Thread
     yield ThreadedServer(app, runner.url, loop)
     runner.should_exit = True
     thread.join(15)
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A started redis-server of this test's own, killed at the end."""
+    if not RedisServer.available():
+        services_unavailable("redis-server")
+    server = RedisServer()
+    server.start()
+    yield server
+    server.kill()

@@ -15,9 +15,11 @@ from hypothesis import strategies as st
 
 from imagechat_tui.server.live import Hub
 from imagechat_tui.server.pubsub import LocalPubSub, PubSub
+from imagechat_tui.server.store import History
 from imagechat_tui.server.usage import UsageMeter
 
 from .conftest import services_unavailable, wait_for
+from .redis_server import RedisServer
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CONTROL = "control"
@@ -26,13 +28,17 @@ CONTROL = "control"
 
 
 class Received:
-    """The handler given to `start`: what arrived, in order."""
+    """The handler given to `start`: what arrived, in order, and how often the link came back."""
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, int, str]] = []
+        self.relinks = 0
 
     def __call__(self, topic: str, seq: int, event: str) -> None:
         self.messages.append((topic, seq, event))
+
+    def relinked(self) -> None:
+        self.relinks += 1
 
     def on(self, topic: str) -> list[int]:
         return [seq for t, seq, _ in self.messages if t == topic]
@@ -53,9 +59,12 @@ def redis_reachable() -> bool:
 class Flavour:
     """How to make one implementation, and how to ask it what it is subscribed to."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, server: RedisServer | None = None) -> None:
         self.name = name
+        self.server = server
+        self.url = server.url if server is not None else REDIS_URL
         self.prefix = ""
+        self.losses = 0
 
     def make(self) -> PubSub:
         """A new instance, on channels of its own."""
@@ -64,14 +73,24 @@ class Flavour:
             return LocalPubSub()
         from imagechat_tui.server.redis_pubsub import RedisPubSub
 
-        return RedisPubSub(REDIS_URL, prefix=self.prefix)
+        return RedisPubSub(self.url, prefix=self.prefix)
+
+    def kill(self) -> None:
+        """Lose the link: Redis dies (a local pub/sub has no link to lose)."""
+        if self.server is not None:
+            self.server.kill()
+            self.losses += 1
+
+    def restart(self) -> None:
+        if self.server is not None:
+            self.server.start()
 
     async def subscribed(self, pubsub: PubSub, topics: list[str]) -> set[str]:
         if isinstance(pubsub, LocalPubSub):
             return {t for t in topics if t in pubsub._topics}
         import redis.asyncio as redis
 
-        client = redis.from_url(REDIS_URL)
+        client = redis.from_url(self.url)
         try:
             counts = await client.pubsub_numsub(*(self.prefix + t for t in topics))
         finally:
@@ -86,10 +105,16 @@ def flavour(request: pytest.FixtureRequest) -> Flavour:
     return Flavour(request.param)
 
 
+@pytest.fixture(params=["local", "redis"])
+def breakable(request: pytest.FixtureRequest) -> Flavour:
+    """Each implementation, Redis on a server of the test's own that it may kill."""
+    return Flavour(request.param, request.getfixturevalue("own_redis") if request.param == "redis" else None)
+
+
 @asynccontextmanager
 async def started(flavour: Flavour) -> AsyncIterator[tuple[PubSub, Received]]:
     pubsub, received = flavour.make(), Received()
-    await pubsub.start(received)
+    await pubsub.start(received, received.relinked)
     await pubsub.subscribe(CONTROL)
     try:
         yield pubsub, received
@@ -100,7 +125,7 @@ async def started(flavour: Flavour) -> AsyncIterator[tuple[PubSub, Received]]:
 async def flush(pubsub: PubSub, received: Received) -> None:
     """Wait until everything published before now has arrived."""
     token = len(received.on(CONTROL)) + 1
-    await pubsub.publish(CONTROL, token, "")
+    await pubsub.publish(CONTROL, token, "{}")
     await wait_for(lambda: token in received.on(CONTROL), 5.0, "the control message")
 
 
@@ -119,10 +144,10 @@ async def test_a_subscribed_topic_receives_what_is_published_in_order(flavour: F
 
 async def test_an_unsubscribed_topic_receives_nothing(flavour: Flavour) -> None:
     async with started(flavour) as (pubsub, received):
-        await pubsub.publish("a", 1, "never subscribed")
+        await pubsub.publish("a", 1, '{"never": "subscribed"}')
         await pubsub.subscribe("a")
         await pubsub.unsubscribe("a")
-        await pubsub.publish("a", 2, "unsubscribed")
+        await pubsub.publish("a", 2, '{"un": "subscribed"}')
         await flush(pubsub, received)
         assert received.on("a") == []
 
@@ -132,7 +157,7 @@ async def test_subscribe_and_unsubscribe_are_idempotent(flavour: Flavour) -> Non
         await pubsub.unsubscribe("a")
         await pubsub.subscribe("a")
         await pubsub.subscribe("a")
-        await pubsub.publish("a", 1, "once")
+        await pubsub.publish("a", 1, '{"once": true}')
         await flush(pubsub, received)
         assert received.on("a") == [1]
         await pubsub.unsubscribe("a")
@@ -140,33 +165,154 @@ async def test_subscribe_and_unsubscribe_are_idempotent(flavour: Flavour) -> Non
         assert await flavour.subscribed(pubsub, ["a"]) == set()
 
 
+async def test_a_lost_link_comes_back_subscribed_and_says_so(breakable: Flavour) -> None:
+    async with started(breakable) as (pubsub, received):
+        await pubsub.subscribe("a")
+        breakable.kill()
+        breakable.restart()
+        await wait_for(lambda: received.relinks == breakable.losses, 5.0, "the link to be reported back")
+        await pubsub.publish("a", 1, "{}")
+        await flush(pubsub, received)
+        assert received.on("a") == [1]
+        assert pubsub.counts.relinks == breakable.losses
+
+
+async def test_an_unsubscribe_while_the_link_is_down_holds_once_it_is_back(breakable: Flavour) -> None:
+    async with started(breakable) as (pubsub, received):
+        await pubsub.subscribe("a")
+        await pubsub.subscribe("b")
+        breakable.kill()
+        await pubsub.unsubscribe("a")
+        breakable.restart()
+        await wait_for(lambda: received.relinks == breakable.losses, 5.0, "the link to be reported back")
+        assert await breakable.subscribed(pubsub, ["a", "b"]) == {"b"}
+
+
+async def test_a_publish_the_broker_could_not_take_is_sent_once_it_can(breakable: Flavour) -> None:
+    async with started(breakable) as (pubsub, received):
+        await pubsub.subscribe("a")
+        breakable.kill()
+        await pubsub.publish("a", 1, "{}")  # neither raises nor vanishes
+        assert pubsub.counts.publish_failures == breakable.losses
+        breakable.restart()
+        await wait_for(lambda: received.on("a") == [1], 5.0, "the kept message")
+
+
+async def test_the_first_publish_after_redis_restarts_goes_out(own_redis: RedisServer) -> None:
+    """Its pooled connection died with Redis: the publish is sent again on a new one."""
+    import redis.asyncio as redis
+
+    flavour = Flavour("redis", own_redis)
+    async with started(flavour) as (pubsub, received):
+        await flush(pubsub, received)  # the pool holds a connection now
+        own_redis.kill()
+        own_redis.start()
+        client = redis.from_url(own_redis.url)
+        listener = client.pubsub()
+        try:
+            await listener.subscribe(flavour.prefix + "a")
+            assert (await listener.get_message(timeout=5.0) or {}).get("type") == "subscribe"
+            await pubsub.publish("a", 1, "{}")
+            message = await listener.get_message(timeout=5.0)
+        finally:
+            await listener.aclose()
+            await client.aclose()
+        assert (message or {}).get("data") == b"1\n{}"
+        assert pubsub.counts.publish_failures == 0
+
+
+async def test_malformed_messages_are_skipped_and_counted_and_delivery_goes_on(
+        own_redis: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    import redis.asyncio as redis
+
+    flavour = Flavour("redis", own_redis)
+    async with started(flavour) as (pubsub, received):
+        await pubsub.subscribe("a")
+        garbage = [b"\xff\xfe", b"no newline", b"x\n{}", b"-1\n{}", b"9" * 40 + b"\n{}", b"7\nnot json", b"7\n"]
+        client = redis.from_url(own_redis.url)
+        try:
+            for message in garbage:
+                await client.publish(flavour.prefix + "a", message)
+            await client.publish(b"\xff" + flavour.prefix.encode(), b"1\n{}")  # nobody's channel
+        finally:
+            await client.aclose()
+        await pubsub.publish("a", 8, "{}")
+        await flush(pubsub, received)
+        assert received.on("a") == [8]
+        assert pubsub.counts.malformed == len(garbage)
+        logged = [r for r in caplog.records if "malformed" in r.getMessage()]
+        assert len(logged) == 1, "a flood of bad messages must not flood the log"
+
+
+async def test_the_listener_outlives_an_error_in_its_handler(own_redis: RedisServer) -> None:
+    from imagechat_tui.server.redis_pubsub import RedisPubSub
+
+    received = Received()
+
+    def handler(topic: str, seq: int, event: str) -> None:
+        if seq == 1:
+            raise RuntimeError("a bug downstream")
+        received(topic, seq, event)
+
+    pubsub = RedisPubSub(own_redis.url, prefix="t:")
+    await pubsub.start(handler, received.relinked)
+    try:
+        await pubsub.subscribe("a")
+        await pubsub.publish("a", 1, "{}")
+        await pubsub.publish("a", 2, "{}")
+        await wait_for(lambda: received.on("a") == [2], 5.0, "the message after the failing one")
+    finally:
+        await pubsub.close()
+
+
 # The hub above it
 
 
 class FakeConnection:
-    """What the hub asks of a live connection: its subscriptions, its usage and `deliver`."""
+    """What the hub asks of a live connection: its subscriptions, its usage, `deliver` and `close`."""
 
     def __init__(self, meter: UsageMeter) -> None:
         self.subs: dict[str, object] = {}
         self.usage = meter.tenant("t")
         self.got: list[tuple[str, int]] = []
+        self.closed: int | None = None
 
     def deliver(self, topic: str, seq: int, frame: object) -> None:
         self.got.append((topic, seq))
+
+    def close(self, code: int, reason: str = "") -> None:
+        self.closed = code
+
+
+class FakeStore:
+    """The hub's history reader: each image (named like its topic) has events 1..seq, of which
+    those from `kept` on are still kept."""
+
+    def __init__(self) -> None:
+        self.seq: dict[str, int] = {}
+        self.kept: dict[str, int] = {}
+
+    async def history(self, tenant_id: str, key: str, since: int) -> History:
+        seq = self.seq.get(key, 0)
+        if since > seq or since + 1 < self.kept.get(key, 1):
+            return History(key, seq, None)
+        return History(key, seq, [f'{{"seq": {n}}}' for n in range(since + 1, seq + 1)])
 
 
 @asynccontextmanager
 async def hub_on(flavour: Flavour) -> AsyncIterator[tuple[Hub, Callable[[], FakeConnection]]]:
     meter = UsageMeter()
     pubsub = flavour.make()
-    hub = Hub(pubsub, meter)
+    store = FakeStore()
+    hub = Hub(pubsub, meter, store.history)
+    hub.store = store  # type: ignore[attr-defined]
     received = Received()
 
     def handler(topic: str, seq: int, event: str) -> None:
         received(topic, seq, event)
         hub.on_message(topic, seq, event)
 
-    await pubsub.start(handler)
+    await pubsub.start(handler, hub.on_relinked)
     await pubsub.subscribe(CONTROL)
     hub.received = received  # type: ignore[attr-defined]
     try:
@@ -183,6 +329,47 @@ async def join(hub: Hub, conn: FakeConnection, topic: str) -> None:
 
 def leave(hub: Hub, conn: FakeConnection, topic: str) -> None:
     hub.leave(conn, topic)  # type: ignore[arg-type]
+
+
+async def test_what_pubsub_lost_is_sent_from_the_store_in_order_once_the_link_is_back() -> None:
+    """Nothing later arrives to show the subscribers their gap: the hub fills it itself."""
+    async with hub_on(Flavour("local")) as (hub, connection):
+        first, second = connection(), connection()
+        for conn in (first, second):
+            await join(hub, conn, "img")
+        hub.follow("img", "t", "img", 3)
+        hub.store.seq["img"] = 6  # type: ignore[attr-defined]  # 4..6 committed, never delivered
+        hub.on_relinked()
+        await hub.settle()
+        assert first.got == second.got == [("img", 4), ("img", 5), ("img", 6)]
+        assert hub.pubsub.counts.repaired == 3
+        hub.on_relinked()  # nothing more was lost: nothing more is sent
+        await hub.settle()
+        assert len(first.got) == 3
+
+
+async def test_subscribers_resync_when_what_pubsub_lost_is_no_longer_kept() -> None:
+    async with hub_on(Flavour("local")) as (hub, connection):
+        conn = connection()
+        await join(hub, conn, "img")
+        hub.follow("img", "t", "img", 3)
+        hub.store.seq["img"], hub.store.kept["img"] = 2000, 1000  # type: ignore[attr-defined]
+        hub.on_relinked()
+        await hub.settle()
+        assert (conn.got, conn.closed) == ([], 1013)
+        assert hub.pubsub.counts.resyncs == 1
+
+
+async def test_a_link_back_while_subscribers_read_their_first_state_catches_up_after_it() -> None:
+    async with hub_on(Flavour("local")) as (hub, connection):
+        conn = connection()
+        await join(hub, conn, "img")
+        hub.store.seq["img"] = 5  # type: ignore[attr-defined]
+        hub.on_relinked()  # before the subscriber's snapshot (at seq 4) is sent
+        await hub.settle()
+        hub.follow("img", "t", "img", 4)
+        await hub.settle()
+        assert conn.got == [("img", 5)]
 
 
 async def test_resubscribing_at_once_keeps_the_topic(flavour: Flavour) -> None:

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
+import redis.asyncio as redis
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from imagechat_tui.client.engine import LinkState
+from imagechat_tui.server.store import topic_of
 
+from .cluster import METRICS_TOKEN, Cluster, start_cluster
 from .conftest import IMAGE, services_unavailable, wait_for
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -60,3 +68,84 @@ def test_an_unreachable_redis_is_one_clear_line(tmp_path: Path) -> None:
          "--redis-url", "redis://127.0.0.1:1/0"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "can't reach Redis" in done.stderr and "Traceback" not in done.stderr
+
+
+# Redis faults: own redis-server, two server processes on one SQLite database, engines on both.
+
+
+@pytest.fixture
+async def cluster(make_server, sqlite_database, own_redis, engines):
+    made = await start_cluster(make_server, sqlite_database, own_redis)
+    await made.subscribe(engines, per_server=1)
+    await made.write("before the fault")
+    yield made
+    await made.close()
+
+
+async def test_writes_made_while_redis_is_down_reach_every_subscriber_once_it_is_back(cluster: Cluster) -> None:
+    """Redis down for the end of a write stream: nothing later arrives to reveal the gap."""
+    cluster.redis.kill()
+    for i in range(3):
+        await cluster.write(f"while Redis is down {i}")
+    cluster.redis.start()
+    await cluster.converge(timeout=5.0)
+
+
+async def test_the_first_write_after_redis_restarts_reaches_the_other_server(cluster: Cluster) -> None:
+    """The writing server's pooled Redis connection died with Redis; its publish must not."""
+    await cluster.converge()
+    cluster.redis.kill()
+    cluster.redis.start()
+    client = redis.from_url(cluster.redis.url)
+    channel = cluster.prefix + topic_of(next(iter(cluster.servers[0].tenants.values())), IMAGE)
+    try:
+        await wait_for_async(lambda: client.pubsub_numsub(channel), lambda counts: counts[0][1] == 2,
+                             "both servers subscribed again")
+    finally:
+        await client.aclose()
+    await cluster.write("the first after the restart")
+    await cluster.converge(timeout=2.0)
+
+
+async def test_a_malformed_message_on_the_channel_does_not_stop_live_delivery(cluster: Cluster) -> None:
+    client = redis.from_url(cluster.redis.url)
+    channel = cluster.prefix + topic_of(next(iter(cluster.servers[0].tenants.values())), IMAGE)
+    try:
+        await client.publish(channel, b"\xff not a message")
+    finally:
+        await client.aclose()
+    await cluster.write("after the garbage")
+    await cluster.converge(timeout=2.0)
+    async with httpx.AsyncClient() as http:
+        for server in cluster.servers:
+            metrics = (await http.get(server.url + "/metrics",
+                                      headers={"Authorization": f"Bearer {METRICS_TOKEN}"})).text
+            assert "imagechat_pubsub_malformed_total 1.0" in metrics
+
+
+async def test_a_subscribe_while_redis_is_down_is_closed_with_1013_then_resyncs(cluster: Cluster, engines) -> None:
+    server = cluster.servers[1]
+    token = await server.token("u_late", "Late")
+    cluster.redis.kill()
+    async with connect(server.url.replace("http", "ws") + "/api/v1/live",
+                       additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        await ws.send(json.dumps({"type": "subscribe", "image": "https://other.example.com/1.png", "since": None}))
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5.0)
+        assert ws.close_code == 1013
+    late = await engines(server.url, token)
+    late.subscribe("https://other.example.com/1.png")
+    cluster.redis.start()
+    await wait_for(lambda: late.link.state is LinkState.ONLINE and late.state("https://other.example.com/1.png").loaded,
+                   5.0, "the late subscriber live once Redis is back")
+    cluster.subscribers.append(late)
+    late.subscribe(IMAGE)
+    await cluster.write("after the outage")
+    await cluster.converge(timeout=5.0)
+
+
+async def wait_for_async(ask, done, what: str, timeout: float = 5.0) -> None:
+    """Ask (a coroutine function) until `done` says the answer is right; fail after `timeout`."""
+    async with asyncio.timeout(timeout):
+        while not done(await ask()):
+            await asyncio.sleep(0.01)

@@ -8,14 +8,20 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from imagechat_tui.protocol.models import AddComment, CreateChat
 from imagechat_tui.server import admin
 from imagechat_tui.server.config import sqlite_url
 from imagechat_tui.server.database import Database
 from imagechat_tui.server.errors import ApiError
-from imagechat_tui.server.schema import SCHEMA_VERSION, SchemaError, meta, prepare
+from imagechat_tui.server.schema import (
+    SCHEMA_VERSION,
+    SchemaError,
+    meta,
+    prepare,
+    tokens,
+)
 from imagechat_tui.server.store import Principal, Store
 
 from .conftest import IMAGE, bid
@@ -65,6 +71,31 @@ async def test_concurrent_writers_to_one_image_get_distinct_consecutive_seqs(sto
     history = await store.history(writers[0], IMAGE, 0)
     assert history.events is not None
     assert [json.loads(e)["seq"] for e in history.events] == list(range(1, 82))
+
+
+async def test_concurrent_revocations_each_reach_a_polling_server(store: Store) -> None:
+    """Two revokes once shared a revision, and a poller asking for "after N" skipped one."""
+    await admin.create_tenant(store.db, "acme")
+    ids = [(await admin.create_token(store.db, "acme", f"u_{i}", f"U{i}", "member"))[0] for i in range(12)]
+    seen: set[str] = set()
+    revision = 0
+
+    async def poll() -> None:
+        nonlocal revision
+        revision, revoked = await store.revocations_after(revision)
+        seen.update(revoked)
+
+    async def revoke_all() -> None:
+        await asyncio.gather(*(admin.revoke_token(store.db, token_id) for token_id in ids))
+
+    revoking = asyncio.create_task(revoke_all())
+    while not revoking.done():
+        await poll()
+    await revoking
+    await poll()
+    assert seen == set(ids)
+    rows = await store.db.run(lambda conn: conn.execute(select(tokens.c.revision)).scalars().all())
+    assert sorted(rows) == list(range(1, len(ids) + 1))
 
 
 async def test_retries_are_answered_from_their_receipt_and_commit_nothing(store: Store) -> None:

@@ -89,6 +89,11 @@ async def list_tokens(db: Database, tenant: str | None = None) -> list[TokenInfo
 
 async def revoke_token(db: Database, token_id: str) -> None:
     def work(conn: Connection) -> None:
+        # Servers poll for "revoked after revision N": revisions must be distinct and committed in
+        # order, so revokes take them one at a time (SQLite's writes already do, BEGIN IMMEDIATE).
+        # This lock lets readers of tokens through, and waits only for other writers of tokens.
+        if not db.is_sqlite:
+            conn.exec_driver_sql("LOCK TABLE tokens IN SHARE ROW EXCLUSIVE MODE")
         revoked = conn.execute(select(tokens.c.revoked_at).where(tokens.c.id == token_id)).first()
         if revoked is None:
             raise AdminError(f"no token {token_id!r}")

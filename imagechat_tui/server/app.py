@@ -48,6 +48,7 @@ from .database import Database
 from .errors import ApiError, invalid, unauthorized
 from .intake import PRINCIPAL, Intake, bearer_token
 from .live import Hub, LiveEndpoint, Receive, Scope, Send
+from .metrics import LinkMeter
 from .pubsub import LocalPubSub, PubSub
 from .ratelimit import RateLimiter
 from .schema import prepare
@@ -80,7 +81,7 @@ class ImageChatServer:
         self.db = Database(config.database_url)
         self.store = Store(self.db)
         self.meter = UsageMeter()
-        self.hub = Hub(pubsub or LocalPubSub(), self.meter)
+        self.hub = Hub(pubsub or LocalPubSub(), self.meter, self.store.image_history)
         self.live = LiveEndpoint(self.store, self.hub)
         self.limiter = RateLimiter(config.write_rate, config.write_burst)
         self.api = build_api(self)
@@ -101,7 +102,7 @@ class ImageChatServer:
         """Open storage and pub/sub, keep the upkeep tasks going, and close it all on the way out."""
         await self.db.run(prepare)
         await self.store.prune_receipts(iso(datetime.now(UTC) - timedelta(days=self.config.receipt_days)))
-        await self.hub.pubsub.start(self.hub.on_message)
+        await self.hub.pubsub.start(self.hub.on_message, self.hub.on_relinked)
         tasks = [
             asyncio.create_task(_every(self.config.usage_flush, self._flush_usage, "write usage figures")),
             asyncio.create_task(_every(self.config.checkpoint_every, self.db.checkpoint, "checkpoint the WAL")),
@@ -120,8 +121,9 @@ class ImageChatServer:
             await self.db.dispose()
 
     async def publish(self, committed: Committed) -> Response:
-        """Answer a committed write, after handing its event to pub/sub (best-effort: a lost
-        event is a gap in seq that subscribers repair, never a reason to fail the write)."""
+        """Answer a committed write, after handing its event to pub/sub (which sends it again if
+        its broker did not take it; a lost event is repaired by seq, never a reason to fail the
+        write)."""
         if committed.event is not None and committed.topic is not None:
             try:
                 await self.hub.pubsub.publish(committed.topic, committed.seq, committed.event)
@@ -257,6 +259,7 @@ def build_api(server: ImageChatServer) -> FastAPI:
 
     registry = CollectorRegistry()
     registry.register(server.meter)
+    registry.register(LinkMeter(server.hub.pubsub.counts))
     metrics_token = server.config.metrics_token
 
     @api.get("/metrics", tags=["ops"], response_class=Response)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
 from websockets.frames import Frame as WsFrame
@@ -40,7 +40,7 @@ from ..protocol.limits import (
 from .eager import start_eagerly
 from .intake import bearer_token
 from .pubsub import PubSub
-from .store import Principal, Store, topic_of
+from .store import History, Principal, Store, topic_of
 from .usage import TenantUsage, UsageMeter
 
 log = logging.getLogger("imagechat.live")
@@ -56,6 +56,8 @@ FRAME_RATE, FRAME_BURST = 20.0, 100.0
 CLOSE_GRACE = 1.0
 """How long a close frame may wait behind a full socket before the connection is reset."""
 
+HistoryReader = Callable[[str, str, int], Awaitable[History]]
+"""An image's events after a seq: (tenant id, image key, since) -> History."""
 
 
 class Frame:
@@ -260,25 +262,53 @@ class Hub:
     Pub/sub is kept subscribed to exactly the topics that have local subscribers. Every change to
     a topic's pub/sub subscription goes through `_sync`, one call at a time per topic, each acting
     on the subscribers as they are at its turn: so an unsubscribe started when the last subscriber
-    left can never land after a later subscribe and silence a topic that has subscribers again."""
+    left can never land after a later subscribe and silence a topic that has subscribers again.
 
-    def __init__(self, pubsub: PubSub, meter: UsageMeter) -> None:
+    For each topic it also keeps the last seq its subscribers were sent (`followed`). Clients find
+    a lost event themselves only when a later one arrives; so when pub/sub reports its lost link
+    back, the hub sends each topic's events after that seq from the store, in order (clients drop
+    what they had), or, if they are no longer kept, closes its subscribers to resync."""
+
+    def __init__(self, pubsub: PubSub, meter: UsageMeter, history: HistoryReader) -> None:
         self.pubsub = pubsub
         self.meter = meter
+        self.history = history
         self.topics: dict[str, dict[LiveConnection, None]] = {}
         self.connections: dict[LiveConnection, None] = {}
         self.linked: dict[str, bool] = {}
         """Topics pub/sub may be subscribed to: True once its subscribe returned, False while
         (or after) one was attempted without an answer."""
+        self.followed: dict[str, _Followed] = {}
         self._turns: dict[str, _Turns] = {}
-        self._unlinking: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
+        self._due: set[str] = set()  # topics to bring up to date from the store
+        self._unfollowed: set[str] = set()  # due while no subscriber had read its first seq yet
+        self._catching_up = False
 
     def on_message(self, topic: str, seq: int, event: str) -> None:
         subscribers = self.topics.get(topic)
         if subscribers:
+            followed = self.followed.get(topic)
+            if followed is not None and seq > followed.seq:
+                followed.seq = seq
             frame = Frame(event)
             for conn in tuple(subscribers):
                 conn.deliver(topic, seq, frame)
+
+    def on_relinked(self) -> None:
+        """Pub/sub's link is back: whatever was published while it was down never arrived."""
+        self._due.update(self.topics)
+        self._catch_up_soon()
+
+    def follow(self, topic: str, tenant_id: str, key: str, seq: int) -> None:
+        """A subscriber of `topic` was sent the image as of `seq`; the first one sets where the
+        topic's catch-up starts."""
+        if topic in self.topics and topic not in self.followed:
+            self.followed[topic] = _Followed(tenant_id, key, seq)
+        if topic in self._unfollowed:
+            self._unfollowed.discard(topic)
+            self._due.add(topic)
+            self._catch_up_soon()
 
     def attach(self, conn: LiveConnection) -> None:
         self.connections[conn] = None
@@ -297,16 +327,21 @@ class Hub:
             subscribers.pop(conn, None)
             if not subscribers:
                 del self.topics[topic]
+                self.followed.pop(topic, None)
+                self._unfollowed.discard(topic)
                 # Callers are synchronous (a connection closing); the task is kept, and its turn
                 # comes in order with any subscribe to the same topic.
-                task = asyncio.get_running_loop().create_task(self._sync(topic))
-                self._unlinking.add(task)
-                task.add_done_callback(self._unlinked)
+                self._in_background(self._sync(topic), "pub/sub unsubscribe")
 
-    def _unlinked(self, task: asyncio.Task[None]) -> None:
-        self._unlinking.discard(task)
+    def _in_background(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(lambda done: self._finished(done, what))
+
+    def _finished(self, task: asyncio.Task[None], what: str) -> None:
+        self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.warning("pub/sub unsubscribe failed: %r", task.exception())
+            log.warning("%s failed: %r", what, task.exception())
 
     async def _sync(self, topic: str) -> None:
         """Subscribe pub/sub to `topic` if it has local subscribers now, else unsubscribe it."""
@@ -328,10 +363,48 @@ class Hub:
             if not turns.waiting:
                 del self._turns[topic]
 
+    def _catch_up_soon(self) -> None:
+        if not self._catching_up:
+            self._catching_up = True
+            self._in_background(self._catch_up(), "catching up after pub/sub came back")
+
+    async def _catch_up(self) -> None:
+        """Bring the due topics' subscribers up to date, one topic after another."""
+        try:
+            while self._due:
+                topic = self._due.pop()
+                followed = self.followed.get(topic)
+                if followed is not None:
+                    await self._catch_up_topic(topic, followed)
+                elif topic in self.topics:  # its subscribers are reading their first state: after them
+                    self._unfollowed.add(topic)
+        finally:
+            self._catching_up = False
+
+    async def _catch_up_topic(self, topic: str, followed: _Followed) -> None:
+        since = followed.seq
+        try:
+            history = await self.history(followed.tenant_id, followed.key, since)
+        except Exception as exc:
+            log.warning("could not read what pub/sub lost on %s (%r): its subscribers resync", topic, exc)
+            history = History(followed.key, since, None)
+        if self.followed.get(topic) is not followed:  # everyone left meanwhile
+            return
+        if history.events is None:  # no longer kept: only a resync by seq helps
+            subscribers = tuple(self.topics.get(topic, ()))
+            self.pubsub.counts.resyncs += len(subscribers)
+            for conn in subscribers:
+                conn.close(CLOSE_TRY_AGAIN, "live updates were lost: resubscribe with since")
+            return
+        # Kept events are consecutive: the first is since + 1.
+        for seq, event in enumerate(history.events, since + 1):
+            self.on_message(topic, seq, event)
+        self.pubsub.counts.repaired += len(history.events)
+
     async def settle(self) -> None:
-        """Wait for the unsubscribes under way (a test hook, and shutdown)."""
-        while self._unlinking:
-            await asyncio.gather(*self._unlinking, return_exceptions=True)
+        """Wait for the unsubscribes and catch-ups under way (a test hook, and shutdown)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     async def join(self, conn: LiveConnection, topic: str) -> None:
         """Add a subscriber; returns once pub/sub delivers the topic here, or raises (and the
@@ -360,6 +433,17 @@ class Hub:
         closers = [conn.closer for conn in conns if conn.closer is not None]
         if closers:
             await asyncio.wait(closers, timeout=CLOSE_GRACE + 1)
+
+
+class _Followed:
+    """The image behind a topic, and the last seq all its subscribers were sent."""
+
+    __slots__ = ("tenant_id", "key", "seq")
+
+    def __init__(self, tenant_id: str, key: str, seq: int) -> None:
+        self.tenant_id = tenant_id
+        self.key = key
+        self.seq = seq
 
 
 class _Turns:
@@ -465,6 +549,7 @@ class LiveEndpoint:
             return
         pending, sub.pending = sub.pending or [], None
         conn.push_control(head)
+        self.hub.follow(topic, conn.principal.tenant_id, key, seq)
         for event_seq, frame in pending:
             if event_seq > seq:
                 conn.push(True, frame)

@@ -244,9 +244,13 @@ class Store:
 
     async def history(self, p: Principal, key: str, since: int) -> History:
         """The events after `since`; `events` is None when they are no longer all kept."""
+        return await self.image_history(p.tenant_id, key, since)
+
+    async def image_history(self, tenant_id: str, key: str, since: int) -> History:
+        """`history` of one tenant's image, for the server's own catch-up (no caller to check)."""
 
         def work(conn: Connection) -> History:
-            image = self._image(conn, p.tenant_id, key)
+            image = self._image(conn, tenant_id, key)
             seq = image.seq if image is not None else 0
             if since > seq or since < 0:
                 return History(key, seq, None)
