@@ -88,24 +88,31 @@ def apply_overlays(row: Row, items: Sequence[tuple[int, str, Style]]) -> Row:
     return line
 
 
+BADGE_FONT_PX = 14
+"""The smallest badge text in pixel modes: a cell of a small terminal font is too small to read."""
+
+
 def draw_pixels(picture: Image.Image, placement: Placement, cursor: Cursor, cell: tuple[int, int]) -> Image.Image:
-    """A copy of `picture` (cols x cell pixels wide) with the badges and the cursor drawn in."""
+    """A copy of `picture` (cols x cell pixels wide) with the badges and the cursor drawn in.
+    A badge is centred on its cells, and at least large enough for BADGE_FONT_PX text."""
     out = picture.copy()
     draw = ImageDraw.Draw(out)
     cell_w, cell_h = cell
-    font = _font(max(8, cell_h - 4))
+    font = _font(max(BADGE_FONT_PX, cell_h - 4))
     for placed in placement.badges:
-        box = (placed.col * cell_w, placed.row * cell_h,
-               (placed.col + placed.width) * cell_w - 1, (placed.row + 1) * cell_h - 1)
-        chosen = _badge_colours(placed, _mean(out, box[0], box[1], box[2] - box[0] + 1, box[3] - box[1] + 1),
-                                cursor)
-        draw.rounded_rectangle(box, radius=max(1, cell_h // 5), fill=chosen.fill, outline=chosen.text)
-        draw.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), placed.text, fill=chosen.text, font=font,
-                  anchor="mm")
+        centre = ((placed.col + placed.width / 2) * cell_w, (placed.row + 0.5) * cell_h)
+        left, top, right, bottom = draw.textbbox(centre, placed.text, font=font, anchor="mm")
+        pad = max(3, font.size // 4) if isinstance(font, ImageFont.FreeTypeFont) else 3
+        box = (min(left - pad, centre[0] - placed.width * cell_w / 2), min(top - pad, centre[1] - cell_h / 2),
+               max(right + pad, centre[0] + placed.width * cell_w / 2), max(bottom + pad, centre[1] + cell_h / 2))
+        under = _mean(out, int(box[0]), int(box[1]), max(1, int(box[2] - box[0])), max(1, int(box[3] - box[1])))
+        chosen = _badge_colours(placed, under, cursor)
+        draw.rounded_rectangle(box, radius=(box[3] - box[1]) / 3, fill=chosen.fill, outline=chosen.text, width=2)
+        draw.text(centre, placed.text, fill=chosen.text, font=font, anchor="mm")
     if cursor.cell is not None and placement.at(*cursor.cell) is None:
         col, row = cursor.cell
         x, y = col * cell_w + cell_w // 2, row * cell_h + cell_h // 2
-        arm = max(3, min(cell_w, cell_h) // 2)
+        arm = max(7, min(cell_w, cell_h))
         colour = (255, 40, 40) if cursor.focused else (160, 40, 40)
         for width, fill in ((5, (255, 255, 255)), (3, colour)):  # a light halo keeps it visible on red
             draw.line((x - arm, y, x + arm, y), fill=fill, width=width)

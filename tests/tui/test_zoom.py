@@ -7,6 +7,7 @@ import pytest
 from textual import events
 
 from imagechat_tui.tui.app import ImageChatApp
+from imagechat_tui.tui.graphics.detect import Terminal
 from imagechat_tui.tui.widgets.image_view import ImageView
 from imagechat_tui.tui.widgets.status import StatusBar
 
@@ -179,3 +180,28 @@ async def test_the_status_line_fits_80_columns_with_the_essentials(server: Harne
         assert len(line) <= 78  # inside the bar's padding
         assert "online" in line and "0 open / 0" in line and "Ana Maria" in line
         assert "a-very-lon" in line and "…" in line and "%x" in line  # the name cut short, the view in short form
+
+
+async def test_pixel_mode_sends_image_bytes_only_when_the_view_changes(server: Harness, make_app, sample,
+                                                                       sample_key) -> None:
+    token = await server.token("u_ana", "Ana")
+    app = make_app(server, token, sample, terminal=Terminal("sixel", (10, 20), None, "sixel: in a test"))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        pane = app.pixel_pane
+        await wait_for(lambda: pane.bytes_written > 0, 5, "the first picture")
+        await pilot.press("1", "plus")
+        await pilot.pause()
+        view = image_view(app)
+        assert not view.geometry.contains(5, 5)
+        sent = pane.bytes_written
+        await markers_at(server, token, sample_key, (5, 5))  # out of view: its list entry changes, not the picture
+        await wait_for(lambda: len(app.markers) == 1, 3, "the remote marker")
+        await pilot.pause()
+        app.notify("a status notice")
+        await pilot.pause()
+        assert pane.bytes_written == sent
+        x, y = view.cursor
+        await markers_at(server, token, sample_key, (x, y))  # in view: its badge is drawn into the pixels
+        await wait_for(lambda: len(app.markers) == 2, 3, "the second marker")
+        await wait_for(lambda: pane.bytes_written > sent, 3, "the picture with the new badge")
