@@ -93,7 +93,8 @@ def layout(view: View, image_size: tuple[int, int], pane: tuple[int, int],
     if min(width, height, cols_max, rows_max) <= 0:
         return None
     fit = min(cols_max * cell_w / width, rows_max * cell_h / height)
-    scale = fit if view.scale is None else _clamp(view.scale, fit, max(fit, MAX_SCALE))
+    # An image smaller than the pane is enlarged to fit, and can still be seen at actual pixels.
+    scale = fit if view.scale is None else _clamp(view.scale, min(fit, 1.0), max(fit, MAX_SCALE))
     cols = max(1, min(cols_max, round(width * scale / cell_w)))
     rows = max(1, min(rows_max, round(height * scale / cell_h)))
     shown_w, shown_h = min(width, cols * cell_w / scale), min(height, rows * cell_h / scale)
@@ -132,10 +133,13 @@ def _next_scale(scale: float, direction: int) -> float:
 
 
 def zoom_to(view: View, geometry: Geometry, scale: float | None, anchor: tuple[float, float]) -> View:
-    """The view at `scale` (None or at most the fit scale: fit) with `anchor` kept in place."""
-    if scale is None or scale <= geometry.fit * 1.0001:
-        return View(None, 0.5, 0.5)
-    scale = min(scale, max(geometry.fit, MAX_SCALE))
+    """The view at `scale` (None: fit; never smaller than fit or actual pixels, whichever is smaller)
+    with `anchor` kept in place."""
+    if scale is None:
+        return View()
+    scale = _clamp(scale, min(geometry.fit, 1.0), max(geometry.fit, MAX_SCALE))
+    if math.isclose(scale, geometry.fit):
+        return View()
     width, height = geometry.image_size
     ax, ay = anchor[0] / 100 * width, anchor[1] / 100 * height
     cx, cy = view.cx * width, view.cy * height

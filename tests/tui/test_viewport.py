@@ -171,3 +171,12 @@ def test_half_block_cells_carry_the_top_and_bottom_pixels() -> None:
     assert [s.text for s in row] == ["▀"] * 3
     assert row[1].style.color == Color.from_rgb(10, 20, 30) and row[1].style.bgcolor == Color.from_rgb(255, 0, 128)
     assert row[0].style.bgcolor == Color.from_rgb(10, 20, 30)
+
+
+def test_a_small_image_fits_enlarged_and_still_shows_at_actual_pixels() -> None:
+    g = geometry(image=(60, 40))  # enlarged to fit 106 x 92 screen pixels
+    assert g.scale > 1 and g.is_fit
+    actual = geometry(viewport.zoom_to(View(), g, 1.0, (50, 50)), image=(60, 40))
+    assert actual.scale == 1.0 and (actual.cols, actual.rows) == (60, 20)
+    assert viewport.zoom(View(1.0), actual, -1, (50, 50)).scale == 1.0  # no smaller than actual pixels
+    assert geometry(viewport.zoom(View(), g, -1, (50, 50)), image=(60, 40)).scale == 1.0
