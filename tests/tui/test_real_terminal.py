@@ -53,7 +53,7 @@ def test_the_viewer_shows_the_screenshot_at_full_resolution_with_its_badge(threa
     elsewhere = ~badge & ~cursor
     assert np.abs(shown - expected)[elsewhere].mean() < 2, "every other pixel as in the screenshot"
     colours = {tuple(c) for c in shown[badge].reshape(-1, 3).tolist()}
-    light, dark = PALETTE[Look.OPEN]
+    dark = PALETTE[Look.OPEN][1]
     assert any(_near(c, dark.fill) for c in colours) and any(_near(c, dark.text) for c in colours), \
         "the open badge, dark on the light background, at the marker's spot"
 
