@@ -4,7 +4,9 @@
 
 Prints: time from start to the first drawn frame for a 4000 x 3000 PNG; the app's time to redraw the
 image pane after one pan or zoom step (half-block); the cost of a redraw on a
-remote event (and that it neither decodes nor rescales the image); switching markers and redrawing
+remote event (and that it neither decodes nor rescales the image); in Sixel, Kitty and iTerm2 modes the
+first frame, one pan step including encoding, the bytes it writes and those a remote event out of view
+writes (none); switching markers and redrawing
 the list with 500 markers and 5,000 comments; CPU used by an idle, connected viewer. The server
 runs in its own process; the viewer runs headless in this one.
 """
@@ -27,6 +29,8 @@ from PIL import Image
 from imagechat_tui.client.engine import LinkState
 from imagechat_tui.protocol.imagekey import file_image_key
 from imagechat_tui.tui.app import ImageChatApp
+from imagechat_tui.tui.graphics.demo import fine_pattern
+from imagechat_tui.tui.graphics.detect import Terminal
 from imagechat_tui.tui.widgets.image_view import ImageView
 
 SIZE = (160, 48)
@@ -42,6 +46,48 @@ def timed_view_steps(view: ImageView, step, times: int) -> list[float]:
             view.render_line(y)
         took.append(time.perf_counter() - t0)
     return took
+
+
+async def pixel_mode(image: Path, url: str, token: str, mode: str) -> None:
+    """First frame, one pan step (cut, draw the badges, encode) and its bytes, and the image bytes sent
+    for a remote event out of view, in one pixel mode with 10 x 20-pixel cells."""
+    start = time.perf_counter()
+    app = ImageChatApp(str(image), server=url, token=token, terminal=Terminal(mode, (10, 20), None, "bench"))
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.pixel_pane
+        await until(lambda: pane.bytes_written > 0)
+        first = time.perf_counter() - start
+        view = app.query_one(ImageView)
+        view.zoom_actual()
+        view.place()
+        pane.pending()
+        steps, sizes = [], []
+        for step in range(40):
+            t0 = time.perf_counter()
+            view.pan(1 if step % 2 == 0 else -1, 0)
+            view.place()
+            sent = pane.pending()
+            steps.append(time.perf_counter() - t0)
+            sizes.append(len(sent))
+        await until(lambda: app.engine.link.state is LinkState.ONLINE and app.key is not None)
+        await pilot.pause()
+        before, count = pane.bytes_written, len(app.markers)
+        await seed_at(url, token, app.key, 99, 99)  # out of the 1:1 view in the middle
+        await until(lambda: len(app.markers) == count + 1)
+        await pilot.pause()
+        picture = view.geometry
+        print(f"  {mode}: first frame {first:.3f} s; one pan step at 1x ({picture.cols}x{picture.rows} cells, "
+              f"{picture.cols * 10}x{picture.rows * 20} px) median {statistics.median(steps) * 1000:.1f} ms, "
+              f"max {max(steps) * 1000:.1f} ms including encoding, {statistics.median(sizes) / 1024:.0f} KB "
+              f"written; image bytes for a remote event out of view: {pane.bytes_written - before}")
+
+
+async def seed_at(url: str, token: str, key: str, x: float, y: float) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=url + "/api/v1", headers={"Authorization": f"Bearer {token}"}) as http:
+        await http.post("/chats", json={"image": key, "x": x, "y": y, "text": "out of view",
+                                        "broadcastId": str(uuid.uuid4())})
 
 
 async def timed_keys(pilot, keys: list[str], times: int) -> list[float]:
@@ -139,6 +185,14 @@ async def main() -> None:
                 redraws.append(time.perf_counter() - t0)
             print(f"remote event to redrawn screen (write + fan-out + redraw): median "
                   f"{statistics.median(redraws) * 1000:.1f} ms; image rescaled meanwhile: {view.scaled - scaled} times")
+
+        screenshot = work / "screenshot.png"
+        fine_pattern((4000, 3000)).save(screenshot)
+        for name, path in (("screenshot-like 4000x3000 (flat colours, text)", screenshot),
+                           ("noise and gradients, the worst case", image)):
+            print(f"pixel modes, {name}:")
+            for mode in ("sixel", "kitty", "iterm2"):
+                await pixel_mode(path, url, token, mode)
 
         key = file_image_key(image)
         t0 = time.perf_counter()
