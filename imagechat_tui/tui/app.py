@@ -28,9 +28,10 @@ from ..client.engine import (
 from ..client.errors import ClientError
 from ..protocol.models import Comment, Marker
 from .cache import StateCache
+from .keys import OrderedKeys
 from .loader import LoadError, load
 from .safe import visible
-from .screens.compose import ComposeScreen
+from .screens.compose import ComposeScreen, Draft, Drafts
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
 from .threads import as_markdown, threaded, utc_now
@@ -82,7 +83,7 @@ class EngineNotice(Message):
         self.notice = notice
 
 
-class ImageChatApp(App[None]):
+class ImageChatApp(OrderedKeys, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "imagechat"
     BINDINGS = [Binding(a.keys, a.action, a.footer or a.help, show=bool(a.footer), id=a.id) for a in ACTIONS]
@@ -105,6 +106,7 @@ class ImageChatApp(App[None]):
         self.load_error: str | None = None
         self._refresh_pending = False
         self._save_timer: Any = None
+        self.drafts = Drafts()
 
     def compose(self) -> ComposeResult:
         yield OfflineBanner(id="banner")
@@ -154,6 +156,11 @@ class ImageChatApp(App[None]):
         self.query_one(ImageView).set_image(loaded.image)
         self.sub_title = loaded.name
         self.refresh_views()
+        self.release_keys()
+
+    def keys_on_hold(self) -> bool:
+        # Keys typed before the image is open are meant for it: `a` and the comment after it.
+        return self.key is None
 
     # Engine notices
 
@@ -329,33 +336,39 @@ class ImageChatApp(App[None]):
 
     @work(group="write")
     async def _write(self, what: str, call: Callable[[], Awaitable[Any]],
-                     then: Callable[[Any], None] | None = None) -> None:
+                     then: Callable[[Any], None] | None = None, draft: Draft | None = None) -> None:
         try:
             result = await call()
         except ClientError as exc:
-            self.notify(str(exc), title=f"{what} failed", severity="error")
+            kept = " Your text is kept: open the same box again to send it." if draft else ""
+            self.notify(f"{exc}{kept}", title=f"{what} failed", severity="error")
             return
+        if draft is not None:
+            self.drafts.drop(draft)
         if then is not None:
             then(result)
 
-    def _compose(self, title: str, text: str, send: Callable[[str], None]) -> None:
-        self.push_screen(ComposeScreen(title, text), lambda result: result is not None and send(result))
+    def _compose(self, title: str, text: str, draft: Draft, send: Callable[[str], None]) -> None:
+        self.push_screen(ComposeScreen(title, text, self.drafts, draft),
+                         lambda result: result is not None and send(result))
 
     def action_place(self) -> None:
         if not self._writable(needs_marker=False):
             return
         assert self.key is not None
         key, (x, y) = self.key, self.query_one(ImageView).cursor
-        self._compose(f"New marker at {x:.0f}%, {y:.0f}%", "", lambda text: self._write(
+        draft = (key, "place", f"{x:.0f},{y:.0f}")
+        self._compose(f"New marker at {x:.0f}%, {y:.0f}%", "", draft, lambda text: self._write(
             "Placing the marker", lambda: self.engine.create_marker(key, round(x, 2), round(y, 2), text),
-            then=lambda marker: self.select(marker.id)))
+            then=lambda marker: self.select(marker.id), draft=draft))
 
     def action_comment(self) -> None:
         if self._writable():
             key, marker = self.key, self.marker
             assert key is not None and marker is not None
-            self._compose(f"Comment on marker {self.number(marker.id)}", "", lambda text: self._write(
-                "Commenting", lambda: self.engine.add_comment(key, marker.id, text)))
+            draft = (key, "comment", marker.id)
+            self._compose(f"Comment on marker {self.number(marker.id)}", "", draft, lambda text: self._write(
+                "Commenting", lambda: self.engine.add_comment(key, marker.id, text), draft=draft))
 
     def action_reply(self) -> None:
         if not self._writable():
@@ -365,8 +378,9 @@ class ImageChatApp(App[None]):
         if comment is None:
             self.action_comment()
             return
-        self._compose(f"Reply to {visible(comment.user.name)}", "", lambda text: self._write(
-            "Replying", lambda: self.engine.add_comment(key, marker.id, text, parent_id=comment.id)))
+        draft = (key, "reply", comment.id)
+        self._compose(f"Reply to {visible(comment.user.name)}", "", draft, lambda text: self._write(
+            "Replying", lambda: self.engine.add_comment(key, marker.id, text, parent_id=comment.id), draft=draft))
 
     def action_edit(self) -> None:
         if not self._writable():
@@ -376,8 +390,9 @@ class ImageChatApp(App[None]):
         if comment is None or comment.deleted:
             self.notify("Select a comment to edit ([ and ]).", severity="warning")
             return
-        self._compose("Edit your comment", comment.text, lambda text: self._write(
-            "Editing", lambda: self.engine.edit_comment(key, comment.id, text)))
+        draft = (key, "edit", comment.id)
+        self._compose("Edit your comment", comment.text, draft, lambda text: self._write(
+            "Editing", lambda: self.engine.edit_comment(key, comment.id, text), draft=draft))
 
     def action_delete_comment(self) -> None:
         if not self._writable():
