@@ -37,7 +37,7 @@ from .screens.help import HelpScreen
 from .threads import as_markdown, threaded, utc_now
 from .widgets.conversation import MarkerList, ThreadView
 from .widgets.image_view import Badge, ImageView
-from .widgets.status import OfflineBanner, StatusBar
+from .widgets.status import TOKEN_HELP, OfflineBanner, StatusBar
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +90,10 @@ class ImageChatApp(OrderedKeys, App[None]):
 
     def __init__(self, target: str, *, server: str, token: str, cafile: str | None = None,
                  keymap: dict[str, str] | None = None, cache: StateCache | None = None,
-                 clock: Callable[[], datetime] = utc_now, backoff: Backoff = Backoff()) -> None:
+                 clock: Callable[[], datetime] = utc_now, backoff: Backoff = Backoff(),
+                 token_help: str = TOKEN_HELP) -> None:
         super().__init__()
+        self.token_help = token_help
         self.target = target
         self.engine = SyncEngine(server, token, cafile=cafile, backoff=backoff)
         self.cafile = cafile
@@ -200,14 +202,16 @@ class ImageChatApp(OrderedKeys, App[None]):
             self._show_link()
 
     def _show_link(self) -> None:
-        self.query_one(OfflineBanner).show(self.engine.link, catching_up=self.offline_since_sync)
+        self.query_one(OfflineBanner).show(self.engine.link, catching_up=self.offline_since_sync,
+                                           token_help=self.token_help)
         self._show_status()
 
     def _show_status(self) -> None:
         open_count = sum(1 for m in self.markers if m.status == "open")
         user = self.engine.me.user.name if self.engine.me else ""
+        loaded = self.key is not None and self.engine.state(self.key).loaded
         self.query_one(StatusBar).show(self.engine.link, self.key or self.target, open_count, len(self.markers),
-                                       user)
+                                       user, loaded)
 
     # The views
 
@@ -324,6 +328,10 @@ class ImageChatApp(OrderedKeys, App[None]):
     def _writable(self, needs_marker: bool = True) -> bool:
         """Refuse at once, with the reason, what can't be done now."""
         if self.key is None:
+            return False
+        if self.engine.link.state is LinkState.REFUSED:
+            self.notify("The server refused your token, so nothing can be saved: see the banner for what to do.",
+                        severity="error", title="Token refused")
             return False
         if self.engine.link.state is not LinkState.ONLINE:
             self.notify("The connection is down: nothing can be saved until it is back. Nothing was queued.",
