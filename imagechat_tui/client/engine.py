@@ -154,6 +154,9 @@ class SyncEngine:
         self._task: asyncio.Task[None] | None = None
         self.link = Link(LinkState.CONNECTING)
         self.me: Me | None = None
+        self.before_connect: Callable[[], Awaitable[None]] | None = None
+        """Awaited before every connection attempt (the viewer makes sure its local server runs);
+        a ClientError from it fails the attempt, with its message as the reason shown."""
 
     # Lifecycle
 
@@ -429,6 +432,11 @@ class SyncEngine:
 
     async def _connect_and_serve(self) -> str | None:
         """One connection's life; None if it got online, else why it did not."""
+        if self.before_connect is not None:
+            try:
+                await self.before_connect()
+            except ClientError as exc:
+                return str(exc)
         try:
             ws = await connect(
                 self._ws_url, additional_headers={"Authorization": f"Bearer {self._token}"}, ssl=self._ssl,
