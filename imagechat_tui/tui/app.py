@@ -161,8 +161,9 @@ class ImageChatApp(OrderedKeys, App[None]):
         self.release_keys()
 
     def keys_on_hold(self) -> bool:
-        # Keys typed before the image is open are meant for it: `a` and the comment after it.
-        return self.key is None
+        # Keys typed before the image is open and the first connection made are meant for it:
+        # `a` and the comment after it.
+        return self.key is None or self.engine.link.state is LinkState.CONNECTING
 
     # Engine notices
 
@@ -172,6 +173,7 @@ class ImageChatApp(OrderedKeys, App[None]):
             if notice.link.state is not LinkState.ONLINE and notice.link.state is not LinkState.CONNECTING:
                 self.offline_since_sync = True
             self._show_link()
+            self.release_keys()
         elif isinstance(notice, Resynced) and notice.image == self.key:
             if self.offline_since_sync:
                 self.offline_since_sync = False
@@ -311,6 +313,15 @@ class ImageChatApp(OrderedKeys, App[None]):
 
     def action_close_thread(self) -> None:
         self.select(None)
+
+    async def action_quit(self) -> None:
+        # Drafts live as long as the viewer: leaving with some asks first.
+        if not self.drafts:
+            self.exit()
+            return
+        count = len(self.drafts)
+        self.push_screen(ConfirmScreen(f"Quit and lose {count} unsent draft{'' if count == 1 else 's'}?"),
+                         lambda yes: yes and self.exit())
 
     def action_help(self) -> None:
         keymap = self.keymap

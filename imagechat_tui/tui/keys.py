@@ -46,23 +46,23 @@ class OrderedKeys(App[Any]):
     async def on_event(self, event: events.Event) -> None:
         if not isinstance(event, events.Key) or event.is_forwarded:
             await super().on_event(event)  # a key coming back up from a widget is handled as usual
-        elif self._key_busy or (self.keys_on_hold() and not self._is_priority(event)):
+        elif self._key_busy or (self.keys_on_hold() and (self._held_keys or not self._passes_hold(event))):
             self._held_keys.append(event)
         else:
             await self._send_key(event)
 
     def keys_on_hold(self) -> bool:
         """Overridden to hold typed keys until what they are meant for is on screen; then call
-        `release_keys`. Priority bindings (ctrl+q) are never held."""
+        `release_keys`. A priority binding (ctrl+q) or quit pressed before any key is held goes at once."""
         return False
 
     def release_keys(self) -> None:
         if not self._key_busy and self._held_keys:
             self.call_later(self._next_key, self._key_turn, False)
 
-    def _is_priority(self, event: events.Key) -> bool:
+    def _passes_hold(self, event: events.Key) -> bool:
         active = self.screen.active_bindings.get(event.key)
-        return active is not None and active.binding.priority
+        return active is not None and (active.binding.priority or active.binding.action == "quit")
 
     async def _send_key(self, event: events.Key) -> None:
         self._key_busy = True

@@ -7,6 +7,7 @@ from textual.widgets import TextArea
 
 from imagechat_tui.tui.app import ImageChatApp
 from imagechat_tui.tui.screens.compose import ComposeScreen
+from imagechat_tui.tui.screens.confirm import ConfirmScreen
 
 from ..conftest import Harness, wait_for
 from .test_flows import SIZE, ready
@@ -34,6 +35,14 @@ async def test_every_key_typed_before_ctrl_s_is_saved(server: Harness, make_app,
         type_ahead(app, "a", *"Dialog text: issuer declined", "ctrl+s")
         await wait_for(lambda: texts(app), 5, "the marker")
         assert texts(app) == ["Dialog text: issuer declined"]
+
+
+async def test_keys_typed_while_the_viewer_starts_wait_for_it(server: Harness, make_app, sample) -> None:
+    app = make_app(server, await server.token("u_ana", "Ana"), sample)
+    async with app.run_test(size=SIZE):
+        type_ahead(app, "a", *"typed at once", "ctrl+s")
+        await wait_for(lambda: texts(app), 10, "the marker")
+        assert texts(app) == ["typed at once"]
 
 
 async def test_keys_after_ctrl_s_go_to_the_next_compose_not_into_the_last(server: Harness, make_app, sample) -> None:
@@ -91,3 +100,24 @@ async def test_esc_keeps_the_draft_for_the_same_place_until_it_is_sent(server: H
         await pilot.press("ctrl+a", "ctrl+k", "escape")  # emptied: thrown away
         await open_compose(pilot, "c")
         assert compose_text(app) == ""
+
+
+async def test_quitting_with_an_unsent_draft_asks_first(server: Harness, make_app, sample) -> None:
+    app = make_app(server, await server.token("u_ana", "Ana"), sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await open_compose(pilot, "a")
+        await pilot.press(*"not yet sent", "escape", "q")
+        assert isinstance(app.screen, ConfirmScreen) and "1 unsent draft" in app.screen.question
+        await pilot.press("n")
+        assert app.is_running
+        await pilot.press("q", "y")
+        await wait_for(lambda: not app.is_running, 5, "the app to exit")
+
+
+async def test_quit_goes_at_once_while_the_image_opens(make_app, sample) -> None:
+    app = make_app("http://127.0.0.1:9", "any-token", sample)
+    app.keys_on_hold = lambda: True  # as if the image were still downloading
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await wait_for(lambda: not app.is_running, 5, "the app to exit")

@@ -35,6 +35,9 @@ class Drafts:
     def drop(self, draft: Draft) -> None:
         self._texts.pop(draft, None)
 
+    def __len__(self) -> int:
+        return len(self._texts)
+
 
 class ComposeScreen(ModalScreen[str | None]):
     """Returns the text to send, or None if left (the text stays in `drafts` either way)."""
@@ -46,7 +49,7 @@ class ComposeScreen(ModalScreen[str | None]):
 
     def __init__(self, title: str, text: str = "", drafts: Drafts | None = None, draft: Draft | None = None) -> None:
         super().__init__()
-        self.drafts = drafts or Drafts()
+        self.drafts = drafts if drafts is not None else Drafts()
         self.draft = draft
         kept = self.drafts.get(draft) if draft is not None else None
         self.title_text = title if kept is None else f"{title} (your draft)"
