@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
 from pathlib import Path
 
 from imagechat_tui.client.engine import Backoff, LinkState, SyncEngine

@@ -93,6 +93,7 @@ def free_port() -> int:
 
 
 def stop(local: embedded.LocalServer) -> None:
-    pids = subprocess.run(["pgrep", "-f", "--", f"--port {local.port} "], capture_output=True, text=True).stdout.split()
+    pids = subprocess.run(["pgrep", "-f", "--", f"--port {local.port} "], capture_output=True, text=True,
+                          check=False).stdout.split()
     assert len(pids) == 1
-    subprocess.run(["kill", pids[0]])
+    subprocess.run(["kill", pids[0]], check=True)
