@@ -84,12 +84,16 @@ def local_server(data_dir: Path, token: str, preferred: int = DEFAULT_PORT) -> L
 def _usable(server: LocalServer, token: str) -> bool:
     if answers(server.url):
         return knows(server.url, token)
+    return _bindable(server.port)  # else taken by something that is not an imagechat server
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((DEFAULT_HOST, server.port))
+            probe.bind((DEFAULT_HOST, port))
         except OSError:
-            return False  # taken by something that is not an imagechat server
+            return False
     return True
 
 
@@ -117,7 +121,9 @@ def ensure_server(server: LocalServer, wait: float = START_WAIT) -> None:
         if answers(server.url):
             return
         if process.poll() is not None and not answers(server.url):
-            raise StartError(f"the local server did not start ({_last_line(server.log, start)}); "
+            taken = "" if _bindable(server.port) else (
+                f"; port {server.port} was taken since: start the viewer again and it picks another")
+            raise StartError(f"the local server did not start ({_last_line(server.log, start)}){taken}; "
                              f"its log is {server.log}")
         time.sleep(0.1)
     raise StartError(f"the local server did not answer within {wait:.0f} s; its log is {server.log}")

@@ -20,7 +20,7 @@ from textual.app import App
 from textual.message import Message
 from textual.timer import Timer
 
-GIVE_UP = 0.5
+GIVE_UP = 2.0
 """Seconds after which the next key goes out anyway: the widget that had the key was removed
 (the compose box closing on ctrl+s), and the message following it went with it."""
 

@@ -69,3 +69,4 @@ async def test_a_server_that_cannot_start_says_why_in_the_viewer(tmp_path: Path,
             await pilot.pause()
             text = str(banner.render())
             assert "address already in use" in text and str(local.log) in text
+            assert "start the viewer again" in text
