@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from ..protocol.events import (
     Batch,
@@ -64,6 +64,8 @@ class LinkState(enum.StrEnum):
     ONLINE = "online"
     RECONNECTING = "reconnecting"
     OFFLINE = "offline"
+    REFUSED = "refused"
+    """The server refused the token: no reconnect can help, so none is tried."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +146,7 @@ class SyncEngine:
         self.rest = RestClient(server_url, token, verify=verify)
         self._token = token
         self._ssl = verify if isinstance(verify, ssl.SSLContext) else None
-        base = server_url.rstrip("/")
+        base = self.server_url = server_url.rstrip("/")
         self._ws_url = ("wss" + base[5:] if base.startswith("https") else "ws" + base[4:]) + "/api/v1/live"
         self._backoff = backoff
         self._images: dict[str, _Image] = {}
@@ -153,6 +155,9 @@ class SyncEngine:
         self._task: asyncio.Task[None] | None = None
         self.link = Link(LinkState.CONNECTING)
         self.me: Me | None = None
+        self.before_connect: Callable[[], Awaitable[None]] | None = None
+        """Awaited before every connection attempt (the viewer makes sure its local server runs);
+        a ClientError from it fails the attempt, with its message as the reason shown."""
 
     # Lifecycle
 
@@ -419,7 +424,7 @@ class SyncEngine:
             if reason is None:
                 attempt = 0
                 reason = "connection lost"
-            if self.link.state is LinkState.OFFLINE:
+            if self.link.state in (LinkState.OFFLINE, LinkState.REFUSED):
                 return
             delay = self._backoff.delay(attempt)
             attempt += 1
@@ -428,11 +433,20 @@ class SyncEngine:
 
     async def _connect_and_serve(self) -> str | None:
         """One connection's life; None if it got online, else why it did not."""
+        if self.before_connect is not None:
+            try:
+                await self.before_connect()
+            except ClientError as exc:
+                return str(exc)
         try:
             ws = await connect(
                 self._ws_url, additional_headers={"Authorization": f"Bearer {self._token}"}, ssl=self._ssl,
                 compression=None, max_size=None, open_timeout=5, ping_interval=20, ping_timeout=20,
             )
+        except InvalidStatus as exc:
+            if exc.response.status_code == 401:
+                self._refused()
+            return f"can't connect (HTTP {exc.response.status_code})"
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             return f"can't connect ({type(exc).__name__})"
         try:
@@ -447,17 +461,20 @@ class SyncEngine:
             return None
         except RequestError as exc:
             if exc.status == 401:
-                self._set_link(Link(LinkState.OFFLINE, reason="the server refused the token"))
+                self._refused()
             return str(exc)
         except ClientError as exc:
             return str(exc)
         except ConnectionClosed as exc:
             if exc.rcvd is not None and exc.rcvd.code == CLOSE_UNAUTHENTICATED:
-                self._set_link(Link(LinkState.OFFLINE, reason="the server refused the token"))
+                self._refused()
             return None
         finally:
             self._ws = None
             await ws.close()
+
+    def _refused(self) -> None:
+        self._set_link(Link(LinkState.REFUSED, reason=f"the server at {self.server_url} refused the token"))
 
     def _set_link(self, link: Link) -> None:
         if link != self.link:

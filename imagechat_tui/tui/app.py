@@ -37,10 +37,11 @@ from .badges import Badge
 from .cache import StateCache, copies_dir
 from .graphics.detect import Terminal
 from .graphics.pixels import PixelFrames, PixelPane, driver_writer
+from .keys import OrderedKeys
 from .loader import LoadedImage, LoadError, load
 from .opener import OpenerError, open_externally
 from .pyramid import Pyramid
-from .screens.compose import ComposeScreen
+from .screens.compose import ComposeScreen, Draft, Drafts
 from .screens.confirm import ConfirmScreen
 from .screens.copied import CopiedScreen
 from .screens.help import HelpScreen
@@ -48,7 +49,7 @@ from .selection import Selection
 from .threads import as_markdown, utc_now
 from .widgets.conversation import MarkerList, ThreadView
 from .widgets.image_view import ImageView
-from .widgets.status import OfflineBanner, StatusBar
+from .widgets.status import TOKEN_HELP, OfflineBanner, StatusBar
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,7 @@ class EngineNotice(Message):
 HALF_BLOCKS = Terminal("halfblock", None, None, "half-blocks (the default without a terminal to ask)")
 
 
-class ImageChatApp(PixelFrames):
+class ImageChatApp(OrderedKeys, PixelFrames):
     CSS_PATH = "app.tcss"
     TITLE = "imagechat"
     BINDINGS = [Binding(a.keys, a.action, a.footer or a.help, show=bool(a.footer), id=a.id) for a in ACTIONS]
@@ -115,11 +116,12 @@ class ImageChatApp(PixelFrames):
     def __init__(self, target: str, *, server: str, token: str, cafile: str | None = None,
                  keymap: dict[str, str] | None = None, cache: StateCache | None = None,
                  clock: Callable[[], datetime] = utc_now, backoff: Backoff = Backoff(),
-                 terminal: Terminal = HALF_BLOCKS) -> None:
+                 terminal: Terminal = HALF_BLOCKS, token_help: str = TOKEN_HELP) -> None:
         super().__init__()
         self.terminal = terminal
         self.pixel_pane = None if terminal.mode == "halfblock" else PixelPane(terminal, driver_writer(self))
         self.pixel_panes += [self.pixel_pane] if self.pixel_pane else []
+        self.token_help = token_help
         self.target = target
         self.engine = SyncEngine(server, token, cafile=cafile, backoff=backoff)
         self.cafile = cafile
@@ -133,6 +135,7 @@ class ImageChatApp(PixelFrames):
         self.load_error: str | None = None
         self._refresh_pending = False
         self._save_timer: Any = None
+        self.drafts = Drafts()
 
     def compose(self) -> ComposeResult:
         yield OfflineBanner(id="banner")
@@ -192,6 +195,12 @@ class ImageChatApp(PixelFrames):
         if loaded.animated:
             self.notify(f"{loaded.name} is animated: showing the first of its {loaded.frames} frames.")
         self.refresh_views()
+        self.release_keys()
+
+    def keys_on_hold(self) -> bool:
+        # Keys typed before the image is open and the first connection made are meant for it:
+        # `a` and the comment after it.
+        return self.key is None or self.engine.link.state is LinkState.CONNECTING
 
     def _show_progress(self, done: int, total: int | None, elapsed: float) -> None:
         self.query_one(ProgressBar).update(total=total, progress=done)
@@ -207,6 +216,7 @@ class ImageChatApp(PixelFrames):
             if notice.link.state is not LinkState.ONLINE and notice.link.state is not LinkState.CONNECTING:
                 self.offline_since_sync = True
             self._show_link()
+            self.release_keys()
         elif isinstance(notice, Resynced) and notice.image == self.key:
             if self.offline_since_sync:
                 self.offline_since_sync = False
@@ -237,7 +247,8 @@ class ImageChatApp(PixelFrames):
             self._show_link()
 
     def _show_link(self) -> None:
-        self.query_one(OfflineBanner).show(self.engine.link, catching_up=self.offline_since_sync)
+        self.query_one(OfflineBanner).show(self.engine.link, catching_up=self.offline_since_sync,
+                                           token_help=self.token_help)
         self._show_status()
 
     def _show_status(self) -> None:
@@ -246,8 +257,9 @@ class ImageChatApp(PixelFrames):
         user = self.engine.me.user.name if self.engine.me else ""
         name = self.loaded.name if self.loaded is not None else self.target
         view = self.query_one(ImageView)
+        loaded = self.key is not None and self.engine.state(self.key).loaded
         self.query_one(StatusBar).show(self.engine.link, name, open_count, len(markers), user,
-                                       (view.describe(), view.describe(compact=True)))
+                                       (view.describe(), view.describe(compact=True)), loaded)
 
     # The views
 
@@ -368,6 +380,15 @@ class ImageChatApp(PixelFrames):
     def action_close_thread(self) -> None:
         self.select(None)
 
+    async def action_quit(self) -> None:
+        # Drafts live as long as the viewer: leaving with some asks first.
+        if not self.drafts:
+            self.exit()
+            return
+        count = len(self.drafts)
+        self.push_screen(ConfirmScreen(f"Quit and lose {count} unsent draft{'' if count == 1 else 's'}?"),
+                         lambda yes: yes and self.exit())
+
     def action_help(self) -> None:
         keymap = self.keymap
         self.push_screen(HelpScreen([(_keys(keymap.get(a.id, a.keys)), a.help) for a in ACTIONS],
@@ -386,6 +407,10 @@ class ImageChatApp(PixelFrames):
         """Refuse at once, with the reason, what can't be done now."""
         if self.key is None:
             return False
+        if self.engine.link.state is LinkState.REFUSED:
+            self.notify("The server refused your token, so nothing can be saved: see the banner for what to do.",
+                        severity="error", title="Token refused")
+            return False
         if self.engine.link.state is not LinkState.ONLINE:
             self.notify("The connection is down: nothing can be saved until it is back. Nothing was queued.",
                         severity="error", title="Offline")
@@ -397,12 +422,15 @@ class ImageChatApp(PixelFrames):
 
     @work(group="write")
     async def _write(self, what: str, call: Callable[[], Awaitable[Any]],
-                     then: Callable[[Any], None] | None = None) -> None:
+                     then: Callable[[Any], None] | None = None, draft: Draft | None = None) -> None:
         try:
             result = await call()
         except ClientError as exc:
-            self.notify(str(exc), title=f"{what} failed", severity="error")
+            kept = " Your text is kept: open the same box again to send it." if draft else ""
+            self.notify(f"{exc}{kept}", title=f"{what} failed", severity="error")
             return
+        if draft is not None:
+            self.drafts.drop(draft)
         if then is not None:
             then(result)
 
@@ -414,24 +442,27 @@ class ImageChatApp(PixelFrames):
         self.notify(f"Only its author or a moderator can {what}.", severity="warning", title="Not yours")
         return False
 
-    def _compose(self, title: str, text: str, send: Callable[[str], None]) -> None:
-        self.push_screen(ComposeScreen(title, text), lambda result: result is not None and send(result))
+    def _compose(self, title: str, text: str, draft: Draft, send: Callable[[str], None]) -> None:
+        self.push_screen(ComposeScreen(title, text, self.drafts, draft),
+                         lambda result: result is not None and send(result))
 
     def action_place(self) -> None:
         if not self._writable(needs_marker=False):
             return
         assert self.key is not None
         key, (x, y) = self.key, self.query_one(ImageView).cursor
-        self._compose(f"New marker at {x:.0f}%, {y:.0f}%", "", lambda text: self._write(
+        draft = (key, "place", f"{x:.0f},{y:.0f}")
+        self._compose(f"New marker at {x:.0f}%, {y:.0f}%", "", draft, lambda text: self._write(
             "Placing the marker", lambda: self.engine.create_marker(key, round(x, 2), round(y, 2), text),
-            then=lambda marker: self.select(marker.id)))
+            then=lambda marker: self.select(marker.id), draft=draft))
 
     def action_comment(self) -> None:
         if self._writable():
             key, marker = self.key, self.marker
             assert key is not None and marker is not None
-            self._compose(f"Comment on marker {self.number(marker.id)}", "", lambda text: self._write(
-                "Commenting", lambda: self.engine.add_comment(key, marker.id, text)))
+            draft = (key, "comment", marker.id)
+            self._compose(f"Comment on marker {self.number(marker.id)}", "", draft, lambda text: self._write(
+                "Commenting", lambda: self.engine.add_comment(key, marker.id, text), draft=draft))
 
     def action_reply(self) -> None:
         if not self._writable():
@@ -441,8 +472,9 @@ class ImageChatApp(PixelFrames):
         if comment is None:
             self.action_comment()
             return
-        self._compose(f"Reply to {visible(comment.user.name)}", "", lambda text: self._write(
-            "Replying", lambda: self.engine.add_comment(key, marker.id, text, parent_id=comment.id)))
+        draft = (key, "reply", comment.id)
+        self._compose(f"Reply to {visible(comment.user.name)}", "", draft, lambda text: self._write(
+            "Replying", lambda: self.engine.add_comment(key, marker.id, text, parent_id=comment.id), draft=draft))
 
     def action_edit(self) -> None:
         if not self._writable():
@@ -454,8 +486,9 @@ class ImageChatApp(PixelFrames):
             return
         if not self._may_change(comment.user.id, "edit this comment"):
             return
-        self._compose("Edit your comment", comment.text, lambda text: self._write(
-            "Editing", lambda: self.engine.edit_comment(key, comment.id, text)))
+        draft = (key, "edit", comment.id)
+        self._compose("Edit your comment", comment.text, draft, lambda text: self._write(
+            "Editing", lambda: self.engine.edit_comment(key, comment.id, text), draft=draft))
 
     def action_delete_comment(self) -> None:
         if not self._writable():

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from . import embedded
@@ -28,8 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imagechat-tui",
         description="Annotate a screenshot with numbered markers and threaded conversations, live with everyone "
-        "else who has it open. With no server configured, a local one is started (and shared by every "
-        "terminal of this user).",
+        "else who has it open. With no server configured, a local one is started (your own: shared by "
+        "every terminal of yours, restarted when it is gone, its port kept in your data directory).",
         epilog=f"Settings come from the flags, then the environment, then {config_file()} "
         "(keys: server, token, cafile, graphics, and a [keymap] table). Press ? in the viewer for the keys.",
     )
@@ -52,23 +53,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"imagechat-tui: {exc}", file=sys.stderr)
         return 2
     server, token = settings.server, settings.token
+    local = None
     if server is None:
         data_dir = embedded.default_data_dir()
-        if not embedded.ensure_server(data_dir):
-            print(f"imagechat-tui: the local server did not start; see {data_dir / 'server.log'}. "
-                  "Opening offline.", file=sys.stderr)
-        server, token = embedded.LOCAL_URL, token or embedded.local_token(data_dir)
+        token = token or embedded.local_token(data_dir)
+        local = embedded.local_server(data_dir, token)
+        server = local.url
     elif token is None:
         print(f"imagechat-tui: no token for {server}: pass --token, set {TOKEN_ENV}, or put token = \"…\" in "
               f"{config_file()}", file=sys.stderr)
         return 2
     # Textual is imported only once the arguments are good.
     from .app import ImageChatApp
+    from .widgets.status import TOKEN_HELP
 
     image = args.image or str(draw_sample(cache_dir().parent / "sample-screenshot.png"))
+    token_help = TOKEN_HELP if local is None else (
+        f"This is your own local server: delete {local.data_dir / 'local-token'} and start the viewer again "
+        "to get a new token.")
     terminal = detect(settings.graphics, os.environ, TerminalIO.open())  # before Textual takes the terminal
     app = ImageChatApp(image, server=server, token=token, cafile=settings.cafile, keymap=settings.keymap,
-                       cache=StateCache(cache_dir(), server, token), terminal=terminal)
+                       cache=StateCache(cache_dir(), server, token), token_help=token_help, terminal=terminal)
+    if local is not None:
+        # Started (and restarted when gone) by the engine before each connection attempt, so its
+        # start-up and any failure are shown in the viewer, not printed behind it.
+        app.engine.before_connect = partial(embedded.keep_running, local)
     app.run()
     return app.return_code or 0
 

@@ -70,21 +70,30 @@ def test_a_server_without_a_token_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_the_embedded_server_is_started_once_and_shared(tmp_path: Path) -> None:
+    token = embedded.local_token(tmp_path)
+    assert embedded.local_token(tmp_path) == token  # every terminal shares the identity
+    assert oct((tmp_path / "local-token").stat().st_mode & 0o777) == "0o600"
+    local = embedded.local_server(tmp_path, token, preferred=free_port())
+    embedded.ensure_server(local)
+    embedded.ensure_server(local)  # the second terminal finds it
+    assert embedded.local_server(tmp_path, token) == local  # and the port recorded for it
+    import httpx
+
+    me = httpx.get(local.url + "/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me["tenant"]["name"] == "local"
+    stop(local)
+
+
+def free_port() -> int:
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    assert embedded.ensure_server(tmp_path, url, port)
-    assert embedded.ensure_server(tmp_path, url, port)  # the second terminal finds it
-    token = embedded.local_token(tmp_path)
-    assert embedded.local_token(tmp_path) == token  # and shares the identity
-    assert oct((tmp_path / "local-token").stat().st_mode & 0o777) == "0o600"
-    import httpx
+        return int(probe.getsockname()[1])
 
-    me = httpx.get(url + "/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
-    assert me["tenant"]["name"] == "local"
-    pids = subprocess.run(["pgrep", "-f", "--", f"--port {port}"], capture_output=True, text=True).stdout.split()
+
+def stop(local: embedded.LocalServer) -> None:
+    pids = subprocess.run(["pgrep", "-f", "--", f"--port {local.port} "], capture_output=True, text=True,
+                          check=False).stdout.split()
     assert len(pids) == 1
-    subprocess.run(["kill", pids[0]])
+    subprocess.run(["kill", pids[0]], check=True)

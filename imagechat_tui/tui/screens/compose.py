@@ -1,4 +1,4 @@
-"""Writing a comment: a new marker's first, a reply, or an edit."""
+"""Writing a comment: a new marker's first, a reply, or an edit; and the drafts kept when one is left."""
 
 from __future__ import annotations
 
@@ -11,25 +11,57 @@ from textual.widgets import Static, TextArea
 
 from ...protocol.limits import MAX_TEXT_LENGTH
 
+Draft = tuple[str, str, str]
+"""What a text is for: (image, kind, target): ("…", "place", "12.5,40.0"), ("…", "comment", marker id),
+("…", "reply", comment id) or ("…", "edit", comment id)."""
+
+
+class Drafts:
+    """Texts left unsent, one per place they were written for. Esc keeps the text here, and so does
+    ctrl+s until the server has it: typed text is never thrown away by a key or a refused write."""
+
+    def __init__(self) -> None:
+        self._texts: dict[Draft, str] = {}
+
+    def get(self, draft: Draft) -> str | None:
+        return self._texts.get(draft)
+
+    def keep(self, draft: Draft, text: str) -> None:
+        if text.strip():
+            self._texts[draft] = text
+        else:
+            self._texts.pop(draft, None)  # emptied on purpose: that is how a draft is thrown away
+
+    def drop(self, draft: Draft) -> None:
+        self._texts.pop(draft, None)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
 
 class ComposeScreen(ModalScreen[str | None]):
-    """Returns the text to send, or None if cancelled."""
+    """Returns the text to send, or None if left (the text stays in `drafts` either way)."""
 
     BINDINGS = [
         Binding("ctrl+s", "send", "Send", priority=True),
-        Binding("escape", "cancel", "Cancel", priority=True),
+        Binding("escape", "cancel", "Keep as draft", priority=True),
     ]
 
-    def __init__(self, title: str, text: str = "") -> None:
+    def __init__(self, title: str, text: str = "", drafts: Drafts | None = None, draft: Draft | None = None) -> None:
         super().__init__()
-        self.title_text = title
-        self.initial = text
+        self.drafts = drafts if drafts is not None else Drafts()
+        self.draft = draft
+        kept = self.drafts.get(draft) if draft is not None else None
+        self.title_text = title if kept is None else f"{title} (your draft)"
+        self.original = text
+        self.initial = text if kept is None else kept
 
     def compose(self) -> ComposeResult:
         with Vertical(id="compose"):
             yield Static(Content.styled(self.title_text, "bold"), id="compose-title")
             yield TextArea(self.initial, id="compose-text", soft_wrap=True, show_line_numbers=False)
-            yield Static(Content.styled("ctrl+s send · esc cancel", "$text-muted"), id="compose-hint")
+            yield Static(Content.styled("ctrl+s send · esc keep as draft (empty it to discard)", "$text-muted"),
+                         id="compose-hint")
 
     def on_mount(self) -> None:
         area = self.query_one(TextArea)
@@ -43,7 +75,18 @@ class ComposeScreen(ModalScreen[str | None]):
         elif len(text) > MAX_TEXT_LENGTH:
             self.notify(f"At most {MAX_TEXT_LENGTH} characters ({len(text)} now).", severity="warning")
         else:
+            self._keep(text)  # until the server has it
             self.dismiss(text)
 
     def action_cancel(self) -> None:
+        text = self.query_one(TextArea).text
+        kept = self._keep(text if text != self.original else "")
+        if kept:
+            self.notify("Draft kept: open this box again on the same place to finish it.", title="Not sent")
         self.dismiss(None)
+
+    def _keep(self, text: str) -> bool:
+        if self.draft is None:
+            return False
+        self.drafts.keep(self.draft, text)
+        return self.drafts.get(self.draft) is not None

@@ -15,7 +15,20 @@ _LINK = {
     LinkState.ONLINE: ("● online", "$success"),
     LinkState.RECONNECTING: ("○ reconnecting", "$warning"),
     LinkState.OFFLINE: ("✕ offline", "$error"),
+    LinkState.REFUSED: ("✕ token refused", "$error"),
 }
+
+TOKEN_HELP = ("Ask the server's admin for a new token (imagechat-server token create) and start the viewer with "
+              "it: --token, the IMAGECHAT_TOKEN variable, or token = \"…\" in the config file.")
+"""What to do about a refused token, unless the app knows better (the local server's own token)."""
+
+
+def marker_counts(link: Link, loaded: bool, open_count: int, total: int) -> str:
+    """The markers in words; never `0 markers` for an image whose markers were never fetched."""
+    if not loaded:
+        return "not synced yet" if link.state is LinkState.ONLINE else "not synced yet: markers unknown"
+    counts = f"{open_count} open / {total} markers"
+    return counts if link.state is LinkState.ONLINE else f"{counts} (as last synced)"
 
 
 class StatusBar(Static):
@@ -26,12 +39,13 @@ class StatusBar(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._shown: tuple[Link, str, int, int, str, tuple[str, str]] | None = None
+        self._shown: tuple[Link, str, int, int, str, tuple[str, str], bool] | None = None
 
     def show(self, link: Link, image: str, open_count: int, total: int, user: str,
-             view: tuple[str, str] = ("", "")) -> None:
-        """`view` is the account of the view, long and compact."""
-        self._shown = (link, image, open_count, total, user, view)
+             view: tuple[str, str] = ("", ""), loaded: bool = True) -> None:
+        """`view` is the account of the view, long and compact; `loaded`, whether the image's
+        markers ever came (from the server or the cache)."""
+        self._shown = (link, image, open_count, total, user, view, loaded)
         self._draw()
 
     def on_resize(self) -> None:
@@ -40,12 +54,12 @@ class StatusBar(Static):
     def _draw(self) -> None:
         if self._shown is None:
             return
-        link, image, open_count, total, user, (view, compact_view) = self._shown
+        link, image, open_count, total, user, (view, compact_view), loaded = self._shown
         state, style = _LINK[link.state]
         who, name = _fit(visible(user), 16), visible(image)
         width = (self.size.width or 80) - 1
-        counts = f"{open_count} open / {total} markers"
-        short_counts = f"{open_count} open / {total}"
+        counts = marker_counts(link, loaded, open_count, total)
+        short_counts = f"{open_count} open / {total}" if loaded else "not synced yet"
         # From the fullest to the barest; the first that leaves the name a few characters wins.
         for counts_text, view_text in ((counts, view), (counts, compact_view), (short_counts, compact_view),
                                        (short_counts, "")):
@@ -65,18 +79,28 @@ def _fit(text: str, width: int) -> str:
 
 
 class OfflineBanner(Static):
-    """Shown while the live connection is down, counting down to the next attempt."""
+    """Shown while the live connection is down: counting down to the next attempt, or, when no
+    attempt can help (a refused token), saying what to do instead."""
 
-    def show(self, link: Link, catching_up: bool = False) -> None:
+    def show(self, link: Link, catching_up: bool = False, token_help: str = TOKEN_HELP) -> None:
         """Shown until the connection is back and the image resynced (`catching_up` in between)."""
         self.display = link.state is not LinkState.ONLINE or catching_up
         if not self.display:
+            return
+        if link.state is LinkState.REFUSED:
+            self.update(Content.assemble(
+                ("TOKEN REFUSED", "bold"), f" — {visible(link.reason) or 'the server refused the token'}: it is "
+                "wrong or was revoked, and reconnecting won't help. ", token_help,
+                " Markers and threads stay readable; nothing can be saved.",
+            ))
             return
         if link.state is LinkState.ONLINE:
             when = "connected again, catching up"
         elif link.state is LinkState.RECONNECTING and link.next_attempt is not None:
             wait = max(0, round(link.next_attempt - time.time()))
             when = f"reconnecting in {wait} s" if wait else "reconnecting now"
+            if link.reason:
+                when = f"{visible(link.reason)}; {when}"
         elif link.state is LinkState.CONNECTING:
             when = "connecting"
         else:
