@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from textual import work
-from textual.app import ComposeResult, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, ProgressBar, Static
 
 from ..client.engine import (
     Backoff,
@@ -33,7 +29,7 @@ from ..protocol.models import Comment, Marker
 from ..protocol.permissions import may_change
 from ..protocol.safe import visible
 from . import clipboard
-from .badges import Badge
+from .actions import ACTIONS, key_names
 from .cache import StateCache, copies_dir
 from .graphics.detect import Terminal
 from .graphics.pixels import PixelFrames, PixelPane, driver_writer
@@ -45,58 +41,12 @@ from .screens.compose import ComposeScreen, Draft, Drafts
 from .screens.confirm import ConfirmScreen
 from .screens.copied import CopiedScreen
 from .screens.help import HelpScreen
+from .screens.main import MainScreen
 from .selection import Selection
 from .threads import as_markdown, utc_now
-from .widgets.conversation import MarkerList, ThreadView
+from .widgets.conversation import MarkerList
 from .widgets.image_view import ImageView
-from .widgets.status import TOKEN_HELP, OfflineBanner, StatusBar
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """One remappable key binding: its id in the [keymap] table, default keys, action, help text."""
-
-    id: str
-    keys: str
-    action: str
-    help: str
-    footer: str = ""
-    """A short label, for the actions shown in the footer."""
-
-
-ACTIONS = [
-    Action("place", "a", "place", "Place a marker at the cursor and write its first comment", "Place"),
-    Action("next", "n", "next_marker", "Next marker", "Next"),
-    Action("previous", "p", "previous_marker", "Previous marker"),
-    Action("next-open", "u", "next_unresolved", "Next unresolved marker", "Unresolved"),
-    Action("comment", "c", "comment", "Comment on the selected marker"),
-    Action("reply", "r", "reply", "Reply to the selected comment", "Reply"),
-    Action("next-comment", "right_square_bracket", "next_comment", "Next comment in the thread"),
-    Action("previous-comment", "left_square_bracket", "previous_comment", "Previous comment in the thread"),
-    Action("edit", "e", "edit", "Edit your selected comment"),
-    Action("delete-comment", "d", "delete_comment", "Delete the selected comment"),
-    Action("delete-marker", "D", "delete_marker", "Delete the selected marker and its conversation"),
-    Action("resolve", "x", "toggle_resolved", "Resolve or reopen the selected marker", "Resolve"),
-    Action("move", "m", "move_marker", "Move the selected marker to the cursor"),
-    Action("copy", "y", "copy_thread", "Copy the selected thread as Markdown"),
-    Action("close", "escape", "close_thread", "Back to the list of markers"),
-    Action("left", "left,h", "cursor(-1,0)", "Move the cursor left"),
-    Action("right", "right,l", "cursor(1,0)", "Move the cursor right"),
-    Action("up", "up,k", "cursor(0,-1)", "Move the cursor up"),
-    Action("down", "down,j", "cursor(0,1)", "Move the cursor down"),
-    Action("zoom-in", "plus,equals_sign", "zoom(1)", "Zoom in around the cursor", "Zoom"),
-    Action("zoom-out", "minus", "zoom(-1)", "Zoom out around the cursor"),
-    Action("zoom-fit", "0", "zoom_fit", "Fit the whole image"),
-    Action("zoom-actual", "1", "zoom_actual", "Actual pixels: one image pixel per screen pixel"),
-    Action("zoom-marker", "z", "zoom_marker", "Zoom to the selected marker"),
-    Action("pan-left", "shift+left,H", "pan(-1,0)", "Pan left"),
-    Action("pan-right", "shift+right,L", "pan(1,0)", "Pan right"),
-    Action("pan-up", "shift+up,K", "pan(0,-1)", "Pan up"),
-    Action("pan-down", "shift+down,J", "pan(0,1)", "Pan down"),
-    Action("open-externally", "o", "open_externally", "Open the image in the desktop's image viewer"),
-    Action("help", "question_mark", "help", "Show the keys", "Help"),
-    Action("quit", "q", "quit", "Quit", "Quit"),
-]
+from .widgets.status import TOKEN_HELP
 
 
 class EngineNotice(Message):
@@ -137,19 +87,9 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self._save_timer: Any = None
         self.drafts = Drafts()
 
-    def compose(self) -> ComposeResult:
-        yield OfflineBanner(id="banner")
-        with Horizontal(id="main"):
-            with Vertical(id="image-pane"):
-                with Vertical(id="progress-pane"):
-                    yield ProgressBar(id="progress", show_eta=False)
-                    yield Static(id="progress-text")
-                yield ImageView(self.pixel_pane, id="image")
-            with Vertical(id="side"):
-                yield MarkerList(id="markers")
-                yield ThreadView(id="thread")
-        yield StatusBar(id="status")
-        yield Footer()
+    def get_default_screen(self) -> MainScreen:
+        self.main = MainScreen(self.pixel_pane)
+        return self.main
 
     async def on_mount(self) -> None:
         if self.keymap:
@@ -158,7 +98,9 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             if unknown:
                 self.notify(f"Unknown actions in the keymap: {', '.join(unknown)}", severity="warning")
             self.set_keymap({k: v for k, v in self.keymap.items() if k in known})
-        self.query_one(ImageView).focus()
+
+    async def on_main_screen_ready(self) -> None:
+        """The screen is there to show things: connect and open the image."""
         self.engine.add_listener(lambda notice: self.post_message(EngineNotice(notice)))
         self.set_interval(1.0, self._tick)
         self._show_link()
@@ -171,26 +113,25 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         await self.engine.close()
 
     def place_pixels(self) -> None:
-        self.query_one(ImageView).place()
+        self.main.image_view.place()
 
     # Opening the image
 
     @work(exclusive=True, group="load")
     async def open_image(self) -> None:
         try:
-            loaded = await load(self.target, progress=self._show_progress, verify=self.cafile or True)
+            loaded = await load(self.target, progress=self.main.show_progress, verify=self.cafile or True)
         except LoadError as exc:
             self.load_error = str(exc)
             self.exit(return_code=1, message=self.load_error)
             return
         pyramid = Pyramid(loaded.image)
-        view = self.query_one(ImageView)
-        await asyncio.to_thread(view.prepare, pyramid)  # the first view's reduced levels, off the event loop
-        self.query_one("#progress-pane").display = False
+        # The first view's reduced levels, off the event loop.
+        await asyncio.to_thread(self.main.image_view.prepare, pyramid)
         cached = self.cache.load(loaded.key) if self.cache is not None else None
         self.key = self.engine.subscribe(loaded.key, cached)
         self.loaded = loaded
-        view.set_image(pyramid)
+        self.main.show_image(pyramid)
         self.sub_title = loaded.name
         if loaded.animated:
             self.notify(f"{loaded.name} is animated: showing the first of its {loaded.frames} frames.")
@@ -201,12 +142,6 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         # Keys typed before the image is open and the first connection made are meant for it:
         # `a` and the comment after it.
         return self.key is None or self.engine.link.state is LinkState.CONNECTING
-
-    def _show_progress(self, done: int, total: int | None, elapsed: float) -> None:
-        self.query_one(ProgressBar).update(total=total, progress=done)
-        size = f"{done / 2**20:.1f} of {total / 2**20:.1f} MB" if total else f"{done / 2**20:.1f} MB"
-        self.query_one("#progress-text", Static).update(
-            Content.assemble("Downloading · ", size, f" · {elapsed:.0f} s" + (" waiting for the server" if not done else "")))
 
     # Engine notices
 
@@ -247,19 +182,14 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             self._show_link()
 
     def _show_link(self) -> None:
-        self.query_one(OfflineBanner).show(self.engine.link, catching_up=self.offline_since_sync,
-                                           token_help=self.token_help)
+        self.main.show_link(self.engine.link, self.offline_since_sync, self.token_help)
         self._show_status()
 
     def _show_status(self) -> None:
-        markers = self.markers
-        open_count = sum(1 for m in markers if m.status == "open")
         user = self.engine.me.user.name if self.engine.me else ""
         name = self.loaded.name if self.loaded is not None else self.target
-        view = self.query_one(ImageView)
         loaded = self.key is not None and self.engine.state(self.key).loaded
-        self.query_one(StatusBar).show(self.engine.link, name, open_count, len(markers), user,
-                                       (view.describe(), view.describe(compact=True)), loaded)
+        self.main.show_status(self.engine.link, name, self.selection, user, loaded)
 
     # The views
 
@@ -267,22 +197,9 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self._refresh_pending = False
         if self.key is None:
             return
-        selection = self.selection
-        selection.update(self.engine.markers(self.key))
-        marker = selection.marker
-        self.query_one(ImageView).set_badges(
-            [Badge(m.id, n, m.x, m.y, m.status == "resolved") for n, m in enumerate(selection.markers, 1)],
-            selection.marker_id,
-        )
-        now = self.clock()
-        marker_list, thread = self.query_one(MarkerList), self.query_one(ThreadView)
-        marker_list.display = marker is None
-        thread.display = marker is not None
-        if marker is None:
-            marker_list.show(selection.markers, now, None)
-        else:
-            me = self.engine.me.user.id if self.engine.me else None
-            thread.show(marker, selection.number(marker.id), now, selection.comment_id, lambda uid: uid == me)
+        self.selection.update(self.engine.markers(self.key))
+        me = self.engine.me.user.id if self.engine.me else None
+        self.main.show_markers(self.selection, self.clock(), lambda uid: uid == me)
         self._show_status()
 
     @property
@@ -315,7 +232,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
     # Navigation
 
     def action_cursor(self, columns: int, rows: int) -> None:
-        self.query_one(ImageView).move_cursor(columns, rows)
+        self.main.image_view.move_cursor(columns, rows)
 
     def on_image_view_view_changed(self) -> None:
         self._show_status()
@@ -326,7 +243,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             return
         marker = self.selection.marker
         if marker is not None:
-            self.query_one(ImageView).reveal(marker.x, marker.y)
+            self.main.image_view.reveal(marker.x, marker.y)
         self.refresh_views()
 
     def action_next_marker(self) -> None:
@@ -349,23 +266,23 @@ class ImageChatApp(OrderedKeys, PixelFrames):
     # The view of the image
 
     def action_zoom(self, steps: int) -> None:
-        self.query_one(ImageView).zoom(steps)
+        self.main.image_view.zoom(steps)
 
     def action_zoom_fit(self) -> None:
-        self.query_one(ImageView).zoom_fit()
+        self.main.image_view.zoom_fit()
 
     def action_zoom_actual(self) -> None:
-        self.query_one(ImageView).zoom_actual()
+        self.main.image_view.zoom_actual()
 
     def action_zoom_marker(self) -> None:
         marker = self.marker
         if marker is None:
             self.notify("Select a marker first (n, p, u or a click).", severity="warning")
             return
-        self.query_one(ImageView).zoom_on(marker.x, marker.y)
+        self.main.image_view.zoom_on(marker.x, marker.y)
 
     def action_pan(self, dx: int, dy: int) -> None:
-        self.query_one(ImageView).pan(dx, dy)
+        self.main.image_view.pan(dx, dy)
 
     def action_open_externally(self) -> None:
         if self.loaded is None:
@@ -391,14 +308,14 @@ class ImageChatApp(OrderedKeys, PixelFrames):
 
     def action_help(self) -> None:
         keymap = self.keymap
-        self.push_screen(HelpScreen([(_keys(keymap.get(a.id, a.keys)), a.help) for a in ACTIONS],
+        self.push_screen(HelpScreen([(key_names(keymap.get(a.id, a.keys)), a.help) for a in ACTIONS],
                                     f"Images are drawn with {self.terminal.reason}."))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for action in ACTIONS:
             if action.id != "quit":
-                yield SystemCommand(action.help, f"keys: {_keys(self.keymap.get(action.id, action.keys))}",
+                yield SystemCommand(action.help, f"keys: {key_names(self.keymap.get(action.id, action.keys))}",
                                     partial(self.run_action, action.action))
 
     # Writes
@@ -450,7 +367,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         if not self._writable(needs_marker=False):
             return
         assert self.key is not None
-        key, (x, y) = self.key, self.query_one(ImageView).cursor
+        key, (x, y) = self.key, self.main.image_view.cursor
         draft = (key, "place", f"{x:.0f},{y:.0f}")
         self._compose(f"New marker at {x:.0f}%, {y:.0f}%", "", draft, lambda text: self._write(
             "Placing the marker", lambda: self.engine.create_marker(key, round(x, 2), round(y, 2), text),
@@ -528,7 +445,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             assert key is not None and marker is not None
             if not self._may_change(marker.created_by.id, "move this marker"):
                 return
-            x, y = self.query_one(ImageView).cursor
+            x, y = self.main.image_view.cursor
             self._write("Moving the marker", lambda: self.engine.move_marker(key, marker.id, round(x, 2), round(y, 2)))
 
     def action_copy_thread(self) -> None:
@@ -553,8 +470,3 @@ class ImageChatApp(OrderedKeys, PixelFrames):
 def _save(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-
-
-def _keys(keys: str) -> str:
-    names = {"right_square_bracket": "]", "left_square_bracket": "[", "question_mark": "?"}
-    return ", ".join(names.get(k.strip(), k.strip()) for k in keys.split(","))

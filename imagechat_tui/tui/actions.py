@@ -1,0 +1,58 @@
+"""Every key of the viewer: one table, read by the bindings, the help screen, the palette and the keymap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One remappable key binding: its id in the [keymap] table, default keys, action, help text."""
+
+    id: str
+    keys: str
+    action: str
+    help: str
+    footer: str = ""
+    """A short label, for the actions shown in the footer."""
+
+
+ACTIONS = [
+    Action("place", "a", "place", "Place a marker at the cursor and write its first comment", "Place"),
+    Action("next", "n", "next_marker", "Next marker", "Next"),
+    Action("previous", "p", "previous_marker", "Previous marker"),
+    Action("next-open", "u", "next_unresolved", "Next unresolved marker", "Unresolved"),
+    Action("comment", "c", "comment", "Comment on the selected marker"),
+    Action("reply", "r", "reply", "Reply to the selected comment", "Reply"),
+    Action("next-comment", "right_square_bracket", "next_comment", "Next comment in the thread"),
+    Action("previous-comment", "left_square_bracket", "previous_comment", "Previous comment in the thread"),
+    Action("edit", "e", "edit", "Edit your selected comment"),
+    Action("delete-comment", "d", "delete_comment", "Delete the selected comment"),
+    Action("delete-marker", "D", "delete_marker", "Delete the selected marker and its conversation"),
+    Action("resolve", "x", "toggle_resolved", "Resolve or reopen the selected marker", "Resolve"),
+    Action("move", "m", "move_marker", "Move the selected marker to the cursor"),
+    Action("copy", "y", "copy_thread", "Copy the selected thread as Markdown"),
+    Action("close", "escape", "close_thread", "Back to the list of markers"),
+    Action("left", "left,h", "cursor(-1,0)", "Move the cursor left"),
+    Action("right", "right,l", "cursor(1,0)", "Move the cursor right"),
+    Action("up", "up,k", "cursor(0,-1)", "Move the cursor up"),
+    Action("down", "down,j", "cursor(0,1)", "Move the cursor down"),
+    Action("zoom-in", "plus,equals_sign", "zoom(1)", "Zoom in around the cursor", "Zoom"),
+    Action("zoom-out", "minus", "zoom(-1)", "Zoom out around the cursor"),
+    Action("zoom-fit", "0", "zoom_fit", "Fit the whole image"),
+    Action("zoom-actual", "1", "zoom_actual", "Actual pixels: one image pixel per screen pixel"),
+    Action("zoom-marker", "z", "zoom_marker", "Zoom to the selected marker"),
+    Action("pan-left", "shift+left,H", "pan(-1,0)", "Pan left"),
+    Action("pan-right", "shift+right,L", "pan(1,0)", "Pan right"),
+    Action("pan-up", "shift+up,K", "pan(0,-1)", "Pan up"),
+    Action("pan-down", "shift+down,J", "pan(0,1)", "Pan down"),
+    Action("open-externally", "o", "open_externally", "Open the image in the desktop's image viewer"),
+    Action("help", "question_mark", "help", "Show the keys", "Help"),
+    Action("quit", "q", "quit", "Quit", "Quit"),
+]
+
+
+def key_names(keys: str) -> str:
+    """Keys as the help screen shows them: `right_square_bracket` is `]`."""
+    names = {"right_square_bracket": "]", "left_square_bracket": "[", "question_mark": "?"}
+    return ", ".join(names.get(k.strip(), k.strip()) for k in keys.split(","))

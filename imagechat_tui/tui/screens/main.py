@@ -1,0 +1,94 @@
+"""The viewer's one screen: its layout, and the one place where state is put into its widgets.
+
+The app decides (session, engine, keys, writes); the selection view model says what is selected;
+this screen only shows. Every method takes what it shows as arguments, so it never reaches into the
+engine itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, ProgressBar, Static
+
+from ...client.engine import Link
+from ..badges import Badge
+from ..graphics.pixels import PixelPane
+from ..pyramid import Pyramid
+from ..selection import Selection
+from ..widgets.conversation import MarkerList, ThreadView
+from ..widgets.image_view import ImageView
+from ..widgets.status import OfflineBanner, StatusBar
+
+
+class MainScreen(Screen[None]):
+    class Ready(Message):
+        """The widgets are mounted: the app may start showing state."""
+
+    def __init__(self, pixel_pane: PixelPane | None) -> None:
+        super().__init__()
+        self.pixel_pane = pixel_pane
+
+    def compose(self) -> ComposeResult:
+        yield OfflineBanner(id="banner")
+        with Horizontal(id="main"):
+            with Vertical(id="image-pane"):
+                with Vertical(id="progress-pane"):
+                    yield ProgressBar(id="progress", show_eta=False)
+                    yield Static(id="progress-text")
+                yield ImageView(self.pixel_pane, id="image")
+            with Vertical(id="side"):
+                yield MarkerList(id="markers")
+                yield ThreadView(id="thread")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.image_view.focus()
+        self.post_message(self.Ready())
+
+    @property
+    def image_view(self) -> ImageView:
+        return self.query_one(ImageView)
+
+    def show_progress(self, done: int, total: int | None, elapsed: float) -> None:
+        self.query_one(ProgressBar).update(total=total, progress=done)
+        size = f"{done / 2**20:.1f} of {total / 2**20:.1f} MB" if total else f"{done / 2**20:.1f} MB"
+        waiting = "" if done else " waiting for the server"
+        self.query_one("#progress-text", Static).update(
+            Content.assemble("Downloading · ", size, f" · {elapsed:.0f} s{waiting}"))
+
+    def show_image(self, pyramid: Pyramid) -> None:
+        self.query_one("#progress-pane").display = False
+        self.image_view.set_image(pyramid)
+
+    def show_markers(self, selection: Selection, now: datetime, mine: Callable[[str], bool]) -> None:
+        """The badges, and the list of markers or the selected one's thread."""
+        marker = selection.marker
+        self.image_view.set_badges(
+            [Badge(m.id, n, m.x, m.y, m.status == "resolved") for n, m in enumerate(selection.markers, 1)],
+            selection.marker_id,
+        )
+        marker_list, thread = self.query_one(MarkerList), self.query_one(ThreadView)
+        marker_list.display = marker is None
+        thread.display = marker is not None
+        if marker is None:
+            marker_list.show(selection.markers, now, None)
+        else:
+            thread.show(marker, selection.number(marker.id), now, selection.comment_id, mine)
+
+    def show_link(self, link: Link, catching_up: bool, token_help: str) -> None:
+        self.query_one(OfflineBanner).show(link, catching_up=catching_up, token_help=token_help)
+
+    def show_status(self, link: Link, name: str, selection: Selection, user: str, loaded: bool) -> None:
+        markers = selection.markers
+        open_count = sum(1 for m in markers if m.status == "open")
+        view = self.image_view
+        self.query_one(StatusBar).show(link, name, open_count, len(markers), user,
+                                       (view.describe(), view.describe(compact=True)), loaded)
