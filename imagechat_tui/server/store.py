@@ -45,7 +45,7 @@ from ..protocol.models import (
 )
 from ..protocol.permissions import may_change
 from .database import Database
-from .errors import ApiError, forbidden, invalid, not_found
+from .domain_errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from .schema import comments, events, images, markers, receipts, tenants, tokens, usage
 
 CONVERSATION_CREATE_COUNT = "conversationCreateCount"
@@ -304,7 +304,7 @@ class Store:
             if body.parent_id is not None:
                 parent_marker = conn.execute(self.q.comment_marker, {"b_comment": body.parent_id}).scalar()
                 if parent_marker != marker_id:
-                    raise invalid("parentId is not a comment of this marker")
+                    raise Invalid("parentId is not a comment of this marker")
             comment = Comment(id=new_id("c"), marker_id=marker_id, parent_id=body.parent_id, user=p.user,
                               text=body.text, created_at=now_iso())
             self._insert_comment(conn, comment, seq)
@@ -315,13 +315,13 @@ class Store:
 
     async def patch_marker(self, p: Principal, marker_id: str, body: PatchChat, fingerprint: str) -> Committed:
         if body.status is None and body.x is None and body.y is None:
-            raise invalid("nothing to change: give status, x or y")
+            raise Invalid("nothing to change: give status, x or y")
 
         def op(conn: Connection) -> _Change:
             row, seq = self._lock_marker(conn, p, marker_id)
             moved = body.x is not None or body.y is not None
             if moved and not may_change(p.role, p.user_id, row.created_by_id):
-                raise forbidden("only the marker's creator or a moderator can move it")
+                raise Forbidden("only the marker's creator or a moderator can move it")
             values = {k: v for k, v in (("status", body.status), ("x", body.x), ("y", body.y)) if v is not None}
             conn.execute(markers.update().where(markers.c.id == marker_id).values(**values))
             new = conn.execute(self.q.marker, {"b_marker": marker_id}).one()
@@ -340,7 +340,7 @@ class Store:
         def op(conn: Connection) -> _Change:
             row, seq = self._lock_marker(conn, p, marker_id)
             if not may_change(p.role, p.user_id, row.created_by_id):
-                raise forbidden("only the marker's creator or a moderator can delete it")
+                raise Forbidden("only the marker's creator or a moderator can delete it")
             conn.execute(self.q.delete_thread, {"b_marker": marker_id})
             conn.execute(self.q.delete_marker, {"b_marker": marker_id})
             event = DeletedImageChat(image=row.key, seq=seq, broadcast_id=broadcast_id, marker_id=marker_id)
@@ -405,11 +405,11 @@ class Store:
 
         # A retry is recognised by its receipt only when the write fails, which keeps a statement
         # off every first attempt: a retry either breaks the receipt's unique key (IntegrityError)
-        # or, if what it changed has changed since, fails in `op` (ApiError); either way nothing of
+        # or, if what it changed has changed since, fails in `op` (a DomainError); either way nothing of
         # it is committed, and the first attempt's answer is given again.
         try:
             return await self.db.run(work)
-        except (IntegrityError, ApiError):
+        except (IntegrityError, DomainError):
             receipt = await self.db.run(lambda conn: self._receipt(conn, p, broadcast_id), snapshot=True)
             if receipt is None:
                 raise
@@ -431,12 +431,12 @@ class Store:
         return conn.execute(self.q.marker_in_tenant, {"b_marker": marker_id, "b_tenant": p.tenant_id}).first()
 
     def _lock_marker(self, conn: Connection, p: Principal, marker_id: str) -> tuple[_MarkerRow, int]:
-        """The marker (404 if absent or another tenant's) and the seq this write takes on its image."""
+        """The marker (NotFound if absent or another tenant's) and the seq this write takes on its image."""
         seq = conn.execute(self.q.bump_marker_image, {"b_marker": marker_id, "b_tenant": p.tenant_id}).scalar()
         # Read after the bump, under the image's lock: a concurrent delete may have won.
         row = self._find_marker(conn, p, marker_id) if seq is not None else None
         if row is None:
-            raise not_found("marker")
+            raise NotFound("marker")
         return row, int(seq)
 
     def _lock_comment(
@@ -444,16 +444,16 @@ class Store:
     ) -> tuple[_MarkerRow, int, Row[Any]]:
         marker_id = conn.execute(self.q.comment_marker, {"b_comment": comment_id}).scalar()
         if marker_id is None:
-            raise not_found("comment")
+            raise NotFound("comment")
         try:
             row, seq = self._lock_marker(conn, p, marker_id)
-        except ApiError:
-            raise not_found("comment") from None
+        except NotFound:
+            raise NotFound("comment") from None
         old = conn.execute(self.q.comment, {"b_comment": comment_id}).first()
         if old is None or old.deleted:
-            raise not_found("comment")
+            raise NotFound("comment")
         if not may_change(p.role, p.user_id, old.user_id):
-            raise forbidden(f"only the comment's author or a moderator can {verb} it")
+            raise Forbidden(f"only the comment's author or a moderator can {verb} it")
         return row, seq, old
 
     def _insert_comment(self, conn: Connection, comment: Comment, seq: int) -> None:
@@ -488,7 +488,7 @@ class Store:
 
 def _replayed(receipt: Row[Any], fingerprint: str) -> Committed:
     if receipt.fingerprint != fingerprint:
-        raise ApiError(409, "conflict", "this broadcastId was already used for a different write")
+        raise Conflict("this broadcastId was already used for a different write")
     return Committed(receipt.status, receipt.body)
 
 
