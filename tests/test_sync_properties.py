@@ -7,7 +7,7 @@ client's application of the shared rules in `protocol.changes` agree at every st
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -142,38 +142,34 @@ def scrambled(data: st.DataObject, events: list[AnyEvent]) -> list[AnyEvent]:
     return data.draw(st.permutations(events + again))
 
 
-@BOUNDED
-@given(ops=writes, data=st.data())
-async def test_shuffled_and_repeated_events_end_in_the_snapshot_state(
-        moderator: tuple[Store, Principal], ops: list[tuple[Op, int, int]], data: st.DataObject) -> None:
-    history = await record(*moderator, ops)
-    follower = Follower(history)
-    follower.deliver(scrambled(data, history.events))
-    follower.assert_converged()
+def shuffled_and_repeated(follower: Follower, data: st.DataObject) -> None:
+    follower.deliver(scrambled(data, follower.history.events))
 
 
-@BOUNDED
-@given(ops=writes, data=st.data())
-async def test_lost_events_are_made_up_by_a_replay_since_the_last_in_order(
-        moderator: tuple[Store, Principal], ops: list[tuple[Op, int, int]], data: st.DataObject) -> None:
-    history = await record(*moderator, ops)
-    follower = Follower(history)
-    kept = data.draw(st.lists(st.sampled_from(history.events), unique_by=lambda e: e.seq))
-    follower.deliver(scrambled(data, kept))
+def lost_then_replayed(follower: Follower, data: st.DataObject) -> None:
+    follower.deliver(scrambled(data, some_of(data, follower.history.events)))
     follower.replay()
-    follower.assert_converged()
 
 
-@BOUNDED
-@given(ops=writes, data=st.data())
-async def test_lost_events_are_made_up_by_a_snapshot_and_what_follows_it(
-        moderator: tuple[Store, Principal], ops: list[tuple[Op, int, int]], data: st.DataObject) -> None:
-    history = await record(*moderator, ops)
-    follower = Follower(history)
-    kept = data.draw(st.lists(st.sampled_from(history.events), unique_by=lambda e: e.seq))
+def lost_then_snapshot(follower: Follower, data: st.DataObject) -> None:
+    kept = some_of(data, follower.history.events)
     follower.deliver(scrambled(data, kept))
-    at = data.draw(st.integers(0, history.seq))
+    at = data.draw(st.integers(0, follower.history.seq))
     follower.snapshot(at)
     # After the snapshot: every later event, with stale and repeated ones among them.
-    follower.deliver(scrambled(data, [e for e in history.events if e.seq > at] + kept))
+    follower.deliver(scrambled(data, [e for e in follower.history.events if e.seq > at] + kept))
+
+
+def some_of(data: st.DataObject, events: list[AnyEvent]) -> list[AnyEvent]:
+    return data.draw(st.lists(st.sampled_from(events), unique_by=lambda e: e.seq))
+
+
+@pytest.mark.parametrize("delivery", [shuffled_and_repeated, lost_then_replayed, lost_then_snapshot])
+@BOUNDED
+@given(ops=writes, data=st.data())
+async def test_any_delivery_ends_in_the_state_of_a_fresh_snapshot(
+        moderator: tuple[Store, Principal], delivery: Callable[[Follower, st.DataObject], None],
+        ops: list[tuple[Op, int, int]], data: st.DataObject) -> None:
+    follower = Follower(await record(*moderator, ops))
+    delivery(follower, data)
     follower.assert_converged()
