@@ -1,5 +1,5 @@
-"""Domain errors: why the store or a route refuses a request, in the domain's terms: no HTTP here (the app maps
-each kind to its status and error code in one table, `errors.DOMAIN_STATUS`)."""
+"""Domain errors: why the store or a route refuses a request, with no HTTP in them (the app gives
+each its status and error code in one table, `errors.DOMAIN_STATUS`)."""
 
 from __future__ import annotations
 
@@ -26,4 +26,5 @@ class Conflict(DomainError):
 
 
 class Invalid(DomainError):
-    """The request is well formed but names something it may not (a reply to another marker's comment)."""
+    """The request breaks a rule its schema cannot say (a reply to another marker's comment, a PATCH
+    with nothing to change)."""
