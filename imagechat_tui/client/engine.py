@@ -23,7 +23,9 @@ from typing import TypeVar
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from ..protocol.changes import apply_event, edited, patch_change, patched, tombstone
 from ..protocol.events import (
+    AnyEvent,
     Batch,
     Change,
     DeletedImageChat,
@@ -53,7 +55,7 @@ from ..protocol.models import (
 from .errors import ClientError, OfflineError, RequestError
 from .rest import RestClient
 from .sequencer import Sequencer
-from .state import AnyEvent, ImageState, apply_event
+from .state import ImageState
 
 log = logging.getLogger("imagechat.client")
 R = TypeVar("R")
@@ -246,7 +248,7 @@ class SyncEngine:
     async def edit_comment(self, image: str, comment_id: str, text: str) -> Comment:
         bid = _broadcast_id()
         old = self._comment(image, comment_id)
-        temp = old.model_copy(update={"text": text.strip(), "edited_at": now_iso()})
+        temp = edited(old, text.strip(), now_iso())
         result = await self._write(
             image, self._comment_event(image, bid, "comment-edited", temp),
             lambda: self.rest.edit_comment(comment_id, EditComment(text=text, broadcast_id=bid)),
@@ -256,7 +258,7 @@ class SyncEngine:
 
     async def delete_comment(self, image: str, comment_id: str) -> None:
         bid = _broadcast_id()
-        gone = self._comment(image, comment_id).model_copy(update={"text": "", "deleted": True})
+        gone = tombstone(self._comment(image, comment_id))
         await self._write(
             image, self._comment_event(image, bid, "comment-deleted", gone),
             lambda: self.rest.delete_comment(comment_id, bid),
@@ -264,10 +266,10 @@ class SyncEngine:
         )
 
     async def set_status(self, image: str, marker_id: str, status: Status) -> Marker:
-        return await self._patch(image, marker_id, "status", status=status)
+        return await self._patch(image, marker_id, PatchChat(status=status, broadcast_id=_broadcast_id()))
 
     async def move_marker(self, image: str, marker_id: str, x: float, y: float) -> Marker:
-        return await self._patch(image, marker_id, "moved", x=x, y=y)
+        return await self._patch(image, marker_id, PatchChat(x=x, y=y, broadcast_id=_broadcast_id()))
 
     async def delete_marker(self, image: str, marker_id: str) -> None:
         bid = _broadcast_id()
@@ -277,18 +279,16 @@ class SyncEngine:
             lambda r: DeletedImageChat(image=image, seq=r.seq, broadcast_id=bid, marker_id=marker_id),
         )
 
-    async def _patch(self, image: str, marker_id: str, change: Change, **values: object) -> Marker:
-        bid = _broadcast_id()
+    async def _patch(self, image: str, marker_id: str, patch: PatchChat) -> Marker:
         marker = self._marker(image, marker_id)
-        position = MarkerPosition(id=marker_id, x=marker.x, y=marker.y, status=marker.status).model_copy(update=values)
 
         def event(seq: int, pos: MarkerPosition) -> ImageChatUpdated:
-            return ImageChatUpdated(image=image, seq=seq, broadcast_id=bid, marker_id=marker_id, change=change,
-                                    marker=pos)
+            return ImageChatUpdated(image=image, seq=seq, broadcast_id=patch.broadcast_id, marker_id=marker_id,
+                                    change=patch_change(patch), marker=pos)
 
         result = await self._write(
-            image, event(0, position),
-            lambda: self.rest.patch_chat(marker_id, PatchChat(broadcast_id=bid, **values)),  # type: ignore[arg-type]
+            image, event(0, patched(marker, patch)),
+            lambda: self.rest.patch_chat(marker_id, patch),
             lambda r: event(r.seq, MarkerPosition(id=marker_id, x=r.marker.x, y=r.marker.y, status=r.marker.status)),
         )
         return result.marker

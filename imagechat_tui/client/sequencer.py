@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..protocol.events import AnyEvent
 from ..protocol.limits import GAP_WAIT
-from .state import AnyEvent
 
 
 class Sequencer:

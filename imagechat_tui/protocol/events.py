@@ -36,11 +36,12 @@ class DeletedImageChat(EventBase):
     type: Literal["deleted-image-chat"] = "deleted-image-chat"
 
 
-Event = Annotated[NewImageChat | ImageChatUpdated | DeletedImageChat, Field(discriminator="type")]
+AnyEvent = NewImageChat | ImageChatUpdated | DeletedImageChat
+Event = Annotated[AnyEvent, Field(discriminator="type")]
 _markers_adapter: TypeAdapter[list[Marker]] = TypeAdapter(list[Marker])
 
 
-def encode_event(event: NewImageChat | ImageChatUpdated | DeletedImageChat) -> str:
+def encode_event(event: AnyEvent) -> str:
     """One event as the compact JSON text that is stored, replayed and broadcast."""
     exclude = None
     if isinstance(event, ImageChatUpdated):

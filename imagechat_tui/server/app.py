@@ -45,7 +45,8 @@ from ..protocol.models import (
 )
 from .config import ServerConfig
 from .database import Database
-from .errors import ApiError, invalid, unauthorized
+from .domain_errors import DomainError, Forbidden, Invalid
+from .errors import ApiError, from_domain, unauthorized
 from .intake import PRINCIPAL, Intake, bearer_token
 from .live import Hub, LiveEndpoint, Receive, Scope, Send
 from .metrics import LinkMeter
@@ -212,6 +213,10 @@ def build_api(server: ImageChatServer) -> FastAPI:
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc)
 
+    @api.exception_handler(DomainError)
+    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return error_response(from_domain(exc))
+
     @api.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         status, code, message = _validation_message(exc)
@@ -251,7 +256,7 @@ def build_api(server: ImageChatServer) -> FastAPI:
         try:
             return canonical_uuid(raw)
         except ValueError:
-            raise invalid("broadcastId: must be a UUID") from None
+            raise Invalid("broadcastId: must be a UUID") from None
 
     @api.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -321,7 +326,7 @@ def build_api(server: ImageChatServer) -> FastAPI:
     @api.get("/api/v1/usage", response_model=Usage)
     async def usage(p: Caller) -> Usage:
         if p.role != "admin":
-            raise ApiError(403, "forbidden", "usage figures are for admins")
+            raise Forbidden("usage figures are for admins")
         stored = await store.usage(p.tenant_id)
         live = server.meter.tenant(p.tenant_id)
         unflushed = live.unflushed()

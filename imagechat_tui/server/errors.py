@@ -1,6 +1,9 @@
-"""The one error type of the API: an HTTP status with the protocol's error code and message."""
+"""The API's errors over HTTP: a status with the protocol's error code and message, and the one
+table that says which status and code each domain error (`domain_errors`) gets."""
 
 from __future__ import annotations
+
+from .domain_errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
 
 class ApiError(Exception):
@@ -12,16 +15,17 @@ class ApiError(Exception):
         self.retry_after = retry_after
 
 
-def not_found(what: str) -> ApiError:
-    return ApiError(404, "not_found", f"{what} not found")
+DOMAIN_STATUS: dict[type[DomainError], tuple[int, str]] = {
+    NotFound: (404, "not_found"),
+    Forbidden: (403, "forbidden"),
+    Conflict: (409, "conflict"),
+    Invalid: (422, "invalid"),
+}
 
 
-def forbidden(message: str) -> ApiError:
-    return ApiError(403, "forbidden", message)
-
-
-def invalid(message: str) -> ApiError:
-    return ApiError(422, "invalid", message)
+def from_domain(error: DomainError) -> ApiError:
+    status, code = DOMAIN_STATUS[type(error)]
+    return ApiError(status, code, error.message)
 
 
 def unauthorized(message: str = "a valid bearer token is required") -> ApiError:

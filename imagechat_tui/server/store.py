@@ -14,10 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, exists, select
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from ..protocol.changes import edited, patch_change, patched, removed_by_delete, tombstone
 from ..protocol.events import (
     DeletedImageChat,
     EventBase,
@@ -34,7 +35,6 @@ from ..protocol.models import (
     CreateChat,
     EditComment,
     Marker,
-    MarkerPosition,
     MarkerResult,
     Model,
     PatchChat,
@@ -45,7 +45,7 @@ from ..protocol.models import (
 )
 from ..protocol.permissions import may_change
 from .database import Database
-from .errors import ApiError, forbidden, invalid, not_found
+from .domain_errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from .schema import comments, events, images, markers, receipts, tenants, tokens, usage
 
 CONVERSATION_CREATE_COUNT = "conversationCreateCount"
@@ -170,16 +170,18 @@ class _Statements:
             .where(markers.c.id == bindparam("b_marker"), images.c.tenant_id == bindparam("b_tenant"))
         )
         self.marker = select(markers).where(markers.c.id == bindparam("b_marker"))
+        self.place_marker = (
+            markers.update()
+            .where(markers.c.id == bindparam("b_marker"))
+            .values(x=bindparam("b_x"), y=bindparam("b_y"), status=bindparam("b_status"))
+        )
         self.comments_of_marker = (
             select(comments).where(comments.c.marker_id == bindparam("b_marker")).order_by(comments.c.seq)
         )
         self.comment = select(comments).where(comments.c.id == bindparam("b_comment"))
         self.comment_marker = select(comments.c.marker_id).where(comments.c.id == bindparam("b_comment"))
-        self.comment_parent = select(comments.c.parent_id).where(comments.c.id == bindparam("b_comment"))
-        self.has_replies = select(exists().where(comments.c.parent_id == bindparam("b_comment")))
-        parent = bindparam("b_comment")
-        self.orphan_tombstone = select(comments.c.id).where(
-            comments.c.id == parent, comments.c.deleted.is_(True), ~exists().where(comments.c.parent_id == parent)
+        self.thread_links = select(comments.c.id, comments.c.parent_id, comments.c.deleted).where(
+            comments.c.marker_id == bindparam("b_marker")
         )
         self.insert_marker = markers.insert()
         self.insert_comment = comments.insert()
@@ -189,7 +191,7 @@ class _Statements:
             .values(text=bindparam("b_text"), edited_at=bindparam("b_edited_at"))
         )
         self.tombstone = comments.update().where(comments.c.id == bindparam("b_comment")).values(text="", deleted=True)
-        self.delete_comment = comments.delete().where(comments.c.id == bindparam("b_comment"))
+        self.delete_comments = comments.delete().where(comments.c.id.in_(bindparam("b_comments", expanding=True)))
         self.delete_thread = comments.delete().where(comments.c.marker_id == bindparam("b_marker"))
         self.delete_marker = markers.delete().where(markers.c.id == bindparam("b_marker"))
         self.insert_event = events.insert()
@@ -304,7 +306,7 @@ class Store:
             if body.parent_id is not None:
                 parent_marker = conn.execute(self.q.comment_marker, {"b_comment": body.parent_id}).scalar()
                 if parent_marker != marker_id:
-                    raise invalid("parentId is not a comment of this marker")
+                    raise Invalid("parentId is not a comment of this marker")
             comment = Comment(id=new_id("c"), marker_id=marker_id, parent_id=body.parent_id, user=p.user,
                               text=body.text, created_at=now_iso())
             self._insert_comment(conn, comment, seq)
@@ -315,23 +317,22 @@ class Store:
 
     async def patch_marker(self, p: Principal, marker_id: str, body: PatchChat, fingerprint: str) -> Committed:
         if body.status is None and body.x is None and body.y is None:
-            raise invalid("nothing to change: give status, x or y")
+            raise Invalid("nothing to change: give status, x or y")
 
         def op(conn: Connection) -> _Change:
             row, seq = self._lock_marker(conn, p, marker_id)
-            moved = body.x is not None or body.y is not None
-            if moved and not may_change(p.role, p.user_id, row.created_by_id):
-                raise forbidden("only the marker's creator or a moderator can move it")
-            values = {k: v for k, v in (("status", body.status), ("x", body.x), ("y", body.y)) if v is not None}
-            conn.execute(markers.update().where(markers.c.id == marker_id).values(**values))
-            new = conn.execute(self.q.marker, {"b_marker": marker_id}).one()
+            change = patch_change(body)
+            if change == "moved" and not may_change(p.role, p.user_id, row.created_by_id):
+                raise Forbidden("only the marker's creator or a moderator can move it")
             thread = [_comment(c) for c in conn.execute(self.q.comments_of_marker, {"b_marker": marker_id})]
-            marker = _marker(new, row.key, thread)
-            event = ImageChatUpdated(
-                image=row.key, seq=seq, broadcast_id=body.broadcast_id, marker_id=marker_id,
-                change="moved" if moved else "status",
-                marker=MarkerPosition(id=marker_id, x=marker.x, y=marker.y, status=marker.status),
-            )
+            old = _marker(conn.execute(self.q.marker, {"b_marker": marker_id}).one(), row.key, thread)
+            position = patched(old, body)
+            conn.execute(self.q.place_marker, {
+                "b_marker": marker_id, "b_x": position.x, "b_y": position.y, "b_status": position.status,
+            })
+            marker = old.model_copy(update=position.model_dump(exclude={"id"}))
+            event = ImageChatUpdated(image=row.key, seq=seq, broadcast_id=body.broadcast_id, marker_id=marker_id,
+                                     change=change, marker=position)
             return _Change(row.image_id, topic_of(p.tenant_id, row.key), MarkerResult(marker=marker, seq=seq), event)
 
         return await self._write(p, body.broadcast_id, fingerprint, 200, op)
@@ -340,7 +341,7 @@ class Store:
         def op(conn: Connection) -> _Change:
             row, seq = self._lock_marker(conn, p, marker_id)
             if not may_change(p.role, p.user_id, row.created_by_id):
-                raise forbidden("only the marker's creator or a moderator can delete it")
+                raise Forbidden("only the marker's creator or a moderator can delete it")
             conn.execute(self.q.delete_thread, {"b_marker": marker_id})
             conn.execute(self.q.delete_marker, {"b_marker": marker_id})
             event = DeletedImageChat(image=row.key, seq=seq, broadcast_id=broadcast_id, marker_id=marker_id)
@@ -353,7 +354,7 @@ class Store:
             row, seq, old = self._lock_comment(conn, p, comment_id, "edit")
             edited_at = now_iso()
             conn.execute(self.q.edit_comment, {"b_comment": comment_id, "b_text": body.text, "b_edited_at": edited_at})
-            comment = _comment(old).model_copy(update={"text": body.text, "edited_at": edited_at})
+            comment = edited(_comment(old), body.text, edited_at)
             return self._comment_change(p, row, seq, body.broadcast_id, "comment-edited", comment,
                                         CommentResult(comment=comment, seq=seq))
 
@@ -362,25 +363,19 @@ class Store:
     async def delete_comment(self, p: Principal, comment_id: str, broadcast_id: str, fingerprint: str) -> Committed:
         def op(conn: Connection) -> _Change:
             row, seq, old = self._lock_comment(conn, p, comment_id, "delete")
-            self._remove_comment(conn, comment_id)
-            comment = _comment(old).model_copy(update={"text": "", "deleted": True})
+            self._remove_comment(conn, row.id, comment_id)
+            comment = tombstone(_comment(old))
             return self._comment_change(p, row, seq, broadcast_id, "comment-deleted", comment, SeqResult(seq=seq))
 
         return await self._write(p, broadcast_id, fingerprint, 200, op)
 
-    def _remove_comment(self, conn: Connection, comment_id: str) -> None:
-        """Tombstone a comment that has replies; remove one that has none, and with it any
-        tombstoned ancestors it leaves without replies (the rule the client state applies too)."""
-        if conn.execute(self.q.has_replies, {"b_comment": comment_id}).scalar():
+    def _remove_comment(self, conn: Connection, marker_id: str, comment_id: str) -> None:
+        """Delete a comment by the rule clients apply to their state too (`removed_by_delete`)."""
+        gone = removed_by_delete(conn.execute(self.q.thread_links, {"b_marker": marker_id}).all(), comment_id)
+        if gone:
+            conn.execute(self.q.delete_comments, {"b_comments": sorted(gone)})
+        else:
             conn.execute(self.q.tombstone, {"b_comment": comment_id})
-            return
-        current: str | None = comment_id
-        while current is not None:
-            parent = conn.execute(self.q.comment_parent, {"b_comment": current}).scalar()
-            conn.execute(self.q.delete_comment, {"b_comment": current})
-            if parent is None:
-                return
-            current = conn.execute(self.q.orphan_tombstone, {"b_comment": parent}).scalar()
 
     def _comment_change(self, p: Principal, row: _MarkerRow, seq: int, broadcast_id: str, change: str,
                         comment: Comment, result: Model) -> _Change:
@@ -405,11 +400,11 @@ class Store:
 
         # A retry is recognised by its receipt only when the write fails, which keeps a statement
         # off every first attempt: a retry either breaks the receipt's unique key (IntegrityError)
-        # or, if what it changed has changed since, fails in `op` (ApiError); either way nothing of
+        # or, if what it changed has changed since, fails in `op` (a DomainError); either way nothing of
         # it is committed, and the first attempt's answer is given again.
         try:
             return await self.db.run(work)
-        except (IntegrityError, ApiError):
+        except (IntegrityError, DomainError):
             receipt = await self.db.run(lambda conn: self._receipt(conn, p, broadcast_id), snapshot=True)
             if receipt is None:
                 raise
@@ -431,12 +426,12 @@ class Store:
         return conn.execute(self.q.marker_in_tenant, {"b_marker": marker_id, "b_tenant": p.tenant_id}).first()
 
     def _lock_marker(self, conn: Connection, p: Principal, marker_id: str) -> tuple[_MarkerRow, int]:
-        """The marker (404 if absent or another tenant's) and the seq this write takes on its image."""
+        """The marker (NotFound if absent or another tenant's) and the seq this write takes on its image."""
         seq = conn.execute(self.q.bump_marker_image, {"b_marker": marker_id, "b_tenant": p.tenant_id}).scalar()
         # Read after the bump, under the image's lock: a concurrent delete may have won.
         row = self._find_marker(conn, p, marker_id) if seq is not None else None
         if row is None:
-            raise not_found("marker")
+            raise NotFound("marker")
         return row, int(seq)
 
     def _lock_comment(
@@ -444,16 +439,16 @@ class Store:
     ) -> tuple[_MarkerRow, int, Row[Any]]:
         marker_id = conn.execute(self.q.comment_marker, {"b_comment": comment_id}).scalar()
         if marker_id is None:
-            raise not_found("comment")
+            raise NotFound("comment")
         try:
             row, seq = self._lock_marker(conn, p, marker_id)
-        except ApiError:
-            raise not_found("comment") from None
+        except NotFound:
+            raise NotFound("comment") from None
         old = conn.execute(self.q.comment, {"b_comment": comment_id}).first()
         if old is None or old.deleted:
-            raise not_found("comment")
+            raise NotFound("comment")
         if not may_change(p.role, p.user_id, old.user_id):
-            raise forbidden(f"only the comment's author or a moderator can {verb} it")
+            raise Forbidden(f"only the comment's author or a moderator can {verb} it")
         return row, seq, old
 
     def _insert_comment(self, conn: Connection, comment: Comment, seq: int) -> None:
@@ -488,7 +483,7 @@ class Store:
 
 def _replayed(receipt: Row[Any], fingerprint: str) -> Committed:
     if receipt.fingerprint != fingerprint:
-        raise ApiError(409, "conflict", "this broadcastId was already used for a different write")
+        raise Conflict("this broadcastId was already used for a different write")
     return Committed(receipt.status, receipt.body)
 
 
