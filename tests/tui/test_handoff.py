@@ -1,15 +1,18 @@
-"""Handing the image or a thread to the desktop: `o` opens the image elsewhere, `y` copies a thread,
-and each says what really happened."""
+"""Handing the image or a thread to the desktop (`o` opens the image elsewhere, `y` copies a thread),
+and what the viewer says while an image opens: each says what really happened."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import stat
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from imagechat_tui.tui.screens.copied import CopiedScreen
+from imagechat_tui.tui.widgets.image_view import ImageView
 
 from ..conftest import Harness, wait_for
 from .test_flows import SIZE, notices, place, ready
@@ -86,3 +89,22 @@ async def test_o_without_a_viewer_says_how_to_get_one(server: Harness, make_app,
         await pilot.press("o")
         await pilot.pause()
         assert any("IMAGECHAT_OPENER" in n for n in notices(app))
+
+
+async def test_a_silent_server_shows_the_seconds_waited_and_an_animation_says_so(server: Harness, make_app,
+                                                                                  tmp_path) -> None:
+    token = await server.token("u_ana", "Ana")
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        app = make_app(server, token, f"http://127.0.0.1:{silent.getsockname()[1]}/shot.png")
+        async with app.run_test(size=SIZE) as pilot:
+            text = app.query_one("#progress-text")
+            await wait_for(lambda: "s waiting for the server" in str(text.render()), 5, "the seconds waited")
+            await pilot.press("q")
+    frames = [Image.new("RGB", (64, 48), colour) for colour in ("red", "blue", "green")]
+    gif = tmp_path / "spinner.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    app = make_app(server, token, gif)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        assert any("animated" in n and "3 frames" in n for n in notices(app))
+        assert app.query_one(ImageView).geometry is not None
