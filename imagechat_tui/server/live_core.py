@@ -18,8 +18,6 @@ right after it.
 
 from __future__ import annotations
 
-from collections import deque
-
 from websockets.frames import Frame as WsFrame
 from websockets.frames import Opcode
 
@@ -79,11 +77,13 @@ class LiveCore:
     """One connection's subscriptions, its ordered and bounded outgoing queue, its closing and its
     incoming-frame budget."""
 
-    __slots__ = ("subs", "outbox", "waiting", "closing", "close_deadline", "close_out", "tokens", "refilled")
+    __slots__ = ("subs", "outbox", "ready", "waiting", "closing", "close_deadline", "close_out", "tokens",
+                 "refilled")
 
     def __init__(self, now: float) -> None:
         self.subs: dict[str, Subscription] = {}
-        self.outbox: deque[tuple[bool, Frame]] = deque()  # (is an event, the frame), while waiting
+        self.outbox: list[tuple[bool, Frame]] = []  # (is an event, the frame), while waiting
+        self.ready = True  # neither waiting nor closing: a frame goes out at once (the hot path's one test)
         self.waiting = False  # the last frame handed out is still being written
         self.closing = False  # nothing more goes out but, perhaps, a close frame
         self.close_deadline: float | None = None  # when an unsent close frame gets the connection reset
@@ -134,15 +134,15 @@ class LiveCore:
         if sub.pending is not None:
             sub.pending.append((seq, frame))
             return None
-        return self.push(True, frame)
+        return frame if self.ready else self.push(True, frame)
 
     def push(self, is_event: bool, frame: Frame) -> Frame | Close | None:
         """A frame to send: itself if it is to be written now, a Close if the backlog overflowed,
         else None (queued behind a waiting write, or closing)."""
+        if self.ready:
+            return frame
         if self.closing:
             return None
-        if not self.waiting:
-            return frame
         self.outbox.append((is_event, frame))
         if len(self.outbox) > MAX_BACKLOG:
             return self.close(CLOSE_TRY_AGAIN, "too far behind: resubscribe with since")
@@ -151,14 +151,17 @@ class LiveCore:
     def wait(self) -> None:
         """The frame last handed out could not be written at once: queue what comes until `sent`."""
         self.waiting = True
+        self.ready = False
 
     def sent(self) -> None:
         """The waiting write is done: take the queue with `next_frame`."""
         self.waiting = False
+        self.ready = not self.closing
 
     def lost(self) -> None:
         """A write failed: the peer is gone, and nothing more goes out."""
         self.closing = self.close_out = True
+        self.ready = False
         self.outbox.clear()
 
     def next_frame(self) -> tuple[Frame, bool] | None:
@@ -168,13 +171,15 @@ class LiveCore:
         outbox = self.outbox
         if self.waiting or not outbox or self.closing:
             return None
-        is_event, frame = outbox.popleft()
-        if not is_event or not outbox or not outbox[0][0]:
+        is_event, frame = outbox[0]
+        count = 1
+        while is_event and count < len(outbox) and count < BATCH_MAX_EVENTS and outbox[count][0]:
+            count += 1
+        batch = outbox[:count]
+        del outbox[:count]
+        if count == 1:
             return frame, is_event
-        texts = [frame.message["text"]]
-        while outbox and outbox[0][0] and len(texts) < BATCH_MAX_EVENTS:
-            texts.append(outbox.popleft()[1].message["text"])
-        return Frame(batch_frame(texts)), True
+        return Frame(batch_frame(queued.message["text"] for _, queued in batch)), True
 
     # Closing
 
@@ -183,6 +188,7 @@ class LiveCore:
         if self.closing:
             return None
         self.closing = True
+        self.ready = False
         self.outbox.clear()
         return Close(code, reason)
 
