@@ -1,9 +1,9 @@
 """The live WebSocket endpoint `/api/v1/live`: authentication, subscriptions, replay and fan-out.
 
 Each event is encoded once; fanning it out is one synchronous pass over the image's subscribers
-(see `eager`). A connection whose socket is full keeps a bounded outbox: whatever arrives while
-its previous frame is still being sent goes out as one `batch` frame; past the bound it is closed
-with 1013 (or reset, if even the close frame can't get through) and resyncs when it comes back.
+(see `eager`). What each connection sends, queues, batches, holds and closes is decided by its
+`live_core.LiveCore`, which does no I/O; `LiveConnection` is the I/O around it: it writes frames
+straight to uvicorn's transport when it can (`DirectWriter`), else through the ASGI `send`.
 """
 
 from __future__ import annotations
