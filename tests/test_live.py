@@ -364,19 +364,32 @@ async def test_frames_are_written_straight_to_uvicorn_s_transport_under_the_serv
     await ws.close()
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # uvicorn's and websockets' legacy implementation
-async def test_under_another_websocket_protocol_frames_go_through_asgi_send_logged_once(
-        make_server, sqlite_database, monkeypatch, caplog) -> None:
-    """As under an ASGI server other than uvicorn, or a uvicorn whose protocol object changed."""
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore:The `websockets` implementation is deprecated")
+@pytest.mark.parametrize("how", ["uvicorn-websockets-legacy", "asgi-middleware"])
+async def test_without_uvicorn_s_sansio_protocol_frames_go_through_asgi_send_said_once(
+        make_server, sqlite_database, monkeypatch, caplog, how: str) -> None:
+    """As under another ASGI server or WebSocket implementation, behind a middleware that wraps
+    `send`, or with a uvicorn whose protocol object changed."""
     real = build_runner
 
     def with_other_protocol(*args, **kwargs):
         runner = real(*args, **kwargs)
-        runner.config.ws = "websockets"  # uvicorn's other implementation: no DirectWriter for it
+        runner.config.ws = "websockets"  # uvicorn's older implementation
         return runner
 
-    monkeypatch.setattr(conftest, "build_runner", with_other_protocol)
+    if how == "uvicorn-websockets-legacy":
+        monkeypatch.setattr(conftest, "build_runner", with_other_protocol)
     server = await make_server(sqlite_database)
+    if how == "asgi-middleware":
+        endpoint = server.app.live
+
+        async def wrapped(scope, receive, send):
+            async def wrapped_send(message):
+                await send(message)
+
+            await endpoint(scope, receive, wrapped_send)
+
+        monkeypatch.setattr(server.app, "live", wrapped)
     token = await server.token()
     sockets = [await open_ws(server, token) for _ in range(2)]
     for ws in sockets:
@@ -386,8 +399,10 @@ async def test_under_another_websocket_protocol_frames_go_through_asgi_send_logg
         marker = await write(http, "through ASGI")
     for ws in sockets:
         assert (await recv(ws))["marker"]["id"] == marker["marker"]["id"]
-    fallbacks = [r for r in caplog.records if "go through the ASGI send" in r.getMessage()]
-    assert len(fallbacks) == 1 and "websockets_impl.WebSocketProtocol" in fallbacks[0].getMessage()
+    fallbacks = [r.getMessage() for r in caplog.records if "go through the ASGI send" in r.getMessage()]
+    assert len(fallbacks) == 1, fallbacks
+    assert ("websockets_impl.WebSocketProtocol" if how == "uvicorn-websockets-legacy" else "wrapped_send") \
+        in fallbacks[0]
     for ws in sockets:
         await ws.close()
 

@@ -187,6 +187,13 @@ class LiveConnection:
             core.close_sent()
 
 
+def _served_by(send: Send) -> str:
+    """Who an ASGI `send` belongs to, for the log: its object's class, or the function itself."""
+    owner = getattr(send, "__self__", None)
+    named = type(owner) if owner is not None else send
+    return f"{named.__module__}.{named.__qualname__}"
+
+
 def _abort(send: Send) -> None:
     """Reset a connection whose socket buffer is full, so no close frame can reach the peer.
 
@@ -422,10 +429,9 @@ class LiveEndpoint:
             conn.direct.release_handshake()
         elif not self.writes_through_asgi:
             self.writes_through_asgi = True
-            owner = type(getattr(send, "__self__", send))
             log.warning("live frames go through the ASGI send, at about twice the CPU per delivery: the "
-                        "WebSocket is served by %s.%s, not by the uvicorn websockets-sansio protocol (without "
-                        "extensions) that DirectWriter writes through", owner.__module__, owner.__qualname__)
+                        "WebSocket is served by %s, not by the uvicorn websockets-sansio protocol (without "
+                        "extensions) that DirectWriter writes through", _served_by(send))
         self.hub.attach(conn)
         try:
             while await self._receive(conn, await receive()):
