@@ -14,8 +14,10 @@ from websockets.exceptions import ConnectionClosed
 
 from imagechat_tui.server import admin
 from imagechat_tui.server.live import DirectWriter
+from imagechat_tui.server.runner import build_runner
 from imagechat_tui.server.store import topic_of
 
+from . import conftest
 from .conftest import IMAGE, Harness, bid, stop_server, wait_for
 
 
@@ -328,3 +330,90 @@ async def test_shutdown_closes_connections_with_1001(make_server, sqlite_databas
     await subscribe(ws)
     await stop_server(make_server, server)
     assert await closed_with(ws, timeout=5) == 1001
+
+
+async def test_frames_are_written_straight_to_uvicorn_s_transport_under_the_server_as_we_run_it(
+        server: Harness, monkeypatch, caplog) -> None:
+    """`DirectWriter` relies on uvicorn's websockets-sansio internals: if they change, this fails."""
+    direct: list[bool] = []
+    write_now = DirectWriter.write
+
+    def spy(self: DirectWriter, frame) -> bool:
+        direct.append(written := write_now(self, frame))
+        return written
+
+    monkeypatch.setattr(DirectWriter, "write", spy)
+    token = await server.token()
+    ws = await open_ws(server, token)
+    await subscribe(ws)
+    (conn,) = server.app.hub.connections
+    assert conn.direct is not None and direct == [True]  # the subscribed frame
+    asgi_sends: list[dict] = []
+    send = conn.send
+
+    async def asgi_send(message: dict) -> None:
+        asgi_sends.append(message)
+        await send(message)
+
+    conn.send = asgi_send
+    async with rest(server, token) as http:
+        marker = await write(http, "straight to the socket")
+    assert (await recv(ws))["marker"]["id"] == marker["marker"]["id"]
+    assert direct == [True, True] and asgi_sends == []
+    assert "go through the ASGI send" not in caplog.text
+    await ws.close()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore:The `websockets` implementation is deprecated")
+@pytest.mark.parametrize("how", ["uvicorn-websockets-legacy", "asgi-middleware"])
+async def test_without_uvicorn_s_sansio_protocol_frames_go_through_asgi_send_said_once(
+        make_server, sqlite_database, monkeypatch, caplog, how: str) -> None:
+    """As under another ASGI server or WebSocket implementation, behind a middleware that wraps
+    `send`, or with a uvicorn whose protocol object changed."""
+    real = build_runner
+
+    def with_other_protocol(*args, **kwargs):
+        runner = real(*args, **kwargs)
+        runner.config.ws = "websockets"  # uvicorn's older implementation
+        return runner
+
+    if how == "uvicorn-websockets-legacy":
+        monkeypatch.setattr(conftest, "build_runner", with_other_protocol)
+    server = await make_server(sqlite_database)
+    if how == "asgi-middleware":
+        endpoint = server.app.live
+
+        async def wrapped(scope, receive, send):
+            async def wrapped_send(message):
+                await send(message)
+
+            await endpoint(scope, receive, wrapped_send)
+
+        monkeypatch.setattr(server.app, "live", wrapped)
+    token = await server.token()
+    sockets = [await open_ws(server, token) for _ in range(2)]
+    for ws in sockets:
+        await subscribe(ws)
+    assert all(conn.direct is None for conn in server.app.hub.connections)
+    async with rest(server, token) as http:
+        marker = await write(http, "through ASGI")
+    for ws in sockets:
+        assert (await recv(ws))["marker"]["id"] == marker["marker"]["id"]
+    fallbacks = [r.getMessage() for r in caplog.records if "go through the ASGI send" in r.getMessage()]
+    assert len(fallbacks) == 1, fallbacks
+    assert ("websockets_impl.WebSocketProtocol" if how == "uvicorn-websockets-legacy" else "wrapped_send") \
+        in fallbacks[0]
+    for ws in sockets:
+        await ws.close()
+
+
+def test_direct_writes_are_refused_for_a_protocol_object_that_is_not_the_one_they_know() -> None:
+    class Changed:  # uvicorn's protocol object without the attributes DirectWriter reads
+        async def send(self, message: dict) -> None: ...
+
+    class Compressing(Changed):  # the right attributes, but an extension rewrites frames
+        writable = conn = transport = close_sent = disconnected = request = response = None
+
+    Compressing.conn = type("Conn", (), {"extensions": ["permessage-deflate"]})()
+    for send in (Changed().send, Compressing().send, lambda message: None):
+        assert DirectWriter.of(send) is None

@@ -1,9 +1,9 @@
 """The live WebSocket endpoint `/api/v1/live`: authentication, subscriptions, replay and fan-out.
 
 Each event is encoded once; fanning it out is one synchronous pass over the image's subscribers
-(see `eager`). A connection whose socket is full keeps a bounded outbox: whatever arrives while
-its previous frame is still being sent goes out as one `batch` frame; past the bound it is closed
-with 1013 (or reset, if even the close frame can't get through) and resyncs when it comes back.
+(see `eager`). What each connection sends, queues, batches, holds and closes is decided by its
+`live_core.LiveCore`, which does no I/O; `LiveConnection` is the I/O around it: it writes frames
+straight to uvicorn's transport when it can (`DirectWriter`), else through the ASGI `send`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
-from websockets.frames import Frame as WsFrame
-from websockets.frames import Opcode
 from websockets.protocol import State as WsState
 
 from ..protocol.events import (
@@ -23,7 +21,6 @@ from ..protocol.events import (
     BadFrame,
     ClientFrame,
     SubscribeFrame,
-    batch_frame,
     decode_client_frame,
     error_frame,
     replay_frame,
@@ -31,14 +28,13 @@ from ..protocol.events import (
 )
 from ..protocol.limits import (
     AUTH_FRAME_TIMEOUT,
-    BATCH_MAX_EVENTS,
-    CLOSE_POLICY,
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHENTICATED,
     MAX_SUBSCRIPTIONS,
 )
 from .eager import start_eagerly
 from .intake import bearer_token
+from .live_core import CLOSE_GRACE, Close, Frame, LiveCore
 from .pubsub import PubSub
 from .store import History, Principal, Store, topic_of
 from .usage import TenantUsage, UsageMeter
@@ -49,38 +45,8 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-MAX_BACKLOG = 1000
-"""Frames queued for one connection whose socket is full before it is dropped."""
-FRAME_RATE, FRAME_BURST = 20.0, 100.0
-"""Incoming frames a client may send per second, and in a burst, before it counts as a flood."""
-CLOSE_GRACE = 1.0
-"""How long a close frame may wait behind a full socket before the connection is reset."""
-
 HistoryReader = Callable[[str, str, int], Awaitable[History]]
 """An image's events after a seq: (tenant id, image key, since) -> History."""
-
-
-class Frame:
-    """One outgoing text frame, made once per event and shared by all its deliveries: the ASGI
-    message, the UTF-8 payload that the usage figures count, and (made on first use) the frame as
-    it goes on the wire, which is the same for every client: servers don't mask, and compression
-    is off."""
-
-    __slots__ = ("message", "payload", "_wire")
-
-    def __init__(self, text: str) -> None:
-        self.message = {"type": "websocket.send", "text": text}
-        self.payload = text.encode()
-        self._wire: bytes | None = None
-
-    @property
-    def wire(self) -> bytes:
-        if self._wire is None:
-            self._wire = WsFrame(Opcode.TEXT, self.payload).serialize(mask=False)
-        return self._wire
-
-
-_Item = tuple[bool, Frame]  # (is an event, the frame)
 
 
 class DirectWriter:
@@ -101,7 +67,7 @@ class DirectWriter:
     @classmethod
     def of(cls, send: Send) -> DirectWriter | None:
         proto = getattr(send, "__self__", None)
-        needed = ("writable", "conn", "transport", "close_sent", "disconnected")
+        needed = ("writable", "conn", "transport", "close_sent", "disconnected", "request", "response")
         if proto is None or not all(hasattr(proto, a) for a in needed):
             return None
         return cls(proto) if not getattr(proto.conn, "extensions", True) else None
@@ -126,124 +92,106 @@ class DirectWriter:
         return True
 
 
-class _Subscription:
-    __slots__ = ("pending",)
-
-    def __init__(self) -> None:
-        # Live events that arrive while the subscribe's replay or snapshot is read, else None.
-        self.pending: list[tuple[int, Frame]] | None = []
-
-
 class LiveConnection:
-    """One authenticated WebSocket: its subscriptions and its ordered, bounded outgoing queue."""
+    """One authenticated WebSocket: the I/O around its `LiveCore`. It writes what the core hands
+    out (straight to the transport when it can, else through the ASGI `send`), tells the core
+    when a write has to wait and when it is done, and carries out the core's closes."""
 
-    __slots__ = ("send", "direct", "principal", "usage", "hub", "subs", "outbox", "sender", "closing", "closer",
-                 "tokens", "refilled")
+    __slots__ = ("core", "subs", "send", "direct", "principal", "usage", "hub", "sender", "closer")
 
     def __init__(self, send: Send, principal: Principal, usage: TenantUsage, hub: Hub) -> None:
+        self.core = LiveCore(time.monotonic())
+        self.subs = self.core.subs  # the hub reads and edits a connection's subscriptions
         self.send = send
         self.direct = DirectWriter.of(send)
         self.principal = principal
         self.usage = usage
         self.hub = hub
-        self.subs: dict[str, _Subscription] = {}
-        self.outbox: list[_Item] = []
         self.sender: asyncio.Task[None] | None = None
-        self.closing = False
         self.closer: asyncio.Task[None] | None = None
-        self.tokens = FRAME_BURST
-        self.refilled = time.monotonic()
 
     # Outgoing
 
     def deliver(self, topic: str, seq: int, frame: Frame) -> None:
         # The hot path: once per subscriber per event.
-        sub = self.subs.get(topic)
-        if sub is None:
-            return
-        if sub.pending is not None:
-            sub.pending.append((seq, frame))
-        else:
-            self.push(True, frame)
+        out = self.core.event(topic, seq, frame)
+        if out is frame:
+            self._write(frame, True)
+        elif isinstance(out, Close):
+            self.start_closing(out)
 
-    def push(self, is_event: bool, frame: Frame) -> None:
-        if self.closing:
-            return
-        if self.sender is not None:
-            self.outbox.append((is_event, frame))
-            if len(self.outbox) > MAX_BACKLOG:
-                self.close(CLOSE_TRY_AGAIN, "too far behind: resubscribe with since")
-            return
-        self._start(frame, is_event)
+    def push_event(self, frame: Frame) -> None:
+        self._carry_out(self.core.push(True, frame), True)
 
-    def _start(self, frame: Frame, is_event: bool) -> None:
+    def push_control(self, text: str) -> None:
+        self._carry_out(self.core.push(False, Frame(text)), False)
+
+    def _carry_out(self, out: Frame | Close | None, is_event: bool) -> None:
+        if isinstance(out, Close):
+            self.start_closing(out)
+        elif out is not None:
+            self._write(out, is_event)
+
+    def _write(self, frame: Frame, is_event: bool) -> None:
         if is_event:  # the usage figures count pub/sub deliveries, not answers to the client's frames
             self.usage.messages += 1
             self.usage.bandwidth += len(frame.payload)
         if self.direct is not None and self.direct.write(frame):
             return
         try:
-            self.sender = start_eagerly(self.send(frame.message))
+            sender = start_eagerly(self.send(frame.message))
         except Exception:  # the peer is gone; the receive loop is told and cleans up
-            self.closing = True
+            self.core.lost()
             return
-        if self.sender is not None:
-            self.sender.add_done_callback(self._sent)
+        if sender is not None:
+            self.sender = sender
+            self.core.wait()
+            sender.add_done_callback(self._sent)
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         self.sender = None
-        if task.cancelled() or task.exception() is not None:
-            self.closing = True
+        if task.cancelled():  # by whoever closes or ends the connection
             return
-        # Drain until empty or a send has to wait again (then this runs once more when it is done).
-        while self.outbox and self.sender is None and not self.closing:
-            self._start(*self._next_frame())
-
-    def _next_frame(self) -> tuple[Frame, bool]:
-        """The head of the outbox: a control frame alone, or up to 64 events as one batch."""
-        outbox = self.outbox
-        if not outbox[0][0]:
-            return outbox.pop(0)[1], False
-        count = 1
-        while count < len(outbox) and count < BATCH_MAX_EVENTS and outbox[count][0]:
-            count += 1
-        items = outbox[:count]
-        del outbox[:count]
-        if count == 1:
-            return items[0][1], True
-        return Frame(batch_frame(frame.message["text"] for _, frame in items)), True
-
-    def push_control(self, text: str) -> None:
-        self.push(False, Frame(text))
+        if task.exception() is not None:
+            self.core.lost()
+            return
+        self.core.sent()
+        # Drain until empty or a write has to wait again (then this runs once more when it is done).
+        while (item := self.core.next_frame()) is not None:
+            self._write(*item)
 
     def close(self, code: int, reason: str = "") -> None:
         """Stop delivering and close with `code`; reset the connection if its socket stays full."""
-        if self.closing:
-            return
-        self.closing = True
-        self.outbox.clear()
+        close = self.core.close(code, reason)
+        if close is not None:
+            self.start_closing(close)
+
+    def start_closing(self, close: Close) -> None:
         self.hub.detach(self)
         if self.sender is not None:
             self.sender.cancel()
-        self.closer = asyncio.get_running_loop().create_task(self._close(code, reason))
+        self.closer = asyncio.get_running_loop().create_task(self._close(close))
 
-    async def _close(self, code: int, reason: str) -> None:
+    async def _close(self, close: Close) -> None:
+        core = self.core
+        deadline = core.sending_close(time.monotonic())
         try:
-            async with asyncio.timeout(CLOSE_GRACE):
-                await self.send({"type": "websocket.close", "code": code, "reason": reason})
+            async with asyncio.timeout(deadline - time.monotonic()):
+                await self.send({"type": "websocket.close", "code": close.code, "reason": close.reason})
         except TimeoutError:
-            _abort(self.send)
+            if core.reset_due(time.monotonic()):
+                _abort(self.send)
         except Exception:  # already gone
-            pass
+            core.lost()
+        else:
+            core.close_sent()
 
-    # Incoming
 
-    def flooding(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(FRAME_BURST, self.tokens + (now - self.refilled) * FRAME_RATE)
-        self.refilled = now
-        self.tokens -= 1
-        return self.tokens < 0
+def _served_by(send: Send) -> str:
+    """Who an ASGI `send` belongs to, for the log: its object's class, or the function itself."""
+    owner = getattr(send, "__self__", None)
+    named = type(owner) if owner is not None else send
+    return f"{named.__module__}.{named.__qualname__}"
 
 
 def _abort(send: Send) -> None:
@@ -463,6 +411,7 @@ class LiveEndpoint:
     def __init__(self, store: Store, hub: Hub) -> None:
         self.store = store
         self.hub = hub
+        self.writes_through_asgi = False  # said once in the log: a connection had no DirectWriter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # One coroutine frame for the connection's whole life (no helper frame under the loop):
@@ -478,6 +427,11 @@ class LiveEndpoint:
         conn = LiveConnection(send, principal, self.hub.meter.tenant(principal.tenant_id), self.hub)
         if conn.direct is not None:
             conn.direct.release_handshake()
+        elif not self.writes_through_asgi:
+            self.writes_through_asgi = True
+            log.warning("live frames go through the ASGI send, at about twice the CPU per delivery: the "
+                        "WebSocket is served by %s, not by the uvicorn websockets-sansio protocol (without "
+                        "extensions) that DirectWriter writes through", _served_by(send))
         self.hub.attach(conn)
         try:
             while await self._receive(conn, await receive()):
@@ -524,43 +478,41 @@ class LiveEndpoint:
     async def _subscribe(self, conn: LiveConnection, frame: SubscribeFrame) -> None:
         key, since = frame.image, frame.since
         topic = topic_of(conn.principal.tenant_id, key)
-        sub = conn.subs.get(topic)
+        new = topic not in conn.subs
+        sub = conn.core.subscribe(topic)
         if sub is None:
-            if len(conn.subs) >= MAX_SUBSCRIPTIONS:
-                conn.push_control(error_frame("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS} images"))
-                return
-            sub = conn.subs[topic] = _Subscription()
+            conn.push_control(error_frame("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS} images"))
+            return
+        if new:
             try:
                 await self.hub.join(conn, topic)
             except Exception as exc:  # pub/sub is down: the client reconnects later and resyncs
                 log.warning("pub/sub subscribe failed: %r", exc)
-                conn.subs.pop(topic, None)
+                conn.core.unsubscribe(topic)
                 conn.close(CLOSE_TRY_AGAIN, "live updates are unavailable for a moment: reconnect")
                 return
-        else:
-            sub.pending = []  # a resubscribe on this connection: buffer anew while reading
         history = await self.store.history(conn.principal, key, since) if since is not None else None
         if history is not None and history.events is not None:
             seq, head = history.seq, replay_frame(key, history.seq, history.events)
         else:
             page = await self.store.chats(conn.principal, key)
             seq, head = page.seq, snapshot_frame(key, page.seq, page.markers)
-        if conn.subs.get(topic) is not sub:  # unsubscribed meanwhile
+        newer = conn.core.subscribed(topic, sub, seq)
+        if newer is None:  # unsubscribed meanwhile
             return
-        pending, sub.pending = sub.pending or [], None
         conn.push_control(head)
         self.hub.follow(topic, conn.principal.tenant_id, key, seq)
-        for event_seq, frame in pending:
-            if event_seq > seq:
-                conn.push(True, frame)
+        for event in newer:
+            conn.push_event(event)
 
 
 def _parse_frame(conn: LiveConnection, message: MutableMapping[str, Any]) -> ClientFrame | None:
     """The incoming frame, or None after answering (or closing) for a bad one."""
-    if conn.closing:
+    if conn.core.closing:
         return None
-    if conn.flooding():
-        conn.close(CLOSE_POLICY, "too many frames")
+    flood = conn.core.received(time.monotonic())
+    if flood is not None:
+        conn.start_closing(flood)
         return None
     text = message.get("text")
     if text is None:
