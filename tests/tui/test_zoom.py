@@ -8,6 +8,7 @@ from textual import events
 
 from imagechat_tui.tui.app import ImageChatApp
 from imagechat_tui.tui.graphics.detect import Terminal
+from imagechat_tui.tui.widgets.conversation import MarkerList
 from imagechat_tui.tui.widgets.image_view import ImageView
 from imagechat_tui.tui.widgets.status import StatusBar
 
@@ -205,3 +206,11 @@ async def test_pixel_mode_sends_image_bytes_only_when_the_view_changes(server: H
         await markers_at(server, token, sample_key, (x, y))  # in view: its badge is drawn into the pixels
         await wait_for(lambda: len(app.markers) == 2, 3, "the second marker")
         await wait_for(lambda: pane.bytes_written > sent, 3, "the picture with the new badge")
+
+
+async def test_an_image_without_markers_says_how_to_place_one(server: Harness, make_app, sample) -> None:
+    app = make_app(server, await server.token("u_ana", "Ana"), sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        markers = app.query_one(MarkerList)
+        assert markers.option_count == 1 and "press a to place one" in str(markers.get_option_at_index(0).prompt)

@@ -26,6 +26,10 @@ def marker_option(number: int, marker: Marker, now: datetime) -> Content:
     )
 
 
+EMPTY = Content.styled("No markers yet. Move the cursor (arrows, or click) and press a to place one; "
+                       "+ zooms in to read the screenshot.", "$text-muted")
+
+
 class MarkerList(OptionList):
     """Every marker: number, status, first line, replies, last activity. Enter opens one."""
 
@@ -42,9 +46,10 @@ class MarkerList(OptionList):
         keep = self.highlighted
         # Rebuilding hundreds of options is what costs; skip it when nothing on them changed.
         shown = [(m.id, m.status, len(m.comments), last_activity(m), now.minute) for m in markers]
-        if shown != self._shown:
+        if shown != self._shown or not markers:
             self._shown = shown
-            self.set_options(Option(marker_option(n, m, now), id=m.id) for n, m in enumerate(markers, 1))
+            self.set_options([Option(marker_option(n, m, now), id=m.id) for n, m in enumerate(markers, 1)]
+                             or [Option(EMPTY, disabled=True)])
         ids = [m.id for m in markers]
         if highlighted in ids:
             self.highlighted = ids.index(highlighted)
