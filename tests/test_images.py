@@ -115,6 +115,16 @@ async def test_the_same_bytes_again_store_nothing_new(both: Harness) -> None:
     assert await both.app.db.run(lambda conn: conn.execute(count).scalar_one(), snapshot=True) == 1
 
 
+async def test_two_servers_over_one_database_serve_the_same_image(make_server, database_url: str) -> None:
+    first = await make_server(database_url)
+    second = await make_server(database_url)
+    token = await first.token("u_ana", "Ana")
+    async with client(first, token) as one, client(second, token) as two:
+        assert (await put(one, PNG)).status_code == 201
+        assert (await two.get(f"/images/{KEY}/content")).content == PNG
+        assert (await put(two, PNG)).status_code == 200
+
+
 async def test_another_tenants_image_is_not_found(both: Harness) -> None:
     async with client(both, await both.token("u_ana", "Ana")) as ana, \
             client(both, await both.token("u_eve", "Eve", "admin", tenant="other")) as eve:
@@ -245,6 +255,17 @@ async def test_a_conversation_without_stored_bytes_can_be_deleted(server: Harnes
             client(server, await server.token("u_root", "Root", "admin")) as root:
         await conversation(ana, KEY)
         assert (await root.delete(f"/images/{KEY}")).json() == {"seq": 3}
+
+
+async def test_viewers_of_stored_bytes_without_a_conversation_are_told_too(server: Harness) -> None:
+    async with client(server, await server.token("u_ana", "Ana")) as ana, \
+            client(server, await server.token("u_root", "Root", "admin")) as root:
+        assert (await put(ana, PNG)).status_code == 201
+        ws = await open_ws(server, await server.token("u_viewer", "Viewer"))
+        assert (await subscribe(ws, image=KEY))["seq"] == 0
+        assert (await root.delete(f"/images/{KEY}")).json() == {"seq": 1}
+        assert (await recv(ws))["type"] == "deleted-image"
+        await ws.close()
 
 
 async def test_the_sync_engine_reports_a_deleted_image(server: Harness, engines) -> None:

@@ -534,12 +534,13 @@ class Store:
                 image_files.delete().where(image_files.c.tenant_id == tenant_id, image_files.c.key == key)
             ).rowcount
             image = self._image(conn, tenant_id, key)
-            marker_ids = [] if image is None else list(
-                conn.execute(select(markers.c.id).where(markers.c.image_id == image.id)).scalars())
-            if not files and not marker_ids:
+            if image is None and not files:
                 raise NotFound("image")
-            image_id = self._ensure_image(conn, tenant_id, key)
-            seq = self._bump(conn, image_id)
+            image_id = image.id if image is not None else self._ensure_image(conn, tenant_id, key)
+            seq = self._bump(conn, image_id)  # holds the image's lock: no marker is added from here
+            marker_ids = list(conn.execute(select(markers.c.id).where(markers.c.image_id == image_id)).scalars())
+            if not files and not marker_ids:
+                raise NotFound("image")  # the bump is rolled back with the rest
             self._forget_receipts(conn, tenant_id, marker_ids)
             conn.execute(comments.delete().where(comments.c.marker_id.in_(
                 select(markers.c.id).where(markers.c.image_id == image_id))))
