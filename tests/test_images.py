@@ -102,6 +102,8 @@ async def test_upload_then_read_back_with_caching_thumbnail_and_metadata(both: H
         assert thumbnail.headers["content-type"] == "image/png"
         with Image.open(io.BytesIO(thumbnail.content)) as small:
             assert small.format == "PNG" and small.size == (THUMBNAIL_SIZE, THUMBNAIL_SIZE // 2)
+        etag = thumbnail.headers["etag"]
+        assert (await http.get(f"/images/{KEY}/thumbnail", headers={"If-None-Match": etag})).status_code == 304
 
 
 async def test_the_same_bytes_again_store_nothing_new(both: Harness) -> None:

@@ -204,15 +204,18 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
     return 422, "invalid", "; ".join(parts)
 
 
-def _cached(data: bytes, media_type: str, etag: str, if_none_match: str | None) -> Response:
-    """Stored image bytes never change under their key: cached for good, revalidated by ETag."""
+def _immutable(etag: str, data: bytes | None = None, media_type: str | None = None) -> Response:
+    """Stored image bytes never change under their key: cached for good, revalidated by ETag
+    (without `data`, the answer is 304 Not Modified)."""
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
-    if if_none_match is not None and _matches(if_none_match, etag):
+    if data is None:
         return Response(status_code=304, headers=headers)
     return Response(data, media_type=media_type, headers=headers)
 
 
-def _matches(if_none_match: str, etag: str) -> bool:
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if if_none_match is None:
+        return False
     tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
     return "*" in tags or etag in tags
 
@@ -390,13 +393,14 @@ def build_api(server: ImageChatServer) -> FastAPI:
              responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}, 304: {"description": "not modified"}})
     async def image_content(p: Caller, key: KeyParam, if_none_match: IfNoneMatch = None) -> Response:
         """The image's bytes; `ETag` is the quoted key, and they may be cached for good."""
-        if if_none_match is not None and _matches(if_none_match, f'"{key}"'):
-            await image_info(p, key)  # a 304 only for an image this tenant has
-            return _cached(b"", "", f'"{key}"', if_none_match)
+        etag = f'"{key}"'
+        if _matches(if_none_match, etag):
+            await image_info(p, key)  # a 304 only for an image this tenant has, read without its bytes
+            return _immutable(etag)
         stored = await store.image_data(p.tenant_id, key)
         if stored is None:
             raise NotFound("image")
-        return _cached(stored.data, MEDIA_TYPES[stored.format], f'"{key}"', None)
+        return _immutable(etag, stored.data, MEDIA_TYPES[stored.format])
 
     @api.head("/api/v1/images/{key}/content", response_class=Response, tags=["images"])
     async def image_exists(p: Caller, key: KeyParam) -> Response:
@@ -412,7 +416,8 @@ def build_api(server: ImageChatServer) -> FastAPI:
         stored = await store.image_data(p.tenant_id, key, thumbnail=True)
         if stored is None:
             raise NotFound("image")
-        return _cached(stored.data, "image/png", f'"{key}/thumbnail"', if_none_match)
+        etag = f'"{key}/thumbnail"'
+        return _immutable(etag) if _matches(if_none_match, etag) else _immutable(etag, stored.data, "image/png")
 
     @api.delete("/api/v1/images/{key}", response_model=SeqResult, tags=["images"])
     async def delete_image(p: Caller, key: KeyParam) -> Response:

@@ -516,14 +516,17 @@ class Store:
             "content": data,
         }
         statement = self.q.new_image_file.values(values)
+        query = select(*_INFO_COLUMNS).where(image_files.c.tenant_id == p.tenant_id, image_files.c.key == key)
 
-        def work(conn: Connection) -> bool:
-            return bool(conn.execute(statement).rowcount)
+        def work(conn: Connection) -> tuple[bool, ImageInfo]:
+            if conn.execute(statement).rowcount:
+                return True, _image_info(conn.execute(query).one())
+            existing = conn.execute(query).first()
+            if existing is None:  # uploaded by another request, and deleted by an admin since
+                raise Conflict("the image was deleted while this upload ran: send it again")
+            return False, _image_info(existing)
 
-        created = await self.db.run(work, bulky=True)
-        info = await self.image_info(p.tenant_id, key)
-        assert info is not None  # image files are only deleted with their conversation, by an admin
-        return created, info
+        return await self.db.run(work, bulky=True)
 
     async def delete_image(self, tenant_id: str, key: str) -> Committed:
         """Delete an image's bytes and its whole conversation; its subscribers are sent `deleted-image`
