@@ -38,11 +38,12 @@ def error_code_of(response: bytes) -> str:
     return json.loads(response.partition(b"\r\n\r\n")[2])["error"]["code"]
 
 
-async def stream_chunked(server: Harness, headers: str, total: int) -> tuple[bytes, int]:
-    """POST up to `total` bytes as a chunked body, stopping when the server answers or closes;
+async def stream_chunked(server: Harness, headers: str, total: int,
+                         request: str = "POST /api/v1/chats") -> tuple[bytes, int]:
+    """Send up to `total` bytes as a chunked body, stopping when the server answers or closes;
     returns the answer and how much had been sent by then."""
     reader, writer = await open_raw(server)
-    writer.write(f"POST /api/v1/chats HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    writer.write(f"{request} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                  f"Transfer-Encoding: chunked\r\n{headers}\r\n".encode())
     answer = asyncio.create_task(reader.read())
     sent = 0

@@ -28,6 +28,8 @@ from ..protocol.events import (
     AnyEvent,
     Batch,
     Change,
+    ChatChange,
+    DeletedImage,
     DeletedImageChat,
     ErrorFrame,
     FrameError,
@@ -120,13 +122,20 @@ class WriteFailed:
     error: ClientError
 
 
-Notice = LinkChanged | ImageChanged | Resynced | WriteFailed
+@dataclass(frozen=True, slots=True)
+class ImageDeleted:
+    """An admin deleted the image with its whole conversation: it can't be written on again here."""
+
+    image: str
+
+
+Notice = LinkChanged | ImageChanged | Resynced | WriteFailed | ImageDeleted
 Listener = Callable[[Notice], None]
 
 
 @dataclass(slots=True)
 class _Pending:
-    overlay: AnyEvent
+    overlay: ChatChange
     seq: int | None = None
     """The seq the server gave the write, once known."""
 
@@ -139,6 +148,7 @@ class _Image:
     gap_timer: asyncio.TimerHandle | None = None
     synced: asyncio.Event = field(default_factory=asyncio.Event)
     remote_applied: int = 0
+    deleted: bool = False
 
 
 class SyncEngine:
@@ -212,6 +222,9 @@ class SyncEngine:
     def remote_applied(self, image: str) -> int:
         """How many of others' events this engine has applied to the image."""
         return self._images[image].remote_applied
+
+    def is_deleted(self, image: str) -> bool:
+        return self._images[image].deleted
 
     async def wait_synced(self, image: str) -> None:
         await self._images[image].synced.wait()
@@ -293,11 +306,13 @@ class SyncEngine:
         )
         return result.marker
 
-    async def _write(self, image: str, overlay: AnyEvent, request: Callable[[], Awaitable[R]],
-                     confirm: Callable[[R], AnyEvent]) -> R:
+    async def _write(self, image: str, overlay: ChatChange, request: Callable[[], Awaitable[R]],
+                     confirm: Callable[[R], ChatChange]) -> R:
         entry = self._images[image]
         if self.link.state is not LinkState.ONLINE:
             raise OfflineError("offline: the live connection is down, so nothing was saved; try again once it is back")
+        if entry.deleted:
+            raise ClientError("an admin deleted this image with its conversation: nothing was saved")
         bid = overlay.broadcast_id
         entry.pending[bid] = _Pending(overlay)
         self._notify(ImageChanged(image))
@@ -349,6 +364,8 @@ class SyncEngine:
         remote = []
         for event in events:
             entry.state.apply(event)
+            if isinstance(event, DeletedImage):
+                self._deleted(entry)
             pending = entry.pending.get(event.broadcast_id)
             if pending is not None:
                 pending.seq = event.seq
@@ -361,6 +378,12 @@ class SyncEngine:
         if remote or settled:
             self._notify(ImageChanged(entry.state.key, tuple(remote)))
         return len(remote)
+
+    def _deleted(self, entry: _Image) -> None:
+        """The image is gone with its conversation: pending writes with it, and the viewer is told."""
+        entry.deleted = True
+        entry.pending.clear()
+        self._notify(ImageDeleted(entry.state.key))
 
     def _watch_gap(self, entry: _Image) -> None:
         if entry.order.gap_since is None or entry.gap_timer is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from .events import AnyEvent, Change, DeletedImageChat, NewImageChat
+from .events import AnyEvent, Change, DeletedImage, DeletedImageChat, NewImageChat
 from .models import Comment, Marker, MarkerPosition, PatchChat
 
 
@@ -68,7 +68,9 @@ def delete_comment(thread: Sequence[Comment], comment_id: str) -> list[Comment]:
 
 def apply_event(markers: dict[str, Marker], event: AnyEvent) -> None:
     """Apply `event` to `markers` in place. Idempotent: applying it twice changes nothing more."""
-    if isinstance(event, NewImageChat):
+    if isinstance(event, DeletedImage):
+        markers.clear()
+    elif isinstance(event, NewImageChat):
         markers[event.marker_id] = event.marker.model_copy(deep=True)
     elif isinstance(event, DeletedImageChat):
         markers.pop(event.marker_id, None)

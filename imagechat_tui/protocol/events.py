@@ -17,26 +17,38 @@ class EventBase(Model):
     image: str
     seq: int
     broadcast_id: str
+
+
+class ChatEvent(EventBase):
+    """An event about one marker."""
+
     marker_id: str
 
 
-class NewImageChat(EventBase):
+class NewImageChat(ChatEvent):
     type: Literal["new-image-chat"] = "new-image-chat"
     marker: Marker
 
 
-class ImageChatUpdated(EventBase):
+class ImageChatUpdated(ChatEvent):
     type: Literal["image-chat-updated"] = "image-chat-updated"
     change: Change
     comment: Comment | None = None
     marker: MarkerPosition | None = None
 
 
-class DeletedImageChat(EventBase):
+class DeletedImageChat(ChatEvent):
     type: Literal["deleted-image-chat"] = "deleted-image-chat"
 
 
-AnyEvent = NewImageChat | ImageChatUpdated | DeletedImageChat
+class DeletedImage(EventBase):
+    """An admin deleted the image with its whole conversation; its broadcastId is the server's own."""
+
+    type: Literal["deleted-image"] = "deleted-image"
+
+
+ChatChange = NewImageChat | ImageChatUpdated | DeletedImageChat
+AnyEvent = ChatChange | DeletedImage
 Event = Annotated[AnyEvent, Field(discriminator="type")]
 _markers_adapter: TypeAdapter[list[Marker]] = TypeAdapter(list[Marker])
 
@@ -107,7 +119,7 @@ class ErrorFrame(Model):
     message: str
 
 
-ServerFrame = Subscribed | Batch | ErrorFrame | NewImageChat | ImageChatUpdated | DeletedImageChat
+ServerFrame = Subscribed | Batch | ErrorFrame | NewImageChat | ImageChatUpdated | DeletedImageChat | DeletedImage
 _server_frame_adapter: TypeAdapter[ServerFrame] = TypeAdapter(
     Annotated[ServerFrame, Field(discriminator="type")]
 )

@@ -1,4 +1,4 @@
-"""Image keys: normalised http(s) URLs or `sha256:<hex>` digests of local files."""
+"""Image keys: normalised http(s) URLs or `sha256:<hex>` digests of image bytes; image sources."""
 
 from __future__ import annotations
 
@@ -37,6 +37,28 @@ def normalize_image_key(raw: str) -> str:
     if len(key) > MAX_IMAGE_KEY_LENGTH:
         raise ValueError(f"must be at most {MAX_IMAGE_KEY_LENGTH} characters")
     return key
+
+
+def content_key(raw: str) -> str:
+    """The `sha256:<hex>` key of stored image bytes, lower-cased; ValueError for anything else."""
+    key = raw.strip().lower()
+    if not _DIGEST.fullmatch(key):
+        raise ValueError("must be sha256:<64 hex digits>")
+    return key
+
+
+def image_source(raw: str) -> str:
+    """Where an image came from, kept for display: its normalised URL without query string or
+    fragment (signatures live there); ValueError for one with credentials, never to be sent."""
+    try:
+        parts = urlsplit(raw.strip())
+    except ValueError:
+        raise ValueError("must be an http(s) URL") from None
+    if parts.scheme.lower() not in _DEFAULT_PORTS:
+        raise ValueError("must be an http(s) URL")
+    if "@" in parts.netloc:
+        raise ValueError("must not contain credentials (user:password@)")
+    return normalize_image_key(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")))
 
 
 def file_image_key(path: Path) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-from .imagekey import normalize_image_key
+from .imagekey import content_key, image_source, normalize_image_key
 from .limits import MAX_TEXT_LENGTH
 
 Role = Literal["member", "moderator", "admin"]
@@ -64,6 +64,10 @@ CommentText = Annotated[
                     "description": f"1 to {MAX_TEXT_LENGTH} characters once surrounding whitespace is trimmed"}),
 ]
 Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+ContentKey = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(content_key)]
+ImageSource = Annotated[str, StringConstraints(min_length=1, max_length=4096), AfterValidator(_no_nul),
+                        AfterValidator(image_source)]
+ImageFormat = Literal["png", "jpeg", "gif", "webp", "bmp"]
 ObjectId = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_nul)]
 
 
@@ -165,6 +169,19 @@ class CommentResult(Model):
 
 class SeqResult(Model):
     seq: int
+
+
+class ImageInfo(Model):
+    """A stored image's metadata (`GET /images/{key}`, the answer to `PUT`)."""
+
+    key: str
+    size: int
+    width: int
+    height: int
+    format: ImageFormat
+    source: str | None
+    uploaded_by: UserRef
+    uploaded_at: str
 
 
 class Usage(Model):

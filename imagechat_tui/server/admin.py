@@ -1,4 +1,4 @@
-"""Tenants and tokens: what `imagechat-server tenant …` and `token …` do to the database."""
+"""Tenants, tokens and images: what `imagechat-server tenant …`, `token …` and `image …` do to the database."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, or_, select
 
+from ..protocol.imagekey import content_key
 from ..protocol.models import ROLES, Role, now_iso
 from .database import Database
+from .domain_errors import NotFound
+from .pubsub import PubSub
 from .schema import tenants, tokens
-from .store import new_id, token_hash
+from .store import Store, new_id, token_hash
 
 TOKEN_PREFIX = "ict_"
 
@@ -103,3 +106,20 @@ async def revoke_token(db: Database, token_id: str) -> None:
         conn.execute(tokens.update().where(tokens.c.id == token_id).values(revoked_at=now_iso(), revision=revision))
 
     await db.run(work)
+
+
+async def delete_image(db: Database, tenant: str, key: str, pubsub: PubSub | None) -> int:
+    """Delete a tenant's image with its whole conversation, as `DELETE /images/{key}` does, and
+    tell its live viewers through `pubsub` (the servers' own); the seq of the deletion."""
+    try:
+        key = content_key(key)
+    except ValueError as exc:
+        raise AdminError(f"KEY {exc}") from None
+    tenant_id = await db.run(lambda conn: _find_tenant(conn, tenant), snapshot=True)
+    try:
+        committed = await Store(db).delete_image(tenant_id, key)
+    except NotFound:
+        raise AdminError(f"tenant {tenant!r} has no image {key}") from None
+    if pubsub is not None and committed.topic is not None and committed.event is not None:
+        await pubsub.publish(committed.topic, committed.seq, committed.event)
+    return committed.seq

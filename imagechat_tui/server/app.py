@@ -9,11 +9,12 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -22,15 +23,18 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..protocol.events import Event, events_page
-from ..protocol.limits import CLOSE_UNAUTHENTICATED, MAX_FRAME_BYTES
+from ..protocol.limits import CLOSE_UNAUTHENTICATED, MAX_FRAME_BYTES, MAX_IMAGE_BYTES
 from ..protocol.models import (
     AddComment,
     ChatsPage,
     CommentResult,
+    ContentKey,
     CreateChat,
     EditComment,
     ErrorResponse,
+    ImageInfo,
     ImageKey,
+    ImageSource,
     MarkerResult,
     Me,
     MeUser,
@@ -45,9 +49,10 @@ from ..protocol.models import (
 )
 from .config import ServerConfig
 from .database import Database
-from .domain_errors import DomainError, Forbidden, Invalid
+from .domain_errors import DomainError, Forbidden, Invalid, NotFound
 from .errors import ApiError, from_domain, unauthorized
-from .intake import PRINCIPAL, Intake, bearer_token
+from .imagefile import MEDIA_TYPES, check_digest, decode
+from .intake import PRINCIPAL, BodyLimit, Intake, bearer_token
 from .live import Hub, LiveEndpoint, Receive, Scope, Send
 from .metrics import LinkMeter
 from .pubsub import LocalPubSub, PubSub
@@ -60,6 +65,14 @@ log = logging.getLogger("imagechat.server")
 
 LIVE_PATH = "/api/v1/live"
 MAX_BODY_BYTES = MAX_FRAME_BYTES
+UPLOAD_PATH = re.compile(r"/api/v1/images/[^/]+")
+UPLOAD_TIME_FACTOR = 4
+"""An image upload may take this many times the body timeout: 25 MiB in 120 s is 210 KiB/s."""
+DECODES_AT_ONCE = 2
+"""Image decodes run in threads, each up to 256 MB of pixels (64 megapixels RGBA): at most this many."""
+IMMUTABLE = "private, max-age=31536000, immutable"
+UPLOAD_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 class EventsPage(Model):
@@ -86,8 +99,13 @@ class ImageChatServer:
         self.live = LiveEndpoint(self.store, self.hub)
         self.limiter = RateLimiter(config.write_rate, config.write_burst)
         self.api = build_api(self)
-        self.intake = Intake(self.api, self.store.principal, _refuse, max_body=MAX_BODY_BYTES,
-                             body_timeout=config.body_timeout)
+        self.intake = Intake(self.api, self.store.principal, _refuse, limit_for=self._body_limit)
+        self.decoding = asyncio.Semaphore(DECODES_AT_ONCE)
+
+    def _body_limit(self, scope: Scope) -> BodyLimit:
+        if scope["method"] == "PUT" and UPLOAD_PATH.fullmatch(scope["path"]):
+            return BodyLimit(MAX_IMAGE_BYTES, self.config.body_timeout * UPLOAD_TIME_FACTOR)
+        return BodyLimit(MAX_BODY_BYTES, self.config.body_timeout)
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         # Not a coroutine itself: it hands over the chosen app's coroutine, so that no frame of
@@ -184,6 +202,22 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
         where = ".".join(str(p) for p in e.get("loc", ())[1:]) or "body"  # without "body", "query", "path"
         parts.append(f"{where}: {e.get('msg', 'invalid')}")
     return 422, "invalid", "; ".join(parts)
+
+
+def _immutable(etag: str, data: bytes | None = None, media_type: str | None = None) -> Response:
+    """Stored image bytes never change under their key: cached for good, revalidated by ETag
+    (without `data`, the answer is 304 Not Modified)."""
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
+    if data is None:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if if_none_match is None:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
 
 
 def fingerprint(request: Request, body: Model | None = None) -> str:
@@ -322,6 +356,76 @@ def build_api(server: ImageChatServer) -> FastAPI:
         if history.events is None:
             raise ApiError(410, "gone", f"events after seq {since} are no longer kept: fetch /chats instead")
         return Response(events_page(history.key, history.seq, history.events), media_type="application/json")
+
+    KeyParam = Annotated[ContentKey, Path(description="sha256:<hex> of the image's bytes")]
+    IfNoneMatch = Annotated[str | None, Header()]
+
+    async def image_info(p: Principal, key: str) -> ImageInfo:
+        info = await store.image_info(p.tenant_id, key)
+        if info is None:
+            raise NotFound("image")
+        return info
+
+    @api.put("/api/v1/images/{key}", status_code=201, response_model=ImageInfo, openapi_extra=UPLOAD_BODY,
+             tags=["images"])
+    async def put_image(request: Request, p: Writer, key: KeyParam,
+                        source: Annotated[ImageSource | None, Query(description="where the image came from: "
+                                          "an http(s) URL, kept without query string or fragment")] = None,
+                        ) -> Response:
+        """Store image bytes under their SHA-256 (at most 25 MiB and 64 megapixels; PNG, JPEG, GIF,
+        WebP or BMP). The same bytes again change nothing and answer 200."""
+        data = await request.body()
+        await asyncio.to_thread(check_digest, key, data)
+        stored = await store.image_info(p.tenant_id, key)
+        if stored is None:
+            async with server.decoding:
+                decoded = await asyncio.to_thread(decode, data)
+            created, stored = await store.put_image(p, key, data, decoded, source)
+        else:
+            created = False
+        return Response(stored.model_dump_json(), status_code=201 if created else 200, media_type="application/json")
+
+    @api.get("/api/v1/images/{key}", response_model=ImageInfo, tags=["images"])
+    async def get_image_info(p: Caller, key: KeyParam) -> ImageInfo:
+        return await image_info(p, key)
+
+    @api.get("/api/v1/images/{key}/content", response_class=Response, tags=["images"],
+             responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}, 304: {"description": "not modified"}})
+    async def image_content(p: Caller, key: KeyParam, if_none_match: IfNoneMatch = None) -> Response:
+        """The image's bytes; `ETag` is the quoted key, and they may be cached for good."""
+        etag = f'"{key}"'
+        if _matches(if_none_match, etag):
+            await image_info(p, key)  # a 304 only for an image this tenant has, read without its bytes
+            return _immutable(etag)
+        stored = await store.image_data(p.tenant_id, key)
+        if stored is None:
+            raise NotFound("image")
+        return _immutable(etag, stored.data, MEDIA_TYPES[stored.format])
+
+    @api.head("/api/v1/images/{key}/content", response_class=Response, tags=["images"])
+    async def image_exists(p: Caller, key: KeyParam) -> Response:
+        """Whether the tenant has the image: 200 with its length and type, else 404."""
+        info = await image_info(p, key)
+        return Response(headers={"ETag": f'"{key}"', "Cache-Control": IMMUTABLE, "Content-Length": str(info.size),
+                                 "Content-Type": MEDIA_TYPES[info.format]})
+
+    @api.get("/api/v1/images/{key}/thumbnail", response_class=Response, tags=["images"],
+             responses={200: {"content": {"image/png": {}}}, 304: {"description": "not modified"}})
+    async def image_thumbnail(p: Caller, key: KeyParam, if_none_match: IfNoneMatch = None) -> Response:
+        """A PNG at most 64 pixels on its longer side, made once at upload."""
+        stored = await store.image_data(p.tenant_id, key, thumbnail=True)
+        if stored is None:
+            raise NotFound("image")
+        etag = f'"{key}/thumbnail"'
+        return _immutable(etag) if _matches(if_none_match, etag) else _immutable(etag, stored.data, "image/png")
+
+    @api.delete("/api/v1/images/{key}", response_model=SeqResult, tags=["images"])
+    async def delete_image(p: Caller, key: KeyParam) -> Response:
+        """Delete the image's bytes and its whole conversation (admins only); its live viewers are
+        sent `deleted-image`."""
+        if p.role != "admin":
+            raise Forbidden("deleting an image is for admins")
+        return await server.publish(await store.delete_image(p.tenant_id, key))
 
     @api.get("/api/v1/usage", response_model=Usage)
     async def usage(p: Caller) -> Usage:

@@ -1,4 +1,4 @@
-"""`imagechat-server`: serve (the default), and administer tenants and tokens."""
+"""`imagechat-server`: serve (the default), and administer tenants, tokens and images."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from .config import (
 )
 from .connections import RESERVED_FILES
 from .database import Database
+from .pubsub import PubSub
 from .runner import build_runner
 from .schema import SchemaError, prepare
 
@@ -120,6 +121,28 @@ async def _token_revoke(args: argparse.Namespace, db: Database) -> int:
     return 0
 
 
+async def _image_delete(args: argparse.Namespace, db: Database) -> int:
+    pubsub = await _admin_pubsub(args.redis_url)
+    try:
+        seq = await admin.delete_image(db, args.tenant, args.key, pubsub)
+    finally:
+        if pubsub is not None:
+            await pubsub.close()
+    told = "its live viewers were told" if pubsub else "no --redis-url: live viewers learn of it when they resync"
+    print(f"image {args.key.strip().lower()} deleted with its conversation (seq {seq}); {told}")
+    return 0
+
+
+async def _admin_pubsub(url: str | None) -> PubSub | None:
+    """The servers' Redis fan-out, for a command whose change live viewers must hear of."""
+    if not url:
+        return None
+    from .redis_pubsub import RedisPubSub  # the scale-out extra
+
+    await _redis_ready(url)
+    return RedisPubSub(url)  # publishing only: not started, so it subscribes to nothing
+
+
 def _storage_options(defaults: bool) -> argparse.ArgumentParser:
     """--data-dir and --database-url, accepted before and after a subcommand: the subcommand's
     copies have no defaults, so that they don't overwrite what was given before it."""
@@ -182,6 +205,13 @@ def _parser() -> argparse.ArgumentParser:
     revoke = token.add_parser("revoke", parents=[storage], help="revoke a token, closing its open connections")
     revoke.add_argument("token_id")
     revoke.set_defaults(run=_token_revoke)
+
+    image = commands.add_parser("image", help="manage stored images").add_subparsers(dest="action", required=True)
+    delete = image.add_parser("delete", parents=[storage],
+                              help="delete an image with its whole conversation; live viewers are told (--redis-url)")
+    delete.add_argument("--tenant", required=True, help="tenant name or id")
+    delete.add_argument("key", metavar="KEY", help="the image's sha256:<hex> key")
+    delete.set_defaults(run=_image_delete)
     return parser
 
 
@@ -194,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args)
     try:
         return asyncio.run(_with_database(_database_url(args), lambda db: args.run(args, db)))
-    except (admin.AdminError, SchemaError) as exc:
+    except (admin.AdminError, SchemaError, ConnectionError) as exc:
         print(f"imagechat-server: {exc}", file=sys.stderr)
         return 2
 

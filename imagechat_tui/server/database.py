@@ -49,11 +49,12 @@ class Database:
         else:
             self._async = create_async_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
-    async def run(self, work: Callable[[Connection], T], *, snapshot: bool = False) -> T:
+    async def run(self, work: Callable[[Connection], T], *, snapshot: bool = False, bulky: bool = False) -> T:
         """Run `work` in one transaction, committed if it returns, rolled back if it raises.
-        With `snapshot`, all its reads see one consistent state."""
+        With `snapshot`, all its reads see one consistent state. A `bulky` write (megabytes of
+        image bytes) never runs on the event loop."""
         if self.is_sqlite:
-            if not snapshot:
+            if not snapshot and not bulky:
                 try:
                     return self._write_here(work)
                 except OperationalError as exc:

@@ -28,3 +28,11 @@ class Conflict(DomainError):
 class Invalid(DomainError):
     """The request breaks a rule its schema cannot say (a reply to another marker's comment, a PATCH
     with nothing to change)."""
+
+
+class BadImage(DomainError):
+    """Uploaded bytes that are not an image the server keeps (`code` says why, for the caller)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -3,7 +3,7 @@ table that says which status and code each domain error (`domain_errors`) gets."
 
 from __future__ import annotations
 
-from .domain_errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from .domain_errors import BadImage, Conflict, DomainError, Forbidden, Invalid, NotFound
 
 
 class ApiError(Exception):
@@ -24,6 +24,8 @@ DOMAIN_STATUS: dict[type[DomainError], tuple[int, str]] = {
 
 
 def from_domain(error: DomainError) -> ApiError:
+    if isinstance(error, BadImage):
+        return ApiError(422, error.code, error.message)
     status, code = DOMAIN_STATUS[type(error)]
     return ApiError(status, code, error.message)
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -21,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -113,6 +114,25 @@ receipts = Table(
     Column("created_at", String(32), nullable=False, index=True),
 )
 
+# Version 2: uploaded image bytes, per tenant, keyed by their SHA-256. In the database, so that
+# every server process over PostgreSQL serves the same images (README: "Images on the server").
+image_files = Table(
+    "image_files",
+    metadata,
+    Column("tenant_id", String(40), ForeignKey("tenants.id"), primary_key=True),
+    Column("key", String(71), primary_key=True),  # sha256:<64 hex>
+    Column("size", BigInteger, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("source", Text),
+    Column("uploaded_by_id", String(200), nullable=False),
+    Column("uploaded_by_name", String(200), nullable=False),
+    Column("uploaded_at", String(32), nullable=False),
+    Column("thumbnail", LargeBinary, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
+
 usage = Table(
     "usage",
     metadata,
@@ -126,9 +146,12 @@ class SchemaError(RuntimeError):
     """The database belongs to a newer server, or is not an Image Chat database."""
 
 
+def _add_image_files(conn: Connection) -> None:
+    image_files.create(conn)
+
+
 # Steps from version N to N + 1, each run in the transaction that records the new version.
-# Empty until version 2 exists.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_image_files}
 
 
 def prepare(conn: Connection) -> int:

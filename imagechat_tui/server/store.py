@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, Row, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ..protocol.changes import edited, patch_change, patched, removed_by_delete, tombstone
 from ..protocol.events import (
+    DeletedImage,
     DeletedImageChat,
     EventBase,
     ImageChatUpdated,
@@ -34,6 +36,7 @@ from ..protocol.models import (
     CommentResult,
     CreateChat,
     EditComment,
+    ImageInfo,
     Marker,
     MarkerResult,
     Model,
@@ -46,9 +49,11 @@ from ..protocol.models import (
 from ..protocol.permissions import may_change
 from .database import Database
 from .domain_errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from .schema import comments, events, images, markers, receipts, tenants, tokens, usage
+from .imagefile import Decoded
+from .schema import comments, events, image_files, images, markers, receipts, tenants, tokens, usage
 
 CONVERSATION_CREATE_COUNT = "conversationCreateCount"
+RECEIPT_MATCHES_PER_STATEMENT = 100
 TRIM_EVERY = 100
 """An image's old events are deleted on every 100th seq, so it keeps KEPT_EVENTS to KEPT_EVENTS + 99:
 one DELETE per write was an eighth of a comment's transaction."""
@@ -100,6 +105,14 @@ class Committed:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredImage:
+    """An image's bytes as served: its format and its content (or thumbnail)."""
+
+    format: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class History:
     """What a subscriber needs to catch up: the events after `since`, or None if they are gone."""
 
@@ -136,6 +149,7 @@ class _Statements:
         self.image = select(images.c.id, images.c.seq).where(
             images.c.tenant_id == bindparam("b_tenant"), images.c.key_hash == bindparam("b_key_hash")
         )
+        self.new_image_file = insert(image_files).on_conflict_do_nothing(index_elements=["tenant_id", "key"])
         self.new_image = insert(images).on_conflict_do_nothing(index_elements=["tenant_id", "key_hash"])
         self.bump = (
             images.update()
@@ -477,8 +491,95 @@ class Store:
         rows = await self.db.run(lambda conn: conn.execute(query).all(), snapshot=True)
         return {r.name: int(r.value) for r in rows}
 
+    # Image files
+
+    async def image_info(self, tenant_id: str, key: str) -> ImageInfo | None:
+        query = select(*_INFO_COLUMNS).where(image_files.c.tenant_id == tenant_id, image_files.c.key == key)
+        row = await self.db.run(lambda conn: conn.execute(query).first(), snapshot=True)
+        return None if row is None else _image_info(row)
+
+    async def image_data(self, tenant_id: str, key: str, thumbnail: bool = False) -> StoredImage | None:
+        column = image_files.c.thumbnail if thumbnail else image_files.c.content
+        query = select(image_files.c.format, column.label("data")).where(
+            image_files.c.tenant_id == tenant_id, image_files.c.key == key
+        )
+        row = await self.db.run(lambda conn: conn.execute(query).first(), snapshot=True)
+        return None if row is None else StoredImage(row.format, bytes(row.data))
+
+    async def put_image(self, p: Principal, key: str, data: bytes, decoded: Decoded,
+                        source: str | None) -> tuple[bool, ImageInfo]:
+        """Store the image unless the tenant has it already: (whether it was new, what is stored)."""
+        values = {
+            "tenant_id": p.tenant_id, "key": key, "size": len(data), "width": decoded.width,
+            "height": decoded.height, "format": decoded.format, "source": source, "uploaded_by_id": p.user_id,
+            "uploaded_by_name": p.user_name, "uploaded_at": now_iso(), "thumbnail": decoded.thumbnail,
+            "content": data,
+        }
+        statement = self.q.new_image_file.values(values)
+        query = select(*_INFO_COLUMNS).where(image_files.c.tenant_id == p.tenant_id, image_files.c.key == key)
+
+        def work(conn: Connection) -> tuple[bool, ImageInfo]:
+            if conn.execute(statement).rowcount:
+                return True, _image_info(conn.execute(query).one())
+            existing = conn.execute(query).first()
+            if existing is None:  # uploaded by another request, and deleted by an admin since
+                raise Conflict("the image was deleted while this upload ran: send it again")
+            return False, _image_info(existing)
+
+        return await self.db.run(work, bulky=True)
+
+    async def delete_image(self, tenant_id: str, key: str) -> Committed:
+        """Delete an image's bytes and its whole conversation; its subscribers are sent `deleted-image`
+        at the next seq (kept as the image's only event, so that a subscriber who missed it recovers it)."""
+
+        def work(conn: Connection) -> Committed:
+            files = conn.execute(
+                image_files.delete().where(image_files.c.tenant_id == tenant_id, image_files.c.key == key)
+            ).rowcount
+            image = self._image(conn, tenant_id, key)
+            if image is None and not files:
+                raise NotFound("image")
+            image_id = image.id if image is not None else self._ensure_image(conn, tenant_id, key)
+            seq = self._bump(conn, image_id)  # holds the image's lock: no marker is added from here
+            marker_ids = list(conn.execute(select(markers.c.id).where(markers.c.image_id == image_id)).scalars())
+            if not files and not marker_ids:
+                raise NotFound("image")  # the bump is rolled back with the rest
+            self._forget_receipts(conn, tenant_id, marker_ids)
+            conn.execute(comments.delete().where(comments.c.marker_id.in_(
+                select(markers.c.id).where(markers.c.image_id == image_id))))
+            conn.execute(markers.delete().where(markers.c.image_id == image_id))
+            conn.execute(events.delete().where(events.c.image_id == image_id))
+            encoded = encode_event(DeletedImage(image=key, seq=seq, broadcast_id=str(uuid.uuid4())))
+            conn.execute(self.q.insert_event, {"image_id": image_id, "seq": seq, "body": encoded})
+            return Committed(200, SeqResult(seq=seq).model_dump_json(), topic_of(tenant_id, key), seq, encoded)
+
+        return await self.db.run(work, bulky=True)
+
+    def _forget_receipts(self, conn: Connection, tenant_id: str, marker_ids: list[str]) -> None:
+        """Receipts hold the answers of writes, comment text included: those naming a deleted
+        marker go with it (a retry of such a write then acts anew)."""
+        for start in range(0, len(marker_ids), RECEIPT_MATCHES_PER_STATEMENT):
+            chunk = marker_ids[start:start + RECEIPT_MATCHES_PER_STATEMENT]
+            conn.execute(receipts.delete().where(
+                receipts.c.tenant_id == tenant_id,
+                or_(*(receipts.c.body.contains(f'"{marker_id}"', autoescape=True) for marker_id in chunk)),
+            ))
+
     async def prune_receipts(self, older_than: str) -> None:
         await self.db.run(lambda conn: conn.execute(receipts.delete().where(receipts.c.created_at < older_than)))
+
+
+_INFO_COLUMNS = (
+    image_files.c.key, image_files.c.size, image_files.c.width, image_files.c.height, image_files.c.format,
+    image_files.c.source, image_files.c.uploaded_by_id, image_files.c.uploaded_by_name, image_files.c.uploaded_at,
+)
+
+
+def _image_info(row: Row[Any]) -> ImageInfo:
+    return ImageInfo(
+        key=row.key, size=row.size, width=row.width, height=row.height, format=row.format, source=row.source,
+        uploaded_by=UserRef(id=row.uploaded_by_id, name=row.uploaded_by_name), uploaded_at=row.uploaded_at,
+    )
 
 
 def _replayed(receipt: Row[Any], fingerprint: str) -> Committed:

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from ..client.engine import (
     Backoff,
     ImageChanged,
+    ImageDeleted,
     LinkChanged,
     LinkState,
     Notice,
@@ -162,6 +163,9 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             self._schedule_refresh()
         elif isinstance(notice, ImageChanged) and notice.image == self.key:
             self._schedule_refresh()
+        elif isinstance(notice, ImageDeleted) and notice.image == self.key:
+            self.exit(return_code=1, message="An admin deleted this image with its whole conversation: "
+                                             "the viewer closed it.")
 
     def _schedule_refresh(self) -> None:
         # Many events in one burst make one redraw.
