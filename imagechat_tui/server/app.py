@@ -52,6 +52,7 @@ from .live import Hub, LiveEndpoint, Receive, Scope, Send
 from .metrics import LinkMeter
 from .pubsub import LocalPubSub, PubSub
 from .ratelimit import RateLimiter
+from .readiness import unready
 from .schema import prepare
 from .store import CONVERSATION_CREATE_COUNT, Committed, Principal, Store
 from .usage import BANDWIDTH, MESSAGES, UsageMeter
@@ -261,6 +262,14 @@ def build_api(server: ImageChatServer) -> FastAPI:
     @api.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    @api.get("/readyz", tags=["ops"], responses={503: {"model": ErrorResponse}})
+    async def readyz() -> JSONResponse:
+        """200 once the database and pub/sub (Redis, if configured) answer, else 503 with why."""
+        problems = await unready(server.db, server.hub.pubsub)
+        if problems:
+            return error_response(ApiError(503, "not_ready", "; ".join(problems)))
+        return JSONResponse({"status": "ready", "version": __version__})
 
     registry = CollectorRegistry()
     registry.register(server.meter)
