@@ -68,7 +68,12 @@ async def test_tenant_and_token_commands(tmp_path: Path) -> None:
     assert secret.encode() not in db  # stored only as a hash
 
 
-async def test_ctrl_c_closes_live_connections_with_1001_and_exits_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sig", "code", "status"), [
+    pytest.param(signal.SIGINT, 1001, 0, id="ctrl-c-going-away"),
+    pytest.param(signal.SIGTERM, 1012, -signal.SIGTERM, id="sigterm-service-restart"),
+])
+async def test_a_signal_closes_live_connections_with_its_code_and_exits_cleanly(
+        tmp_path: Path, sig: signal.Signals, code: int, status: int) -> None:
     secret = token(tmp_path)
     server = ServerProcess(tmp_path)
     url = await server.url()
@@ -76,14 +81,15 @@ async def test_ctrl_c_closes_live_connections_with_1001_and_exits_cleanly(tmp_pa
                        additional_headers={"Authorization": f"Bearer {secret}"})
     await ws.send(json.dumps({"type": "subscribe", "image": IMAGE, "since": None}))
     await ws.recv()
-    server.proc.send_signal(signal.SIGINT)
+    server.proc.send_signal(sig)
     try:
         async with asyncio.timeout(10):
             await ws.recv()
     except ConnectionClosed:
         pass
-    assert ws.close_code == 1001
-    assert await asyncio.to_thread(server.proc.wait, 15) == 0
+    assert ws.close_code == code
+    # uvicorn raises the signal again once shut down: SIGTERM ends the process as it asks
+    assert await asyncio.to_thread(server.proc.wait, 15) == status
     assert "Traceback" not in server.proc.stderr.read()  # type: ignore[union-attr]
 
 
