@@ -28,10 +28,10 @@ def admin(data_dir: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-async def start_server(data_dir: Path, redis_url: str) -> tuple[subprocess.Popen[str], str]:
+async def start_server(data_dir: Path, redis_url: str, port: int = 0) -> tuple[subprocess.Popen[str], str]:
     """One process of the cluster, configured by the environment as a systemd unit would."""
     env = os.environ | {"IMAGECHAT_DATA_DIR": str(data_dir), "IMAGECHAT_REDIS_URL": redis_url,
-                        "IMAGECHAT_PORT": "0", "IMAGECHAT_WRITE_RATE": "1000", "IMAGECHAT_WRITE_BURST": "1000"}
+                        "IMAGECHAT_PORT": str(port), "IMAGECHAT_WRITE_RATE": "1000", "IMAGECHAT_WRITE_BURST": "1000"}
     proc = subprocess.Popen(SERVER, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)  # type: ignore[union-attr]
     match = re.fullmatch(r"imagechat-server serving on (http://127\.0\.0\.1:\d+)\n", line)
