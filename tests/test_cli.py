@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from imagechat_tui.server import cli
-from imagechat_tui.server.options import SERVE, STORAGE
+from imagechat_tui.server.options import SERVE, STORAGE, without_options
 
 from .conftest import IMAGE, bid
 
@@ -179,3 +179,9 @@ async def test_serve_takes_its_options_from_the_environment_alone(tmp_path: Path
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
+
+
+def test_the_viewers_own_server_is_started_without_the_operators_server_variables() -> None:
+    environ = {"IMAGECHAT_DATABASE_URL": "postgresql+asyncpg://x/y", "IMAGECHAT_CERTFILE": "c.pem",
+               "IMAGECHAT_TOKEN": "the viewer's", "PATH": "/bin"}
+    assert without_options(environ) == {"IMAGECHAT_TOKEN": "the viewer's", "PATH": "/bin"}

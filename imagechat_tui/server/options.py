@@ -87,6 +87,13 @@ SERVE = (
 )
 
 
+def without_options(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment less every option's variable: for a server whose settings must all come
+    from its flags (the viewer's own local one, which an operator's shell must not redirect)."""
+    names = {option.env for option in STORAGE + SERVE}
+    return {name: value for name, value in environ.items() if name not in names}
+
+
 def add_options(parser: argparse.ArgumentParser, options: tuple[Option, ...], *, defaults: bool = True,
                 environ: Mapping[str, str] | None = None) -> None:
     for option in options:
