@@ -15,11 +15,15 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from imagechat_tui.client.errors import RequestError
+from imagechat_tui.client.rest import RestClient
+from imagechat_tui.protocol.models import CreateChat
 from imagechat_tui.server.database import Database
+from imagechat_tui.server.ratelimit import RateLimiter, RedisRateLimiter
 from imagechat_tui.server.redis_pubsub import RedisPubSub
 from imagechat_tui.server.schema import SCHEMA_VERSION, meta, prepare
 
-from .conftest import POSTGRES_URL, services_unavailable
+from .conftest import IMAGE, POSTGRES_URL, bid, services_unavailable
 from .redis_server import RedisServer
 
 
@@ -98,3 +102,42 @@ async def test_four_processes_preparing_a_fresh_postgres_database_at_once_all_su
 async def test_four_processes_preparing_a_fresh_sqlite_database_at_once_all_succeed(sqlite_database: str) -> None:
     assert await prepare_at_once([sqlite_database] * 4) == [SCHEMA_VERSION] * 4
     assert await schema_versions(sqlite_database) == [("schema_version", str(SCHEMA_VERSION))]
+
+
+async def writes_until_refused(clients: list[RestClient], most: int = 20) -> tuple[int, str]:
+    """Write through the clients in turn until one is refused with 429: (writes granted, why)."""
+    for n in range(most):
+        try:
+            await clients[n % len(clients)].create_chat(CreateChat(image=IMAGE, x=1, y=1, text=f"{n}",
+                                                                   broadcast_id=bid()))
+        except RequestError as exc:
+            assert exc.status == 429, exc
+            return n, str(exc)
+    raise AssertionError(f"{most} writes and none refused")
+
+
+async def test_write_limits_hold_across_processes_through_redis_and_per_process_while_it_is_down(
+        make_server: Callable[..., Any], sqlite_database: str, own_redis: RedisServer) -> None:
+    prefix = f"imagechat-test-{uuid.uuid4().hex[:8]}:"
+    servers = [await make_server(sqlite_database, limiter=RedisRateLimiter(own_redis.url, 0.01, 4, prefix))
+               for _ in range(2)]
+    token = await servers[0].token()
+    clients = [RestClient(s.url, token) for s in servers]
+    try:
+        refused = (4, "too many writes; retry in 100 s")
+        assert await writes_until_refused(clients) == refused  # not 4 per process
+        own_redis.kill()
+        assert await writes_until_refused(clients[:1]) == refused  # this process's own bucket
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+async def test_the_redis_bucket_answers_as_the_in_process_one(own_redis: RedisServer) -> None:
+    shared = RedisRateLimiter(own_redis.url, 0.001, 3, f"imagechat-test-{uuid.uuid4().hex[:8]}:")
+    local = RateLimiter(0.001, 3)
+    try:
+        for key in [("t", "a")] * 5 + [("t", "b")] * 2:
+            assert await shared.retry_after(key) == await local.retry_after(key), key
+    finally:
+        await shared.close()

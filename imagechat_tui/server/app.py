@@ -51,7 +51,7 @@ from .intake import PRINCIPAL, Intake, bearer_token
 from .live import Hub, LiveEndpoint, Receive, Scope, Send
 from .metrics import LinkMeter
 from .pubsub import LocalPubSub, PubSub
-from .ratelimit import RateLimiter
+from .ratelimit import Limiter, RateLimiter
 from .readiness import unready
 from .schema import prepare
 from .store import CONVERSATION_CREATE_COUNT, Committed, Principal, Store
@@ -78,14 +78,14 @@ class ImageChatServer:
     """The whole server as one ASGI app: `/api/v1/live` goes straight to the live endpoint (no
     middleware frames kept per idle connection), everything else to FastAPI."""
 
-    def __init__(self, config: ServerConfig, pubsub: PubSub | None = None) -> None:
+    def __init__(self, config: ServerConfig, pubsub: PubSub | None = None, limiter: Limiter | None = None) -> None:
         self.config = config
         self.db = Database(config.database_url)
         self.store = Store(self.db)
         self.meter = UsageMeter()
         self.hub = Hub(pubsub or LocalPubSub(), self.meter, self.store.image_history)
         self.live = LiveEndpoint(self.store, self.hub)
-        self.limiter = RateLimiter(config.write_rate, config.write_burst)
+        self.limiter = limiter or RateLimiter(config.write_rate, config.write_burst)
         self.api = build_api(self)
         self.intake = Intake(self.api, self.store.principal, _refuse, max_body=MAX_BODY_BYTES,
                              body_timeout=config.body_timeout)
@@ -120,6 +120,7 @@ class ImageChatServer:
             await self.hub.settle()
             await self._flush_usage()
             await self.hub.pubsub.close()
+            await self.limiter.close()
             await self.db.dispose()
 
     async def publish(self, committed: Committed) -> Response:
@@ -243,7 +244,7 @@ def build_api(server: ImageChatServer) -> FastAPI:
         return principal
 
     async def writer(p: Annotated[Principal, Depends(caller)]) -> Principal:
-        wait = server.limiter.retry_after((p.tenant_id, p.user_id))
+        wait = await server.limiter.retry_after((p.tenant_id, p.user_id))
         if wait:
             raise ApiError(429, "rate_limited", f"too many writes; retry in {wait} s", retry_after=wait)
         return p

@@ -69,7 +69,8 @@ SERVE = (
     Option("--redis-url", "fan out through Redis pub/sub, for several server processes"),
     Option("--certfile", "TLS certificate (PEM): serve HTTPS and WSS"),
     Option("--keyfile", "TLS private key (PEM)"),
-    Option("--write-rate", "writes per second per user (default 10)", float, 10.0),
+    Option("--write-rate", "writes per second per user, across all processes with --redis-url (default 10)",
+           float, 10.0),
     Option("--write-burst", "writes per user at once (default 60)", float, 60.0),
     Option("--metrics-token", "serve /metrics to this bearer token (without one, /metrics is off)"),
     Option("--max-connections", "open connections beyond which new ones are answered 503 "
