@@ -22,7 +22,9 @@ class Runner(uvicorn.Server):
     rate, and WebSockets closed on shutdown by the app, with a code that says what to do: 1012
     (service restart: reconnect now, elsewhere) on SIGTERM, the signal of a rolling restart, and
     1001 (going away) otherwise (Ctrl-C, idle exit), where reconnecting at once would not help.
-    Either way uvicorn first stops accepting and lets requests in flight (writes) finish."""
+    Either way listening stops first, then live connections close, then uvicorn lets the requests
+    in flight (writes) finish; `handle_exit` is uvicorn's signal handler, which tests/test_cli.py
+    drives with real signals."""
 
     def __init__(self, config: uvicorn.Config, app: ImageChatServer, *, announce: bool = True,
                  exit_when_idle: float | None = None) -> None:
