@@ -20,6 +20,7 @@ from imagechat_tui.server import admin
 from imagechat_tui.server.app import ImageChatServer
 from imagechat_tui.server.config import ServerConfig, sqlite_url
 from imagechat_tui.server.pubsub import LocalPubSub, PubSub
+from imagechat_tui.server.ratelimit import Limiter
 from imagechat_tui.server.runner import build_runner
 
 from .redis_server import RedisServer
@@ -103,9 +104,9 @@ async def make_server() -> AsyncIterator[Callable[..., Any]]:
     runners = []
 
     async def start(database_url: str, pubsub: PubSub | None = None, port: int = 0, certfile: str | None = None,
-                    keyfile: str | None = None, **config: Any) -> Harness:
+                    keyfile: str | None = None, limiter: Limiter | None = None, **config: Any) -> Harness:
         settings = {"write_rate": 1000.0, "write_burst": 1000.0, "revocation_poll": 0.05} | config
-        app = ImageChatServer(ServerConfig(database_url=database_url, **settings), pubsub or LocalPubSub())
+        app = ImageChatServer(ServerConfig(database_url=database_url, **settings), pubsub or LocalPubSub(), limiter)
         runner = build_runner(app, host="127.0.0.1", port=port, certfile=certfile, keyfile=keyfile, announce=False)
         task = asyncio.create_task(runner.serve())
         runners.append((runner, task))

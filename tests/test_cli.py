@@ -12,8 +12,12 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+
+from imagechat_tui.server import cli
+from imagechat_tui.server.options import SERVE, STORAGE, without_options
 
 from .conftest import IMAGE, bid
 
@@ -64,7 +68,12 @@ async def test_tenant_and_token_commands(tmp_path: Path) -> None:
     assert secret.encode() not in db  # stored only as a hash
 
 
-async def test_ctrl_c_closes_live_connections_with_1001_and_exits_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sig", "code", "status"), [
+    pytest.param(signal.SIGINT, 1001, 0, id="ctrl-c-going-away"),
+    pytest.param(signal.SIGTERM, 1012, -signal.SIGTERM, id="sigterm-service-restart"),
+])
+async def test_a_signal_closes_live_connections_with_its_code_and_exits_cleanly(
+        tmp_path: Path, sig: signal.Signals, code: int, status: int) -> None:
     secret = token(tmp_path)
     server = ServerProcess(tmp_path)
     url = await server.url()
@@ -72,14 +81,15 @@ async def test_ctrl_c_closes_live_connections_with_1001_and_exits_cleanly(tmp_pa
                        additional_headers={"Authorization": f"Bearer {secret}"})
     await ws.send(json.dumps({"type": "subscribe", "image": IMAGE, "since": None}))
     await ws.recv()
-    server.proc.send_signal(signal.SIGINT)
+    server.proc.send_signal(sig)
     try:
         async with asyncio.timeout(10):
             await ws.recv()
     except ConnectionClosed:
         pass
-    assert ws.close_code == 1001
-    assert await asyncio.to_thread(server.proc.wait, 15) == 0
+    assert ws.close_code == code
+    # uvicorn raises the signal again once shut down: SIGTERM ends the process as it asks
+    assert await asyncio.to_thread(server.proc.wait, 15) == status
     assert "Traceback" not in server.proc.stderr.read()  # type: ignore[union-attr]
 
 
@@ -131,3 +141,47 @@ async def test_admin_output_shows_control_characters_in_names_instead_of_obeying
         assert not any(c in output for c in "\x1b\x07\x9b\u202e"), output
     assert "␛[2J␛[31mEve⟨U+202E⟩⟨9B⟩" in created.stderr
     assert "acme␛]0;pwned␇" in listing.stdout and "u_␛[1meve" in listing.stdout
+
+
+def test_every_serve_option_is_read_from_its_environment_variable_named_in_help(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    help_text = " ".join(cli._parser().format_help().split())  # unwrapped
+    for option in STORAGE + SERVE:
+        assert f"[env {option.env}]" in help_text, option.flag
+    monkeypatch.setenv("IMAGECHAT_PORT", "9001")
+    monkeypatch.setenv("IMAGECHAT_HOST", "0.0.0.0")
+    monkeypatch.setenv("IMAGECHAT_REDIS_URL", "redis://r:6379/0")
+    monkeypatch.setenv("IMAGECHAT_METRICS_TOKEN", "m")
+    monkeypatch.setenv("IMAGECHAT_WRITE_RATE", "2.5")
+    monkeypatch.setenv("IMAGECHAT_MAX_CONNECTIONS", "50")
+    monkeypatch.setenv("IMAGECHAT_LOG_LEVEL", "info")
+    args = cli._parser().parse_args([])
+    assert (args.port, args.host, args.redis_url, args.metrics_token) == (9001, "0.0.0.0", "redis://r:6379/0", "m")
+    assert (args.write_rate, args.max_connections, args.log_level, args.write_burst) == (2.5, 50, "info", 60.0)
+    assert cli._parser().parse_args(["--port", "9002"]).port == 9002  # the flag wins
+
+
+def test_a_bad_environment_value_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+    done = subprocess.run([*SERVER, "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=60,
+                          env=os.environ | {"IMAGECHAT_PORT": "eighty"})
+    assert done.returncode == 2 and "IMAGECHAT_PORT='eighty'" in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_serve_takes_its_options_from_the_environment_alone(tmp_path: Path) -> None:
+    proc = subprocess.Popen([*SERVER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=os.environ | {"IMAGECHAT_DATA_DIR": str(tmp_path), "IMAGECHAT_PORT": "0",
+                                              "IMAGECHAT_METRICS_TOKEN": "from-env"})
+    try:
+        url = await ServerProcess.url_of(proc)
+        async with httpx.AsyncClient(base_url=url) as http:
+            assert (await http.get("/metrics", headers={"Authorization": "Bearer from-env"})).status_code == 200
+        assert (tmp_path / "imagechat.db").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+
+
+def test_the_viewers_own_server_is_started_without_the_operators_server_variables() -> None:
+    environ = {"IMAGECHAT_DATABASE_URL": "postgresql+asyncpg://x/y", "IMAGECHAT_CERTFILE": "c.pem",
+               "IMAGECHAT_TOKEN": "the viewer's", "PATH": "/bin"}
+    assert without_options(environ) == {"IMAGECHAT_TOKEN": "the viewer's", "PATH": "/bin"}

@@ -4,21 +4,25 @@ recovery, gap repair, offline refusal and rollback."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from imagechat_tui.client.engine import (
     Backoff,
     ImageChanged,
+    LinkChanged,
     LinkState,
     Resynced,
     SyncEngine,
     WriteFailed,
 )
 from imagechat_tui.client.errors import OfflineError, RequestError
+from imagechat_tui.protocol.limits import CLOSE_SERVICE_RESTART
 from imagechat_tui.server.pubsub import LocalPubSub
 
 from .conftest import IMAGE, Harness, stop_server, wait_for
+from .redis_server import free_port
 
 
 def snapshot(engine: SyncEngine) -> list[dict]:
@@ -148,7 +152,7 @@ async def test_reconnect_recovers_exactly_the_missed_events(server: Harness, eng
     marker = await writer.create_marker(IMAGE, 5, 5, "first")
     await wait_for(lambda: reader.state(IMAGE).seq == 1)
 
-    server.app.hub.close_where(lambda c: c.principal.user_id == "u_bob", 1012, "test drops the reader")
+    server.app.hub.close_where(lambda c: c.principal.user_id == "u_bob", 1013, "test drops the reader")
     await wait_for(lambda: reader.link.state is LinkState.RECONNECTING, what="the reader to drop")
     for i in range(5):
         await writer.add_comment(IMAGE, marker.id, f"missed {i}")
@@ -186,3 +190,39 @@ async def test_a_dropped_event_is_detected_and_repaired(make_server, sqlite_data
     assert resyncs and resyncs[-1].recovered is True
     assert snapshot(a) == snapshot(b)
     assert [c.text for c in find(b, marker.id).comments] == ["one", "two", "three: lost in pub/sub", "four"]
+
+
+async def test_a_server_restart_1012_is_followed_at_once_without_backoff(server: Harness, engines) -> None:
+    engine = await engines(server.url, await server.token(), Backoff(30.0, 30.0))
+    engine.subscribe(IMAGE)
+    await wait_for(lambda: engine.link.state is LinkState.ONLINE and engine.state(IMAGE).loaded)
+    links: list[LinkState] = []
+    engine.add_listener(lambda n: links.append(n.link.state) if isinstance(n, LinkChanged) else None)
+    await server.app.hub.close_all(CLOSE_SERVICE_RESTART, "restarting")
+    await wait_for(lambda: links[-1:] == [LinkState.ONLINE], 2, "back online at once, not after 15-30 s")
+    assert links == [LinkState.RECONNECTING, LinkState.ONLINE]
+    await engine.create_marker(IMAGE, 1, 1, "after the restart")  # and resubscribed
+
+
+async def test_any_other_close_still_backs_off(server: Harness, engines) -> None:
+    engine = await engines(server.url, await server.token(), Backoff(30.0, 30.0))
+    await wait_for(lambda: engine.link.state is LinkState.ONLINE)
+    await server.app.hub.close_all(1001, "going away")
+    await wait_for(lambda: engine.link.state is LinkState.RECONNECTING, what="the engine to notice")
+    assert engine.link.next_attempt is not None and engine.link.next_attempt - time.time() > 10
+
+
+async def test_the_engine_fails_over_between_server_urls(make_server, sqlite_database, engines) -> None:
+    first, second = await make_server(sqlite_database), await make_server(sqlite_database)
+    token = await first.token()
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    engine = await engines([nowhere, first.url, second.url], token, Backoff(30.0, 30.0))
+    engine.subscribe(IMAGE)
+    await wait_for(lambda: engine.link.state is LinkState.ONLINE, 2, "online past the URL nobody answers")
+    assert engine.server_url == first.url
+    marker = await engine.create_marker(IMAGE, 1, 1, "on the first")
+    await stop_server(make_server, first)
+    await wait_for(lambda: engine.server_url == second.url and engine.link.state is LinkState.ONLINE, 5,
+                   "online on the second once the first is gone")
+    await engine.add_comment(IMAGE, marker.id, "on the second")  # REST follows the live connection
+    await wait_for(lambda: len(engine.state(IMAGE).markers[marker.id].comments) == 2, what="the comment confirmed")

@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import random
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -40,7 +39,7 @@ from ..protocol.events import (
     decode_server_frame,
 )
 from ..protocol.imagekey import normalize_image_key
-from ..protocol.limits import CLOSE_UNAUTHENTICATED, GAP_WAIT
+from ..protocol.limits import CLOSE_SERVICE_RESTART, CLOSE_UNAUTHENTICATED, GAP_WAIT
 from ..protocol.models import (
     AddComment,
     Comment,
@@ -57,6 +56,7 @@ from ..protocol.models import (
 from .errors import ClientError, OfflineError, RequestError
 from .rest import RestClient
 from .sequencer import Sequencer
+from .servers import Backoff, Ended, Servers
 from .state import ImageState
 
 log = logging.getLogger("imagechat.client")
@@ -80,17 +80,6 @@ class Link:
     next_attempt: float | None = None
     """While reconnecting: when the next attempt starts (time.time())."""
     reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Jittered exponential backoff: attempt n waits between half and all of initial * 2**n, capped."""
-
-    initial: float = 0.5
-    maximum: float = 15.0
-
-    def delay(self, attempt: int) -> float:
-        return min(self.maximum, self.initial * 2.0**attempt) * random.uniform(0.5, 1.0)
 
 
 # What the engine tells its listeners.
@@ -152,15 +141,16 @@ class _Image:
 
 
 class SyncEngine:
-    def __init__(self, server_url: str, token: str, *, cafile: str | None = None,
+    def __init__(self, server_urls: str | Sequence[str], token: str, *, cafile: str | None = None,
                  backoff: Backoff = Backoff()) -> None:
+        """`server_urls`: one server (or load balancer), or several processes of one cluster to
+        fail over between."""
+        urls = [server_urls] if isinstance(server_urls, str) else list(server_urls)
+        self._servers = Servers([url.rstrip("/") for url in urls], backoff)
         verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=cafile) if cafile else True
-        self.rest = RestClient(server_url, token, verify=verify)
+        self._rests = [RestClient(url, token, verify=verify) for url in self._servers.urls]
         self._token = token
         self._ssl = verify if isinstance(verify, ssl.SSLContext) else None
-        base = self.server_url = server_url.rstrip("/")
-        self._ws_url = ("wss" + base[5:] if base.startswith("https") else "ws" + base[4:]) + "/api/v1/live"
-        self._backoff = backoff
         self._images: dict[str, _Image] = {}
         self._listeners: list[Listener] = []
         self._ws: ClientConnection | None = None
@@ -170,6 +160,16 @@ class SyncEngine:
         self.before_connect: Callable[[], Awaitable[None]] | None = None
         """Awaited before every connection attempt (the viewer makes sure its local server runs);
         a ClientError from it fails the attempt, with its message as the reason shown."""
+
+    @property
+    def server_url(self) -> str:
+        """The server the live connection is on, or tries next."""
+        return self._servers.url
+
+    @property
+    def rest(self) -> RestClient:
+        """REST calls go to the server of the live connection."""
+        return self._rests[self._servers.current]
 
     # Lifecycle
 
@@ -186,7 +186,8 @@ class SyncEngine:
         for image in self._images.values():
             if image.gap_timer is not None:
                 image.gap_timer.cancel()
-        await self.rest.aclose()
+        for rest in self._rests:
+            await rest.aclose()
         self._set_link(Link(LinkState.OFFLINE, reason="closed"))
 
     # Images
@@ -441,57 +442,58 @@ class SyncEngine:
         asyncio.get_running_loop().create_task(_send_quietly(ws, _subscribe_frame(entry.state.key, since)))
 
     async def _run(self) -> None:
-        attempt = 0
         while True:
-            reason = await self._connect_and_serve()
-            if reason is None:
-                attempt = 0
-                reason = "connection lost"
+            ended = await self._connect_and_serve()
             if self.link.state in (LinkState.OFFLINE, LinkState.REFUSED):
                 return
-            delay = self._backoff.delay(attempt)
-            attempt += 1
-            self._set_link(Link(LinkState.RECONNECTING, next_attempt=time.time() + delay, reason=reason))
+            delay = self._servers.after(ended)
+            self._set_link(Link(LinkState.RECONNECTING, next_attempt=time.time() + delay, reason=ended.reason))
             await asyncio.sleep(delay)
 
-    async def _connect_and_serve(self) -> str | None:
-        """One connection's life; None if it got online, else why it did not."""
+    async def _connect_and_serve(self) -> Ended:
+        """One connection's life, and how it ended."""
         if self.before_connect is not None:
             try:
                 await self.before_connect()
             except ClientError as exc:
-                return str(exc)
+                return Ended(str(exc))
         try:
             ws = await connect(
-                self._ws_url, additional_headers={"Authorization": f"Bearer {self._token}"}, ssl=self._ssl,
-                compression=None, max_size=None, open_timeout=5, ping_interval=20, ping_timeout=20,
+                _live_url(self.server_url), additional_headers={"Authorization": f"Bearer {self._token}"},
+                ssl=self._ssl, compression=None, max_size=None, open_timeout=5, ping_interval=20, ping_timeout=20,
             )
         except InvalidStatus as exc:
             if exc.response.status_code == 401:
                 self._refused()
-            return f"can't connect (HTTP {exc.response.status_code})"
+            return Ended(f"can't connect (HTTP {exc.response.status_code})")
         except (OSError, InvalidHandshake, TimeoutError) as exc:
-            return f"can't connect ({type(exc).__name__})"
+            return Ended(f"can't connect ({type(exc).__name__})")
+        loop = asyncio.get_running_loop()
+        online_since: float | None = None
         try:
             if self.me is None:
                 self.me = await self.rest.me()
             self._ws = ws
             self._set_link(Link(LinkState.ONLINE))
+            online_since = loop.time()
             for entry in self._images.values():
                 self._request_subscribe(entry)
-            async for message in ws:
-                self._on_frame(message)
-            return None
+            while True:  # recv, not `async for`: every close raises, with the code the server sent
+                self._on_frame(await ws.recv())
         except RequestError as exc:
             if exc.status == 401:
                 self._refused()
-            return str(exc)
+            return Ended(str(exc))
         except ClientError as exc:
-            return str(exc)
+            return Ended(str(exc))
         except ConnectionClosed as exc:
-            if exc.rcvd is not None and exc.rcvd.code == CLOSE_UNAUTHENTICATED:
+            code = exc.rcvd.code if exc.rcvd is not None else None
+            if code == CLOSE_UNAUTHENTICATED:
                 self._refused()
-            return None
+            online_for = None if online_since is None else loop.time() - online_since
+            if code == CLOSE_SERVICE_RESTART:
+                return Ended("the server is restarting", online_for, restart=True)
+            return Ended("connection lost", online_for)
         finally:
             self._ws = None
             await ws.close()
@@ -510,6 +512,10 @@ class SyncEngine:
                 listener(notice)
             except Exception:
                 log.exception("listener failed on %r", notice)
+
+
+def _live_url(server_url: str) -> str:
+    return ("wss" + server_url[5:] if server_url.startswith("https") else "ws" + server_url[4:]) + "/api/v1/live"
 
 
 def _broadcast_id() -> str:

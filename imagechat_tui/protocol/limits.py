@@ -14,6 +14,8 @@ THUMBNAIL_SIZE = 64
 
 # WebSocket close codes.
 CLOSE_GOING_AWAY = 1001
+CLOSE_SERVICE_RESTART = 1012
+"""The server is restarting (SIGTERM): reconnect at once, to another process if there are several."""
 CLOSE_POLICY = 1008
 CLOSE_TRY_AGAIN = 1013
 CLOSE_UNAUTHENTICATED = 4401

@@ -56,7 +56,8 @@ from .intake import PRINCIPAL, BodyLimit, Intake, bearer_token
 from .live import Hub, LiveEndpoint, Receive, Scope, Send
 from .metrics import LinkMeter
 from .pubsub import LocalPubSub, PubSub
-from .ratelimit import RateLimiter
+from .ratelimit import Limiter, RateLimiter
+from .readiness import unready
 from .schema import prepare
 from .store import CONVERSATION_CREATE_COUNT, Committed, Principal, Store
 from .usage import BANDWIDTH, MESSAGES, UsageMeter
@@ -90,14 +91,14 @@ class ImageChatServer:
     """The whole server as one ASGI app: `/api/v1/live` goes straight to the live endpoint (no
     middleware frames kept per idle connection), everything else to FastAPI."""
 
-    def __init__(self, config: ServerConfig, pubsub: PubSub | None = None) -> None:
+    def __init__(self, config: ServerConfig, pubsub: PubSub | None = None, limiter: Limiter | None = None) -> None:
         self.config = config
         self.db = Database(config.database_url)
         self.store = Store(self.db)
         self.meter = UsageMeter()
         self.hub = Hub(pubsub or LocalPubSub(), self.meter, self.store.image_history)
         self.live = LiveEndpoint(self.store, self.hub)
-        self.limiter = RateLimiter(config.write_rate, config.write_burst)
+        self.limiter = limiter or RateLimiter(config.write_rate, config.write_burst)
         self.api = build_api(self)
         self.intake = Intake(self.api, self.store.principal, _refuse, limit_for=self._body_limit)
         self.decoding = asyncio.Semaphore(DECODES_AT_ONCE)
@@ -137,6 +138,7 @@ class ImageChatServer:
             await self.hub.settle()
             await self._flush_usage()
             await self.hub.pubsub.close()
+            await self.limiter.close()
             await self.db.dispose()
 
     async def publish(self, committed: Committed) -> Response:
@@ -276,7 +278,7 @@ def build_api(server: ImageChatServer) -> FastAPI:
         return principal
 
     async def writer(p: Annotated[Principal, Depends(caller)]) -> Principal:
-        wait = server.limiter.retry_after((p.tenant_id, p.user_id))
+        wait = await server.limiter.retry_after((p.tenant_id, p.user_id))
         if wait:
             raise ApiError(429, "rate_limited", f"too many writes; retry in {wait} s", retry_after=wait)
         return p
@@ -295,6 +297,14 @@ def build_api(server: ImageChatServer) -> FastAPI:
     @api.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    @api.get("/readyz", tags=["ops"], responses={503: {"model": ErrorResponse}})
+    async def readyz() -> JSONResponse:
+        """200 once the database and pub/sub (Redis, if configured) answer, else 503 with why."""
+        problems = await unready(server.db, server.hub.pubsub)
+        if problems:
+            return error_response(ApiError(503, "not_ready", "; ".join(problems)))
+        return JSONResponse({"status": "ready", "version": __version__})
 
     registry = CollectorRegistry()
     registry.register(server.meter)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -13,24 +12,12 @@ from ..protocol.models import ROLES
 from ..protocol.safe import visible
 from . import admin
 from .app import ImageChatServer
-from .config import (
-    DEFAULT_BODY_TIMEOUT,
-    DEFAULT_HEADER_TIMEOUT,
-    DEFAULT_HOST,
-    DEFAULT_MAX_HEADER_BYTES,
-    DEFAULT_PORT,
-    ServerConfig,
-    default_data_dir,
-    sqlite_url,
-)
-from .connections import RESERVED_FILES
+from .config import ServerConfig, default_data_dir, sqlite_url
 from .database import Database
+from .options import SERVE, STORAGE, add_options
 from .pubsub import PubSub
 from .runner import build_runner
 from .schema import SchemaError, prepare
-
-DATABASE_ENV = "IMAGECHAT_DATABASE_URL"
-REDIS_ENV = "IMAGECHAT_REDIS_URL"
 
 
 def _database_url(args: argparse.Namespace) -> str:
@@ -53,12 +40,14 @@ def serve(args: argparse.Namespace) -> int:
     except (SchemaError, ConnectionError) as exc:
         print(f"imagechat-server: {exc}", file=sys.stderr)
         return 2
-    pubsub = None
-    if args.redis_url:
+    pubsub = limiter = None
+    if args.redis_url:  # fan-out and write limits across every process
+        from .ratelimit import RedisRateLimiter
         from .redis_pubsub import RedisPubSub  # the scale-out extra
 
         pubsub = RedisPubSub(args.redis_url)
-    app = ImageChatServer(config, pubsub)
+        limiter = RedisRateLimiter(args.redis_url, config.write_rate, config.write_burst)
+    app = ImageChatServer(config, pubsub, limiter)
     server = build_runner(app, host=args.host, port=args.port, certfile=args.certfile, keyfile=args.keyfile,
                           log_level=args.log_level, exit_when_idle=args.exit_when_idle)
     try:
@@ -147,12 +136,7 @@ def _storage_options(defaults: bool) -> argparse.ArgumentParser:
     """--data-dir and --database-url, accepted before and after a subcommand: the subcommand's
     copies have no defaults, so that they don't overwrite what was given before it."""
     storage = argparse.ArgumentParser(add_help=False)
-    storage.add_argument("--data-dir", default=None if defaults else argparse.SUPPRESS,
-                         help=f"where the SQLite database lives (default: {default_data_dir()})")
-    storage.add_argument(
-        "--database-url", default=os.environ.get(DATABASE_ENV) if defaults else argparse.SUPPRESS,
-        help=f"any SQLAlchemy async URL, e.g. postgresql+asyncpg://host/db (env {DATABASE_ENV})",
-    )
+    add_options(storage, STORAGE, defaults=defaults)
     return storage
 
 
@@ -160,30 +144,10 @@ def _parser() -> argparse.ArgumentParser:
     storage = _storage_options(defaults=False)
     parser = argparse.ArgumentParser(parents=[_storage_options(defaults=True)],
         prog="imagechat-server",
-        description="The Image Chat server: REST and live WebSocket API, SQLite by default, PostgreSQL for teams.",
+        description="The Image Chat server: REST and live WebSocket API, SQLite by default, PostgreSQL for teams. "
+                    "Every option can also be given by the environment variable named with it; a flag wins.",
     )
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks one)")
-    parser.add_argument("--redis-url", default=os.environ.get(REDIS_ENV),
-                        help=f"fan out through Redis pub/sub, for several server processes (env {REDIS_ENV})")
-    parser.add_argument("--certfile", help="TLS certificate (PEM): serve HTTPS and WSS")
-    parser.add_argument("--keyfile", help="TLS private key (PEM)")
-    parser.add_argument("--write-rate", type=float, default=10.0, help="writes per second per user (default 10)")
-    parser.add_argument("--write-burst", type=float, default=60.0, help="writes per user at once (default 60)")
-    parser.add_argument("--metrics-token", help="serve /metrics to this bearer token (without one, /metrics is off)")
-    parser.add_argument("--max-connections", type=int, metavar="N",
-                        help="open connections beyond which new ones are answered 503 "
-                             f"(default: the open-files limit less {RESERVED_FILES})")
-    parser.add_argument("--header-timeout", type=float, default=DEFAULT_HEADER_TIMEOUT, metavar="SECONDS",
-                        help="time for a request head or WebSocket handshake to arrive, else 408 "
-                             f"(default {DEFAULT_HEADER_TIMEOUT:g})")
-    parser.add_argument("--body-timeout", type=float, default=DEFAULT_BODY_TIMEOUT, metavar="SECONDS",
-                        help=f"time for a request body to arrive, else 408 (default {DEFAULT_BODY_TIMEOUT:g})")
-    parser.add_argument("--max-header-bytes", type=int, default=DEFAULT_MAX_HEADER_BYTES, metavar="BYTES",
-                        help=f"size of a request head, else 431 (default {DEFAULT_MAX_HEADER_BYTES})")
-    parser.add_argument("--exit-when-idle", type=float, metavar="SECONDS",
-                        help="exit after this long with no connection and no request (the embedded server)")
-    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    add_options(parser, SERVE)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("serve", help="serve (the default)")
 

@@ -65,6 +65,9 @@ class PubSub(Protocol):
     async def publish(self, topic: str, seq: int, event: str) -> None:
         """Hand a message over; one the broker can't take now is counted and sent once it can."""
 
+    async def ping(self) -> None:
+        """Return once the broker answers; raise if it does not (for /readyz)."""
+
     async def close(self) -> None: ...
 
 
@@ -89,6 +92,9 @@ class LocalPubSub:
     async def publish(self, topic: str, seq: int, event: str) -> None:
         if self._handler is not None and topic in self._topics:
             self._handler(topic, seq, event)
+
+    async def ping(self) -> None:
+        pass  # no broker: always ready
 
     async def close(self) -> None:
         self._handler = None

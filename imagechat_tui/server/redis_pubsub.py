@@ -84,6 +84,9 @@ class RedisPubSub:
                               seq, topic, exc)
             self._keep(topic, seq, event)
 
+    async def ping(self) -> None:
+        await self._redis.ping()
+
     async def close(self) -> None:
         for task in (self._task, self._resender):
             if task is not None:

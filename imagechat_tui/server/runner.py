@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import time
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import uvicorn
 
-from ..protocol.limits import CLOSE_GOING_AWAY, MAX_FRAME_BYTES
+from ..protocol.limits import CLOSE_GOING_AWAY, CLOSE_SERVICE_RESTART, MAX_FRAME_BYTES
 from .app import ImageChatServer
 from .connections import AcceptErrorLog, ConnectionLimits, GuardedHttp, default_max_connections
 
 
 class Runner(uvicorn.Server):
     """uvicorn, plus: one line naming the URL once listening, accept failures logged at a bounded
-    rate, and WebSockets closed with 1001 (going away) on shutdown instead of uvicorn's own 1012."""
+    rate, and WebSockets closed on shutdown by the app, with a code that says what to do: 1012
+    (service restart: reconnect now, elsewhere) on SIGTERM, the signal of a rolling restart, and
+    1001 (going away) otherwise (Ctrl-C, idle exit), where reconnecting at once would not help.
+    Either way listening stops first, then live connections close, then uvicorn lets the requests
+    in flight (writes) finish; `handle_exit` is uvicorn's signal handler, which tests/test_cli.py
+    drives with real signals."""
 
     def __init__(self, config: uvicorn.Config, app: ImageChatServer, *, announce: bool = True,
                  exit_when_idle: float | None = None) -> None:
@@ -28,6 +35,12 @@ class Runner(uvicorn.Server):
         self.exit_when_idle = exit_when_idle
         self._last_busy = (time.monotonic(), 0)  # (when, total requests then)
         self._loop_handler: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object] | None = None
+        self.close_code, self.close_reason = CLOSE_GOING_AWAY, "server shutting down"
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGTERM:
+            self.close_code, self.close_reason = CLOSE_SERVICE_RESTART, "server restarting: reconnect"
+        super().handle_exit(sig, frame)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         loop = asyncio.get_running_loop()
@@ -57,7 +70,7 @@ class Runner(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
             server.close()
-        await self.imagechat.hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
+        await self.imagechat.hub.close_all(self.close_code, self.close_reason)
         await super().shutdown(sockets)
         asyncio.get_running_loop().set_exception_handler(self._loop_handler)
 

@@ -19,10 +19,12 @@ from sqlalchemy import (
     Text,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import Connection
 
 SCHEMA_VERSION = 2
+MIGRATION_LOCK = 0x696D6763  # "imgc": the PostgreSQL advisory lock every process's `prepare` takes
 
 metadata = MetaData()
 
@@ -155,7 +157,13 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_image_files}
 
 
 def prepare(conn: Connection) -> int:
-    """Create a fresh schema, or migrate an older one; refuse one written by a newer server."""
+    """Create a fresh schema, or migrate an older one; refuse one written by a newer server.
+    One process at a time, so that processes starting together migrate exactly once: PostgreSQL
+    would otherwise let two create the same tables at once (one fails on its catalogue's unique
+    index), so they queue on an advisory lock held until the transaction ends; SQLite's writes
+    already queue, `Database` beginning them with BEGIN IMMEDIATE, before anything is read."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     inspector = inspect(conn)
     if not inspector.has_table("meta"):
         if inspector.has_table("tenants"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -64,7 +64,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
     TITLE = "imagechat"
     BINDINGS = [Binding(a.keys, a.action, a.footer or a.help, show=bool(a.footer), id=a.id) for a in ACTIONS]
 
-    def __init__(self, target: str, *, server: str, token: str, cafile: str | None = None,
+    def __init__(self, target: str, *, server: str | Sequence[str], token: str, cafile: str | None = None,
                  keymap: dict[str, str] | None = None, cache: StateCache | None = None,
                  clock: Callable[[], datetime] = utc_now, backoff: Backoff = Backoff(),
                  terminal: Terminal = HALF_BLOCKS, token_help: str = TOKEN_HELP) -> None:

@@ -36,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("image", nargs="?",
                         help="an http(s) URL or a local image file (none: a built-in sample screenshot)")
-    parser.add_argument("--server", help=f"the server's URL (env {SERVER_ENV}; default: the local server)")
+    parser.add_argument("--server", action="append",
+                        help=f"the server's URL; repeated or comma-separated, processes of one cluster to fail over "
+                             f"between (env {SERVER_ENV}; default: the local server)")
     parser.add_argument("--token", help=f"your token on that server (env {TOKEN_ENV})")
     parser.add_argument("--cafile", help=f"CA certificate to trust for https/wss (env {CAFILE_ENV})")
     parser.add_argument("--graphics", choices=MODES,
@@ -52,16 +54,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"imagechat-tui: {exc}", file=sys.stderr)
         return 2
-    server, token = settings.server, settings.token
+    servers, token = settings.servers, settings.token
     local = None
-    if server is None:
+    if not servers:
         data_dir = embedded.default_data_dir()
         token = token or embedded.local_token(data_dir)
         local = embedded.local_server(data_dir, token)
-        server = local.url
+        servers = (local.url,)
     elif token is None:
-        print(f"imagechat-tui: no token for {server}: pass --token, set {TOKEN_ENV}, or put token = \"…\" in "
-              f"{config_file()}", file=sys.stderr)
+        print(f"imagechat-tui: no token for {', '.join(servers)}: pass --token, set {TOKEN_ENV}, "
+              f"or put token = \"…\" in {config_file()}", file=sys.stderr)
         return 2
     # Textual is imported only once the arguments are good.
     from .app import ImageChatApp
@@ -72,8 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"This is your own local server: delete {local.data_dir / 'local-token'} and start the viewer again "
         "to get a new token.")
     terminal = detect(settings.graphics, os.environ, TerminalIO.open())  # before Textual takes the terminal
-    app = ImageChatApp(image, server=server, token=token, cafile=settings.cafile, keymap=settings.keymap,
-                       cache=StateCache(cache_dir(), server, token), token_help=token_help, terminal=terminal)
+    app = ImageChatApp(image, server=servers, token=token, cafile=settings.cafile, keymap=settings.keymap,
+                       cache=StateCache(cache_dir(), ",".join(servers), token), token_help=token_help,
+                       terminal=terminal)
     if local is not None:
         # Started (and restarted when gone) by the engine before each connection attempt, so its
         # start-up and any failure are shown in the viewer, not printed behind it.

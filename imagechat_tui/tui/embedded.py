@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import getpass
+import os
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from ..client.errors import ClientError
 from ..server import admin
 from ..server.config import DEFAULT_HOST, DEFAULT_PORT, default_data_dir, sqlite_url
 from ..server.database import Database
+from ..server.options import without_options
 from ..server.schema import prepare
 
 IDLE_EXIT = 600
@@ -115,6 +117,7 @@ def ensure_server(server: LocalServer, wait: float = START_WAIT) -> None:
             [sys.executable, "-m", "imagechat_tui.server.cli", "--data-dir", str(server.data_dir),
              "--host", DEFAULT_HOST, "--port", str(server.port), "--exit-when-idle", str(IDLE_EXIT)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            env=without_options(os.environ),
         )
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,9 @@ def config_file() -> Path:
 
 @dataclass(slots=True)
 class Settings:
-    server: str | None = None
+    servers: tuple[str, ...] = ()
+    """The server's URL; or several, processes of one cluster that the viewer fails over between.
+    Empty: the local server."""
     token: str | None = None
     cafile: str | None = None
     keymap: dict[str, str] = field(default_factory=dict)
@@ -51,7 +54,13 @@ def read_file(path: Path) -> Settings:
         if value is not None and not isinstance(value, str):
             raise SettingsError(f"{path}: {name} must be a string")
     _check_graphics(values["graphics"], str(path))
-    return Settings(keymap=dict(keymap), **values)
+    server = values.pop("server")
+    return Settings(servers=server_urls([server] if server else []), keymap=dict(keymap), **values)
+
+
+def server_urls(values: Iterable[str]) -> tuple[str, ...]:
+    """Each value one URL or several separated by commas (`--server` repeated, IMAGECHAT_SERVER)."""
+    return tuple(url.strip() for value in values for url in value.split(",") if url.strip())
 
 
 def _check_graphics(value: str | None, where: str) -> None:
@@ -59,13 +68,13 @@ def _check_graphics(value: str | None, where: str) -> None:
         raise SettingsError(f"{where}: graphics must be one of {', '.join(MODES)}, not {value!r}")
 
 
-def resolve(server: str | None, token: str | None, cafile: str | None, path: Path | None = None,
+def resolve(servers: Iterable[str] | None, token: str | None, cafile: str | None, path: Path | None = None,
             graphics: str | None = None) -> Settings:
     """Flags win over the environment, which wins over the config file."""
     file = read_file(path or config_file())
     _check_graphics(os.environ.get(GRAPHICS_ENV), GRAPHICS_ENV)
     return Settings(
-        server=server or os.environ.get(SERVER_ENV) or file.server,
+        servers=server_urls(servers or []) or server_urls([os.environ.get(SERVER_ENV, "")]) or file.servers,
         token=token or os.environ.get(TOKEN_ENV) or file.token,
         cafile=cafile or os.environ.get(CAFILE_ENV) or file.cafile,
         keymap=file.keymap,

@@ -24,8 +24,9 @@ def test_flags_win_over_the_environment_which_wins_over_the_file(tmp_path: Path,
                       '[keymap]\nreply = "ctrl+r"\n')
     monkeypatch.setenv("IMAGECHAT_TOKEN", "env-token")
     monkeypatch.delenv("IMAGECHAT_SERVER", raising=False)
-    settings = resolve("https://flag.example", None, None, config)
-    assert (settings.server, settings.token, settings.cafile) == ("https://flag.example", "env-token", "/file/ca.pem")
+    settings = resolve(["https://flag.example"], None, None, config)
+    assert (settings.servers, settings.token, settings.cafile) == (("https://flag.example",), "env-token",
+                                                                   "/file/ca.pem")
     assert settings.keymap == {"reply": "ctrl+r"}
     config.write_text("server = [1")
     with pytest.raises(SettingsError, match=r"config\.toml"):
@@ -97,3 +98,16 @@ def stop(local: embedded.LocalServer) -> None:
                           check=False).stdout.split()
     assert len(pids) == 1
     subprocess.run(["kill", pids[0]], check=True)
+
+
+def test_several_servers_come_from_repeated_flags_or_a_comma_separated_environment_variable(
+        tmp_path: Path, monkeypatch) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('server = "https://a.example, https://b.example"\n')
+    monkeypatch.delenv("IMAGECHAT_SERVER", raising=False)
+    assert resolve(None, None, None, config).servers == ("https://a.example", "https://b.example")
+    monkeypatch.setenv("IMAGECHAT_SERVER", "https://c.example,https://d.example,")
+    assert resolve(None, None, None, config).servers == ("https://c.example", "https://d.example")
+    flags = ["https://e.example", "https://f.example,https://g.example"]  # --server e --server f,g
+    assert resolve(flags, None, None, config).servers == ("https://e.example", "https://f.example",
+                                                          "https://g.example")
