@@ -15,19 +15,18 @@ class ApiError(Exception):
         self.retry_after = retry_after
 
 
-DOMAIN_STATUS: dict[type[DomainError], tuple[int, str]] = {
+DOMAIN_STATUS: dict[type[DomainError], tuple[int, str | None]] = {
     NotFound: (404, "not_found"),
     Forbidden: (403, "forbidden"),
     Conflict: (409, "conflict"),
     Invalid: (422, "invalid"),
+    BadImage: (422, None),  # the error names its own code: hash_mismatch, not_an_image, too_many_pixels
 }
 
 
 def from_domain(error: DomainError) -> ApiError:
-    if isinstance(error, BadImage):
-        return ApiError(422, error.code, error.message)
     status, code = DOMAIN_STATUS[type(error)]
-    return ApiError(status, code, error.message)
+    return ApiError(status, code or getattr(error, "code", "invalid"), error.message)
 
 
 def unauthorized(message: str = "a valid bearer token is required") -> ApiError:
