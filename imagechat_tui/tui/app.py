@@ -374,7 +374,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         key, (x, y) = self.key, self.main.image_view.cursor
         draft = (key, "place", f"{x:.0f},{y:.0f}")
         self._compose(f"New marker at {x:.0f}%, {y:.0f}%", "", draft, lambda text: self._write(
-            "Placing the marker", lambda: self.engine.create_marker(key, round(x, 2), round(y, 2), text),
+            "Placing the marker", lambda: self.engine.create_marker(key, round(x, 4), round(y, 4), text),
             then=lambda marker: self.select(marker.id), draft=draft))
 
     def action_comment(self) -> None:
@@ -450,7 +450,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             if not self._may_change(marker.created_by.id, "move this marker"):
                 return
             x, y = self.main.image_view.cursor
-            self._write("Moving the marker", lambda: self.engine.move_marker(key, marker.id, round(x, 2), round(y, 2)))
+            self._write("Moving the marker", lambda: self.engine.move_marker(key, marker.id, round(x, 4), round(y, 4)))
 
     def action_copy_thread(self) -> None:
         marker = self.marker

@@ -24,7 +24,10 @@ class OpenerError(Exception):
 def opener_command() -> list[str]:
     configured = os.environ.get(OPENER_ENV, "").strip()
     if configured:
-        return shlex.split(configured)
+        try:
+            return shlex.split(configured)
+        except ValueError as exc:
+            raise OpenerError(f"{OPENER_ENV} is not a command line ({exc}): {configured}") from None
     found = next((shutil.which(name) for name in OPENERS if shutil.which(name)), None)
     if found is None:
         raise OpenerError(f"No image viewer found: install xdg-open, or set {OPENER_ENV} to a command "

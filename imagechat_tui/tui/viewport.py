@@ -16,6 +16,8 @@ ZOOM_STEP = math.sqrt(2)
 """A zoom step below actual pixels."""
 ENLARGED = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
 """The zoom steps from actual pixels up."""
+EDGE = 1e-9
+"""Cells this close to a boundary count as past it, so a point on the image's edge is in view."""
 PAN_FRACTION = 0.25
 """One pan step moves the view by this share of what it shows."""
 
@@ -56,8 +58,9 @@ class Geometry:
         """The picture cell (col, row) showing the point at (x, y) percent, or None if out of view."""
         width, height = self.image_size
         left, top, right, bottom = self.box
-        col = math.floor((x / 100 * width - left) / (right - left) * self.cols)
-        row = math.floor((y / 100 * height - top) / (bottom - top) * self.rows)
+        # The epsilon absorbs floating-point drift of the box (a left edge at 4e-16, not 0).
+        col = math.floor((x / 100 * width - left) / (right - left) * self.cols + EDGE)
+        row = math.floor((y / 100 * height - top) / (bottom - top) * self.rows + EDGE)
         # A point on the image's far edge (100 %) belongs to the last cell.
         if col == self.cols and math.isclose(right, width):
             col -= 1
@@ -119,6 +122,8 @@ def zoom(view: View, geometry: Geometry, steps: int, anchor: tuple[float, float]
     scale = geometry.scale
     for _ in range(abs(steps)):
         scale = _next_scale(scale, 1 if steps > 0 else -1)
+    if (steps > 0 and scale < geometry.scale) or (steps < 0 and scale > geometry.scale):
+        return view  # already at the limit (an image so small that fit is past the closest zoom)
     return zoom_to(view, geometry, scale, anchor)
 
 
@@ -201,10 +206,21 @@ def describe(geometry: Geometry, outside: int, compact: bool = False) -> str:
     if geometry.is_fit:
         return "fit"
     left, top, right, bottom = geometry.percent_box()
+    # A closely zoomed large image: whole percents say nothing, so as many decimals as tell the edges apart.
+    span = min(right - left, bottom - top)
+    precision = ".0f" if span >= 2 else ".1f" if span >= 0.2 else ".2f"
+    if compact:  # narrow terminals: a decimal fewer
+        precision = ".0f" if span >= 0.2 else ".1f"
+    return _describe(geometry.scale, (left, top, right, bottom), outside, compact, precision)
+
+
+def _describe(scale: float, box: tuple[float, float, float, float], outside: int, compact: bool,
+              precision: str) -> str:
+    left, top, right, bottom = (format(value, precision) for value in box)
     if compact:
-        text = f"{geometry.scale:.1f}x {left:.0f}-{right:.0f}%x {top:.0f}-{bottom:.0f}%y"
+        text = f"{scale:.1f}x {left}-{right}%x {top}-{bottom}%y"
         return f"{text} +{outside}" if outside else text
-    text = f"zoom {geometry.scale:.1f}x · {left:.0f}-{right:.0f}% x · {top:.0f}-{bottom:.0f}% y"
+    text = f"zoom {scale:.1f}x · {left}-{right}% x · {top}-{bottom}% y"
     return f"{text} · {outside} outside" if outside else text
 
 

@@ -108,3 +108,15 @@ async def test_a_silent_server_shows_the_seconds_waited_and_an_animation_says_so
         await ready(app, pilot)
         assert any("animated" in n and "3 frames" in n for n in notices(app))
         assert app.query_one(ImageView).geometry is not None
+
+
+async def test_o_with_a_broken_opener_setting_says_so(server: Harness, make_app, sample, desktop,
+                                                      monkeypatch) -> None:
+    monkeypatch.setenv("IMAGECHAT_OPENER", 'feh "unclosed')
+    app = make_app(server, await server.token("u_ana", "Ana"), sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        assert any("IMAGECHAT_OPENER is not a command line" in n for n in notices(app))
+        assert app.return_code is None

@@ -180,3 +180,24 @@ def test_a_small_image_fits_enlarged_and_still_shows_at_actual_pixels() -> None:
     assert actual.scale == 1.0 and (actual.cols, actual.rows) == (60, 20)
     assert viewport.zoom(View(1.0), actual, -1, (50, 50)).scale == 1.0  # no smaller than actual pixels
     assert geometry(viewport.zoom(View(), g, -1, (50, 50)), image=(60, 40)).scale == 1.0
+
+
+def test_points_on_the_edges_stay_in_view_despite_floating_point_drift() -> None:
+    for x, y in [(0, 0), (100, 100), (0, 100), (100, 0)]:
+        view = viewport.centred(1.0, x, y)
+        g = geometry(viewport.settled(view, geometry(view, image=(3999, 3000))), image=(3999, 3000))
+        assert g.cell_of(x, y) is not None, (x, y)
+    drifted = viewport.Geometry(10, 10, 0, 0, (4.4e-16, 4.4e-16, 10.0, 10.0), 1.0, 0.5, (100, 100))
+    assert drifted.cell_of(0, 0) == (0, 0)
+
+
+def test_zooming_in_never_zooms_out_even_when_fit_is_past_the_closest_zoom() -> None:
+    g = geometry(image=(2, 2))  # fit is 46x
+    assert g.scale > viewport.MAX_SCALE
+    assert viewport.zoom(View(), g, 1, (50, 50)) == View()
+    assert geometry(viewport.zoom(View(), g, -1, (50, 50)), image=(2, 2)).scale == viewport.MAX_SCALE
+
+
+def test_a_close_view_of_a_large_image_gives_tenths_of_a_percent() -> None:
+    g = geometry(viewport.centred(8.0, 54.2, 53.3), image=(20000, 10000))
+    assert viewport.describe(g, 0).startswith("zoom 8.0x · 54.17-54.23% x")

@@ -214,3 +214,32 @@ async def test_an_image_without_markers_says_how_to_place_one(server: Harness, m
         await ready(app, pilot)
         markers = app.query_one(MarkerList)
         assert markers.option_count == 1 and "press a to place one" in str(markers.get_option_at_index(0).prompt)
+
+
+@pytest.mark.parametrize("keys", [("question_mark",), ("ctrl+p",), ("a",)])
+async def test_a_dialog_over_the_pixels_leaves_them_alone(server: Harness, make_app, sample, keys) -> None:
+    """At 80x24 help covers the whole picture: Sixel used to crash on a picture with nothing left to draw."""
+    app = make_app(server, await server.token("u_ana", "Ana"), sample,
+                   terminal=Terminal("sixel", (10, 20), None, "sixel: in a test"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*keys)
+        await pilot.pause()
+        view = image_view(app)
+        view.place()
+        assert app.pixel_pane._wanted is None or app.pixel_pane._wanted.covered, "the dialog is over the picture"
+        app.pixel_pane.pending()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.return_code is None
+
+
+async def test_a_smaller_terminal_keeps_the_cursor_in_view(server: Harness, make_app, sample) -> None:
+    app = make_app(server, await server.token("u_ana", "Ana"), sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("1", *["l"] * 40, *["j"] * 15)
+        await pilot.resize_terminal(60, 16)
+        await pilot.pause()
+        view = image_view(app)
+        assert view.geometry.contains(*view.cursor)

@@ -189,7 +189,7 @@ class PixelPane:
             self._encoded = (wanted.covered, self._encode_cells(wanted))
         elif wanted == self._shown and not self._overwritten:
             return ""
-        return _at(wanted.area, self._encoded[1])
+        return _at(wanted.area, self._encoded[1]) if self._encoded[1] else ""
 
     def _encode_cells(self, wanted: Placement) -> str:
         assert self._picture is not None

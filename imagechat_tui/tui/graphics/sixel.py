@@ -36,6 +36,8 @@ def encode(image: Image.Image, holes: Iterable[tuple[int, int, int, int]] = ()) 
         pixels = pixels.astype(np.uint16)
         for left, top, right, bottom in holes:
             pixels[top:bottom, left:right] = PAD
+        if (pixels == PAD).all():  # covered whole (a dialog over the picture): nothing to draw
+            return b""
     width, height = image.size
     rows, colours, bands = _colour_rows(pixels)
     body = _tokens(rows, colours, bands, width)

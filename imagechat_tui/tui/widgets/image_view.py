@@ -182,6 +182,9 @@ class ImageView(Widget, can_focus=True):
         self.post_message(self.ViewChanged())
 
     def on_resize(self) -> None:
+        geometry = self.geometry
+        if geometry is not None:  # a smaller pane must not leave the cursor where nobody sees it
+            self.cursor = viewport.nearest_in_view(geometry, *self.cursor)
         self._changed()
 
     # Rendering
@@ -238,8 +241,8 @@ class ImageView(Widget, can_focus=True):
         content = self.content_region
         region = Region(content.x + geometry.left, content.y + geometry.top, geometry.cols, geometry.rows)
         covered = [toast.region for toast in active.query("Toast")]
-        if active is not self.screen:
-            covered += [child.region for child in active.children]
+        if active is not self.screen:  # every widget of the dialog (a palette's own child has no region)
+            covered += [widget.region for widget in active.query("*") if widget.region]
         pane.show(region, self._pixel_picture(geometry), covered)
 
     def _pixel_picture(self, geometry: Geometry) -> Image.Image:

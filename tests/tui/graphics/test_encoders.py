@@ -63,3 +63,9 @@ def test_sixel_leaves_holes_untouched() -> None:
     drawn = np.asarray(decoders.sixel(sixel.encode(image, holes=[(10, 6, 20, 18)])))
     assert (drawn[6:18, 10:20] == 0).all(), "the decoder leaves unset pixels black"
     assert (drawn[:6] == (0, 0, 255)).all() and (drawn[:, :10] == (0, 0, 255)).all()
+
+
+def test_sixel_covered_whole_draws_nothing() -> None:
+    image = Image.new("RGB", (30, 24), (0, 0, 255))
+    assert sixel.encode(image, holes=[(0, 0, 30, 24)]) == b""
+    assert sixel.encode(image, holes=[(0, 0, 30, 12), (0, 12, 30, 24)]) == b""
