@@ -201,3 +201,15 @@ def test_zooming_in_never_zooms_out_even_when_fit_is_past_the_closest_zoom() -> 
 def test_a_close_view_of_a_large_image_gives_tenths_of_a_percent() -> None:
     g = geometry(viewport.centred(8.0, 54.2, 53.3), image=(20000, 10000))
     assert viewport.describe(g, 0).startswith("zoom 8.0x · 54.17-54.23% x")
+
+
+def test_zooming_from_a_letterboxed_fit_keeps_the_point_under_the_pointer() -> None:
+    g = geometry()  # 16:9 in a taller pane: letterboxed above and below
+    assert g.top > 0
+    spot = g.point_of(g.cols // 4, g.rows // 4)
+    screen = (g.left + g.cols // 4, g.top + g.rows // 4)
+    zoomed = geometry(viewport.zoom(View(), g, 3, spot))  # far enough to fill the pane
+    assert zoomed.top == 0 and zoomed.left == 0
+    cell = zoomed.cell_of(*spot)
+    assert cell is not None
+    assert abs(zoomed.left + cell[0] - screen[0]) <= 1 and abs(zoomed.top + cell[1] - screen[1]) <= 1
