@@ -75,6 +75,7 @@ async def test_a_server_that_cannot_start_says_why_in_the_viewer(tmp_path: Path,
 
         app.engine.before_connect = start_once
         async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: app.query(OfflineBanner), 10, "the main screen")  # composed after start-up
             banner = app.query_one(OfflineBanner)
             await wait_for(lambda: "did not start" in str(banner.render()), 20, "the reason in the banner")
             await pilot.pause()

@@ -97,6 +97,7 @@ async def test_a_silent_server_shows_the_seconds_waited_and_an_animation_says_so
     with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
         app = make_app(server, token, f"http://127.0.0.1:{silent.getsockname()[1]}/shot.png")
         async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: app.query("#progress-text"), 10, "the main screen")  # composed after start-up
             text = app.query_one("#progress-text")
             await wait_for(lambda: "s waiting for the server" in str(text.render()), 5, "the seconds waited")
             await pilot.press("q")
