@@ -33,6 +33,14 @@ class Cursor:
     focused: bool
 
 
+def free_cursor(placement: Placement, cursor: Cursor) -> tuple[int, int] | None:
+    """Where the cursor is drawn: its cell, unless a badge is there (the badge then takes the
+    cursor's colours instead of being hidden)."""
+    if cursor.cell is None or placement.at(*cursor.cell) is not None:
+        return None
+    return cursor.cell
+
+
 def halfblock_rows(picture: Image.Image) -> list[Row]:
     """One row of segments per two pixel rows of `picture` (RGB, an even number of rows)."""
     data, width = picture.tobytes(), picture.width
@@ -73,8 +81,8 @@ def halfblock_overlays(picture: Image.Image, placement: Placement, cursor: Curso
         chosen = _badge_colours(placed, under, cursor)
         style = Style(color=Color.from_rgb(*chosen.text), bgcolor=Color.from_rgb(*chosen.fill), bold=True)
         layers.setdefault(placed.row, []).append((placed.col, placed.text, style))
-    if cursor.cell is not None and placement.at(*cursor.cell) is None:
-        col, row = cursor.cell
+    if (cell := free_cursor(placement, cursor)) is not None:
+        col, row = cell
         layers.setdefault(row, []).append((col, CURSOR_GLYPH, CURSOR if cursor.focused else CURSOR_BLURRED))
     return layers
 
@@ -109,8 +117,8 @@ def draw_pixels(picture: Image.Image, placement: Placement, cursor: Cursor, cell
         chosen = _badge_colours(placed, under, cursor)
         draw.rounded_rectangle(box, radius=(box[3] - box[1]) / 3, fill=chosen.fill, outline=chosen.text, width=2)
         draw.text(centre, placed.text, fill=chosen.text, font=font, anchor="mm")
-    if cursor.cell is not None and placement.at(*cursor.cell) is None:
-        col, row = cursor.cell
+    if (cell := free_cursor(placement, cursor)) is not None:
+        col, row = cell
         x, y = col * cell_w + cell_w // 2, row * cell_h + cell_h // 2
         arm = max(7, min(cell_w, cell_h))
         colour = (255, 40, 40) if cursor.focused else (160, 40, 40)

@@ -57,16 +57,23 @@ class Geometry:
     def cell_of(self, x: float, y: float) -> tuple[int, int] | None:
         """The picture cell (col, row) showing the point at (x, y) percent, or None if out of view."""
         width, height = self.image_size
-        left, top, right, bottom = self.box
+        right, bottom = self.box[2:]
+        fx, fy = self.cell_position(x, y)
         # The epsilon absorbs floating-point drift of the box (a left edge at 4e-16, not 0).
-        col = math.floor((x / 100 * width - left) / (right - left) * self.cols + EDGE)
-        row = math.floor((y / 100 * height - top) / (bottom - top) * self.rows + EDGE)
+        col, row = math.floor(fx + EDGE), math.floor(fy + EDGE)
         # A point on the image's far edge (100 %) belongs to the last cell.
         if col == self.cols and math.isclose(right, width):
             col -= 1
         if row == self.rows and math.isclose(bottom, height):
             row -= 1
         return (col, row) if 0 <= col < self.cols and 0 <= row < self.rows else None
+
+    def cell_position(self, x: float, y: float) -> tuple[float, float]:
+        """Where (x, y) percent falls, in (fractional) picture cells from the picture's corner."""
+        width, height = self.image_size
+        left, top, right, bottom = self.box
+        return ((x / 100 * width - left) / (right - left) * self.cols,
+                (y / 100 * height - top) / (bottom - top) * self.rows)
 
     def point_of(self, col: float, row: float) -> tuple[float, float]:
         """The (x, y) percent at the centre of picture cell (col, row); cells past the picture's
@@ -193,10 +200,7 @@ def nearest_in_view(geometry: Geometry, x: float, y: float) -> tuple[float, floa
     """(x, y) percent if in view, else the centre of the picture cell nearest to it."""
     if geometry.contains(x, y):
         return x, y
-    width, height = geometry.image_size
-    left, top, right, bottom = geometry.box
-    col = (x / 100 * width - left) / (right - left) * geometry.cols
-    row = (y / 100 * height - top) / (bottom - top) * geometry.rows
+    col, row = geometry.cell_position(x, y)
     return geometry.point_of(_clamp(int(col), 0, geometry.cols - 1), _clamp(int(row), 0, geometry.rows - 1))
 
 
@@ -211,16 +215,11 @@ def describe(geometry: Geometry, outside: int, compact: bool = False) -> str:
     precision = ".0f" if span >= 2 else ".1f" if span >= 0.2 else ".2f"
     if compact:  # narrow terminals: a decimal fewer
         precision = ".0f" if span >= 0.2 else ".1f"
-    return _describe(geometry.scale, (left, top, right, bottom), outside, compact, precision)
-
-
-def _describe(scale: float, box: tuple[float, float, float, float], outside: int, compact: bool,
-              precision: str) -> str:
-    left, top, right, bottom = (format(value, precision) for value in box)
+    left_text, top_text, right_text, bottom_text = (format(value, precision) for value in (left, top, right, bottom))
     if compact:
-        text = f"{scale:.1f}x {left}-{right}%x {top}-{bottom}%y"
+        text = f"{geometry.scale:.1f}x {left_text}-{right_text}%x {top_text}-{bottom_text}%y"
         return f"{text} +{outside}" if outside else text
-    text = f"zoom {scale:.1f}x · {left}-{right}% x · {top}-{bottom}% y"
+    text = f"zoom {geometry.scale:.1f}x · {left_text}-{right_text}% x · {top_text}-{bottom_text}% y"
     return f"{text} · {outside} outside" if outside else text
 
 

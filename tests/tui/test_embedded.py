@@ -12,8 +12,9 @@ from imagechat_tui.tui import embedded
 from imagechat_tui.tui.widgets.status import OfflineBanner
 
 from ..conftest import wait_for
+from ..redis_server import free_port
 from .test_flows import SIZE
-from .test_setup import free_port, stop
+from .test_setup import stop
 
 
 def test_a_second_user_gets_a_server_of_their_own(tmp_path: Path) -> None:

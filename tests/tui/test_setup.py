@@ -15,6 +15,7 @@ from imagechat_tui.tui.screens.help import HelpScreen
 from imagechat_tui.tui.settings import SettingsError, resolve
 
 from ..conftest import Harness, wait_for
+from ..redis_server import free_port
 from .test_flows import SIZE, place, ready
 
 
@@ -83,14 +84,6 @@ def test_the_embedded_server_is_started_once_and_shared(tmp_path: Path) -> None:
     me = httpx.get(local.url + "/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
     assert me["tenant"]["name"] == "local"
     stop(local)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def stop(local: embedded.LocalServer) -> None:

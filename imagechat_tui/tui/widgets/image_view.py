@@ -58,7 +58,7 @@ class ImageView(Widget, can_focus=True):
         self._pixels: tuple[object, Image.Image] | None = None
         self._rows: tuple[object, list[Row]] | None = None
         self._picture: tuple[object, Image.Image] | None = None
-        self._placement: tuple[object, Placement] | None = None
+        self._placement: tuple[Geometry, Placement] | None = None
         self._overlays: tuple[object, Overlays] | None = None
         self._drag: tuple[int, int] | None = None
         self._dragged = False
@@ -70,9 +70,14 @@ class ImageView(Widget, can_focus=True):
     def prepare(self, pyramid: Pyramid) -> None:
         """Cut the fit view of a new image before it is shown (thread-safe while the pyramid is not
         shown yet: building its reduced levels is the slow part of a first frame)."""
-        geometry = viewport.layout(View(), (pyramid.width, pyramid.height), self.size, self.cell_pixels)
+        geometry = self._layout(View(), pyramid)
         if geometry is not None:
             pyramid.region(geometry.box, self._picture_size(geometry))
+
+    def _layout(self, view: View, pyramid: Pyramid | None) -> Geometry | None:
+        if pyramid is None:
+            return None
+        return viewport.layout(view, (pyramid.width, pyramid.height), self.size, self.cell_pixels)
 
     def _picture_size(self, geometry: Geometry) -> tuple[int, int]:
         """The picture's size in screen pixels: a cell is `cell_pixels` of them."""
@@ -88,7 +93,7 @@ class ImageView(Widget, can_focus=True):
         if badges == self._badges and selected == self._selected:
             return
         shown = self.placement.badges
-        self._badges, self._selected = badges, selected
+        self._badges, self._selected, self._placement = badges, selected, None
         if self.placement.badges != shown:  # a change out of view redraws nothing (and sends no pixels)
             self.refresh()
         else:
@@ -96,18 +101,16 @@ class ImageView(Widget, can_focus=True):
 
     @property
     def geometry(self) -> Geometry | None:
-        if self._pyramid is None:
-            return None
-        return viewport.layout(self.view, (self._pyramid.width, self._pyramid.height), self.size, self.cell_pixels)
+        return self._layout(self.view, self._pyramid)
 
     @property
     def placement(self) -> Placement:
+        """Where the badges go in the current geometry (worked out again when it or the badges change)."""
         geometry = self.geometry
         if geometry is None:
             return Placement((), len(self._badges))
-        key = (geometry, tuple(self._badges), self._selected)
-        if self._placement is None or self._placement[0] != key:
-            self._placement = (key, place(self._badges, geometry, self._selected))
+        if self._placement is None or self._placement[0] != geometry:
+            self._placement = (geometry, place(self._badges, geometry, self._selected))
         return self._placement[1]
 
     def describe(self, compact: bool = False) -> str:
@@ -169,8 +172,7 @@ class ImageView(Widget, can_focus=True):
             self._set_view(viewport.reveal(self.view, geometry, x, y, centre=True))
 
     def _set_view(self, view: View) -> None:
-        geometry = viewport.layout(view, (self._pyramid.width, self._pyramid.height), self.size,
-                                   self.cell_pixels) if self._pyramid is not None else None
+        geometry = self._layout(view, self._pyramid)
         if geometry is None:
             return
         self.view = viewport.settled(view, geometry)
