@@ -23,8 +23,11 @@ TOKEN_HELP = ("Ask the server's admin for a new token (imagechat-server token cr
 """What to do about a refused token, unless the app knows better (the local server's own token)."""
 
 
-def marker_counts(link: Link, loaded: bool, open_count: int, total: int) -> str:
-    """The markers in words; never `0 markers` for an image whose markers were never fetched."""
+def marker_counts(link: Link, loaded: bool, open_count: int, total: int, short: bool = False) -> str:
+    """The markers in words; never `0 markers` for an image whose markers were never fetched.
+    `short`, for a narrow terminal: the bare counts."""
+    if short:
+        return f"{open_count} open / {total}" if loaded else "not synced yet"
     if not loaded:
         return "not synced yet" if link.state is LinkState.ONLINE else "not synced yet: markers unknown"
     counts = f"{open_count} open / {total} markers"
@@ -59,7 +62,7 @@ class StatusBar(Static):
         who, name = _fit(visible(user), 16), visible(image)
         width = (self.size.width or 80) - 1
         counts = marker_counts(link, loaded, open_count, total)
-        short_counts = f"{open_count} open / {total}" if loaded else "not synced yet"
+        short_counts = marker_counts(link, loaded, open_count, total, short=True)
         # From the fullest to the barest; the first that leaves the name a few characters wins.
         for counts_text, view_text in ((counts, view), (counts, compact_view), (short_counts, compact_view),
                                        (short_counts, "")):
