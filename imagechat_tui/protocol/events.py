@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from .models import Comment, ImageKey, Marker, MarkerPosition, Model, Request
+from .models import Comment, ImageKey, ImageSummary, Marker, MarkerPosition, Model, Request
 
 Change = Literal["comment-added", "comment-edited", "comment-deleted", "status", "moved"]
 
@@ -119,7 +119,30 @@ class ErrorFrame(Model):
     message: str
 
 
-ServerFrame = Subscribed | Batch | ErrorFrame | NewImageChat | ImageChatUpdated | DeletedImageChat | DeletedImage
+# The inbox feed: a tenant-wide stream of inbox rows, for viewers showing the inbox. It is not
+# sequenced: a viewer that (re)subscribes reloads the first page of `GET /images`.
+
+
+class InboxSubscribed(Model):
+    type: Literal["inbox-subscribed"] = "inbox-subscribed"
+
+
+class InboxRow(Model):
+    """An image's inbox row changed (a marker or comment anywhere in the tenant), or appeared."""
+
+    type: Literal["inbox-row"] = "inbox-row"
+    row: ImageSummary
+
+
+class InboxRemoved(Model):
+    """An image left the inbox: deleted by an admin, or its last marker deleted."""
+
+    type: Literal["inbox-removed"] = "inbox-removed"
+    key: str
+
+
+ServerFrame = (Subscribed | Batch | ErrorFrame | NewImageChat | ImageChatUpdated | DeletedImageChat | DeletedImage
+               | InboxSubscribed | InboxRow | InboxRemoved)
 _server_frame_adapter: TypeAdapter[ServerFrame] = TypeAdapter(
     Annotated[ServerFrame, Field(discriminator="type")]
 )
@@ -161,7 +184,15 @@ class UnsubscribeFrame(ImageFrame):
     type: Literal["unsubscribe"] = "unsubscribe"
 
 
-ClientFrame = AuthFrame | SubscribeFrame | UnsubscribeFrame
+class SubscribeInboxFrame(Request):
+    type: Literal["subscribe-inbox"] = "subscribe-inbox"
+
+
+class UnsubscribeInboxFrame(Request):
+    type: Literal["unsubscribe-inbox"] = "unsubscribe-inbox"
+
+
+ClientFrame = AuthFrame | SubscribeFrame | UnsubscribeFrame | SubscribeInboxFrame | UnsubscribeInboxFrame
 _client_frame_adapter: TypeAdapter[ClientFrame] = TypeAdapter(
     Annotated[ClientFrame, Field(discriminator="type")]
 )

@@ -102,6 +102,9 @@ class Comment(Model):
 class Marker(Model):
     id: str
     image: str
+    number: int | None = None
+    """Given by the server at creation, per image, counting up from 1 and never reused; None only
+    for a marker the client placed and the server has not acknowledged yet."""
     x: float
     y: float
     status: Status = "open"
@@ -182,6 +185,41 @@ class ImageInfo(Model):
     source: str | None
     uploaded_by: UserRef
     uploaded_at: str
+
+
+InboxFilter = Literal["open", "all", "mine"]
+"""`open`: images with an open marker; `all`: with any marker; `mine`: with a marker the caller
+created or commented on."""
+
+
+class LastComment(Model):
+    """The newest comment on an image, for its inbox row."""
+
+    user: UserRef
+    excerpt: str
+    """The comment's first characters (at most 120), as written: the viewer sanitises it."""
+    created_at: str
+    marker_number: int
+
+
+class ImageSummary(Model):
+    """A row of the inbox: `GET /api/v1/images` and the inbox feed's `inbox-row` frames."""
+
+    key: str
+    name: str | None
+    """The source URL (without query or fragment) or the file name given at upload; None if unknown."""
+    stored: bool
+    """Whether the server holds the image's bytes (its content and thumbnail can be fetched)."""
+    open_count: int
+    resolved_count: int
+    last_activity_at: str
+    last_comment: LastComment | None = None
+
+
+class ImagesPage(Model):
+    images: list[ImageSummary]
+    next_cursor: str | None
+    """Pass as `cursor` for the next page (keyset, by last activity then key); None on the last page."""
 
 
 class Usage(Model):
