@@ -14,13 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from imagechat_tui.protocol.limits import EXCERPT_LENGTH
 from imagechat_tui.server.config import sqlite_url
 from imagechat_tui.server.database import Database
 from imagechat_tui.server.live_core import Frame, LiveCore
-from imagechat_tui.server.schema import images
+from imagechat_tui.server.schema import images, markers
 from imagechat_tui.server.store import inbox_topic, key_hash
 
 from .cluster import start_cluster
@@ -169,6 +169,20 @@ async def test_search_finds_comment_words_across_the_tenant_and_follows_edits_an
         await ana.delete(f"/chats/{first['id']}", params={"broadcastId": bid()})
         assert await keys(ana, q="safari", filter="all") == []
         assert await keys(ana, q="login") == []
+
+
+async def test_search_follows_a_marker_moved_to_another_image(both: Harness) -> None:
+    """However a conversation is moved between images (adoption), its words go with it."""
+    async with client(both, await both.token()) as ana:
+        marker = await chat(ana, content_key(1), "words that move")
+        await chat(ana, content_key(2), "staying here")
+
+        def move(conn: Any) -> None:
+            target = conn.execute(select(images.c.id).where(images.c.key == content_key(2))).scalar_one()
+            conn.execute(update(markers).where(markers.c.id == marker["id"]).values(image_id=target, number=2))
+
+        await both.app.db.run(move)
+        assert await keys(ana, q="move", filter="all") == [content_key(2)]
 
 
 async def test_hostile_search_text_is_only_words(both: Harness) -> None:
