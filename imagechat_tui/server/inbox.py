@@ -78,7 +78,7 @@ def images_page(conn: Connection, search: Search, q: InboxQuery) -> ImagesPage:
             images.c.open_count > 0 if q.filter == "open" else images.c.open_count + images.c.resolved_count > 0,
         )
     if q.terms is not None:
-        keys = keys.where(image_id.in_(search.image_ids(q.terms)))
+        keys = keys.where(search.matching(conn, q.terms, image_id))
     if q.cursor is not None:
         # The first condition bounds the index range; the second drops the ties already given.
         keys = keys.where(at <= q.cursor.at, or_(at < q.cursor.at, and_(at == q.cursor.at,

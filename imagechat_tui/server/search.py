@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
-from sqlalchemy import Connection, Select, bindparam, column, select, table, text
+from sqlalchemy import ColumnElement, Connection, bindparam, column, exists, func, select, table, text
 
 from .schema import comments, markers
 
+COMMON = 20_000
+"""Matching comments from which SQLite looks image by image rather than gather them all (measured
+with bench/inbox.py: gathering costs ~15 µs a match, a look at one image up to ~400 µs)."""
 MAX_TERMS = 16
 """Words of a query looked up; the rest are ignored (each one costs an index lookup)."""
 _WORD = re.compile(r"\w+")
@@ -31,8 +34,9 @@ class Search(Protocol):
     def install(self, conn: Connection) -> None:
         """Create the index and what keeps it, and index the comments already there."""
 
-    def image_ids(self, terms: list[str]) -> Select[tuple[int]]:
-        """The ids of images with a comment holding every one of `terms` (given non-empty)."""
+    def matching(self, conn: Connection, terms: list[str], image_id: ColumnElement[int]) -> ColumnElement[bool]:
+        """A condition on `image_id`: the image has a comment holding every one of `terms` (given
+        non-empty). `conn` may be asked how common the words are, to choose how to look."""
 
 
 class SqliteSearch:
@@ -60,16 +64,26 @@ class SqliteSearch:
         for statement in _SQLITE_TRIGGERS:
             conn.exec_driver_sql(statement)
 
-    def image_ids(self, terms: list[str]) -> Select[tuple[int]]:
+    def matching(self, conn: Connection, terms: list[str], image_id: ColumnElement[int]) -> ColumnElement[bool]:
+        """Usually the set of matching images, made once: it costs a lookup per matching comment.
+        For words in very many comments (like "the") that is too many, and nearly every image has
+        one: each image, in the inbox's order, is then asked whether one of its comments matches,
+        until a page is full (FTS5 answers a MATCH with a rowid in one seek)."""
         # Each word a string (quotes doubled, though \w+ has none): FTS5 reads no operator in it.
         match = " ".join('"' + term.replace('"', '""') + '"' for term in terms)
-        docs = select(self._text.c.rowid).where(text("comment_text MATCH :b_match").bindparams(b_match=match))
-        return select(self._docs.c.image_id).where(self._docs.c.doc.in_(docs))
+        matched = text("comment_text MATCH :b_match").bindparams(b_match=match)
+        docs = select(self._text.c.rowid).where(matched)
+        common = conn.execute(select(func.count()).select_from(docs.limit(COMMON).subquery())).scalar_one()
+        if common < COMMON:
+            return image_id.in_(select(self._docs.c.image_id).where(self._docs.c.doc.in_(docs)))
+        doc_matches = docs.where(self._text.c.rowid == self._docs.c.doc)
+        return exists(select(self._docs.c.doc).where(self._docs.c.image_id == image_id, exists(doc_matches)))
 
 
 _SQLITE_DDL = (
     "CREATE TABLE comment_docs (doc INTEGER PRIMARY KEY, comment_id VARCHAR(40) NOT NULL UNIQUE, "
     "image_id INTEGER NOT NULL)",
+    "CREATE INDEX comment_docs_image ON comment_docs (image_id)",
     "CREATE VIRTUAL TABLE comment_text USING fts5(text, content='')",
 )
 _SQLITE_TRIGGERS = (
@@ -106,11 +120,12 @@ class PostgresSearch:
         )
         conn.exec_driver_sql("CREATE INDEX comments_search ON comments USING gin (search)")
 
-    def image_ids(self, terms: list[str]) -> Select[tuple[int]]:
+    def matching(self, conn: Connection, terms: list[str], image_id: ColumnElement[int]) -> ColumnElement[bool]:
         matches = text("comments.search @@ plainto_tsquery('simple'::regconfig, :b_words)").bindparams(
             bindparam("b_words", " ".join(terms))
         )
-        return select(markers.c.image_id).join(comments, comments.c.marker_id == markers.c.id).where(matches)
+        return image_id.in_(
+            select(markers.c.image_id).join(comments, comments.c.marker_id == markers.c.id).where(matches))
 
 
 def search_for(dialect: str) -> Search:
