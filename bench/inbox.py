@@ -55,7 +55,7 @@ def words(rng: random.Random, count: int) -> str:
 
 
 def fill(conn: Connection, tenant_id: str, n_images: int, per_image: int, per_marker: int) -> None:
-    """Bulk-insert the images, markers and comments of one tenant, then their summaries."""
+    """Bulk-insert the images, markers and comments of one tenant (their summaries come after)."""
     rng = random.Random(8)
     start = datetime.now(UTC) - timedelta(days=60)
     image_rows, marker_rows, comment_rows = [], [], []
@@ -91,6 +91,12 @@ def fill(conn: Connection, tenant_id: str, n_images: int, per_image: int, per_ma
     if marker_rows:
         conn.execute(markers.insert(), marker_rows)
         conn.execute(comments.insert(), comment_rows)
+
+
+def summarise(conn: Connection) -> None:
+    """The summaries, as the migration to schema 4 fills them, on tables with planner statistics
+    (a database being migrated has them; freshly loaded tables have none until ANALYZE)."""
+    conn.exec_driver_sql("ANALYZE")
     fill_summaries(conn)
     conn.exec_driver_sql("ANALYZE")
 
@@ -129,6 +135,7 @@ async def run(database_url: str, args: argparse.Namespace) -> None:
         if known is None:
             started = time.perf_counter()
             await app.db.run(lambda conn: fill(conn, tenant_id, args.images, args.markers, args.comments))
+            await app.db.run(summarise)
             print(f"{database_url.split(':')[0]}: filled {args.images} images, {args.images * args.markers} "
                   f"markers, {args.images * args.markers * args.comments} comments in "
                   f"{time.perf_counter() - started:.1f} s")
