@@ -22,7 +22,7 @@ from ..protocol.models import ImagesPage, InboxFilter
 from .domain_errors import BadCursor
 from .schema import images, participants
 from .search import Search
-from .summary import summary_of, summary_select
+from .summary import SUMMARY_COLUMNS, summary_of, summary_select
 
 MAX_CURSOR_LENGTH = 200
 
@@ -65,15 +65,17 @@ class InboxQuery:
 def images_page(conn: Connection, search: Search, q: InboxQuery) -> ImagesPage:
     if q.terms is not None and not q.terms:
         return ImagesPage(images=[], next_cursor=None)
-    # The page's rows are found first, on one index alone, and only they are then joined to their
-    # files and last comments: a planner given the whole join may scan every image instead.
+    # The page's rows are found first, walking one index alone, with the image columns its rows
+    # need; only those rows are joined to their files and last comments (a planner given the
+    # whole join at once may scan every image).
     if q.filter == "mine":
         at, image_id = participants.c.last_activity_at, participants.c.image_id
-        keys = select(image_id.label("image_id"), at.label("at")).where(
-            participants.c.tenant_id == q.tenant_id, participants.c.user_id == q.user_id)
+        keys = (select(*SUMMARY_COLUMNS, at.label("at")).join(participants, participants.c.image_id == images.c.id)
+                .where(participants.c.tenant_id == q.tenant_id, participants.c.user_id == q.user_id,
+                       images.c.tenant_id == q.tenant_id))
     else:
         at, image_id = images.c.last_activity_at, images.c.id
-        keys = select(image_id.label("image_id"), at.label("at")).where(
+        keys = select(*SUMMARY_COLUMNS, at.label("at")).where(
             images.c.tenant_id == q.tenant_id, images.c.last_activity_at.is_not(None),
             images.c.open_count > 0 if q.filter == "open" else images.c.open_count + images.c.resolved_count > 0,
         )
@@ -84,8 +86,7 @@ def images_page(conn: Connection, search: Search, q: InboxQuery) -> ImagesPage:
         keys = keys.where(at <= q.cursor.at, or_(at < q.cursor.at, and_(at == q.cursor.at,
                                                                        image_id < q.cursor.image_id)))
     page = keys.order_by(at.desc(), image_id.desc()).limit(q.limit + 1).subquery("page")
-    query = (summary_select().join(page, page.c.image_id == images.c.id)
-             .where(images.c.tenant_id == q.tenant_id).order_by(page.c.at.desc(), page.c.image_id.desc()))
+    query = summary_select(page).order_by(page.c.at.desc(), page.c.id.desc())
     rows: list[Any] = conn.execute(query).all()
     more = len(rows) > q.limit
     rows = rows[:q.limit]

@@ -103,22 +103,28 @@ class SummaryStatements:
         ).on_conflict_do_nothing(index_elements=["image_id", "user_id"])
         self.forget_participants = participants.delete().where(participants.c.image_id == image)
         self.find_participants = _participants_insert(markers.c.image_id == image)
-        self.row = summary_select().where(images.c.id == image)
+        self.row = summary_select(images).where(images.c.id == image)
 
 
-def summary_select() -> Any:
-    """An image's inbox row as stored: the listing's and the feed's one query shape."""
+SUMMARY_COLUMNS = (images.c.id, images.c.tenant_id, images.c.key, images.c.open_count, images.c.resolved_count,
+                   images.c.last_activity_at, images.c.last_comment_id)
+"""What `summary_select` reads of an image row."""
+
+
+def summary_select(source: Any) -> Any:
+    """Inbox rows as stored: the listing's and the feed's one query shape, over `images` or over
+    a subquery of SUMMARY_COLUMNS (a page already chosen, so that `images` is not joined again)."""
     return (
         select(
-            images.c.id, images.c.key, images.c.open_count, images.c.resolved_count, images.c.last_activity_at,
+            source.c.id, source.c.key, source.c.open_count, source.c.resolved_count, source.c.last_activity_at,
             image_files.c.source, image_files.c.key.label("file_key"),
             comments.c.user_id.label("c_user_id"), comments.c.user_name.label("c_user_name"),
             func.substr(comments.c.text, 1, EXCERPT_LENGTH).label("c_excerpt"),
             comments.c.created_at.label("c_created_at"), markers.c.number.label("c_marker_number"),
         )
-        .select_from(images)
-        .outerjoin(image_files, and_(image_files.c.tenant_id == images.c.tenant_id, image_files.c.key == images.c.key))
-        .outerjoin(comments, comments.c.id == images.c.last_comment_id)
+        .select_from(source)
+        .outerjoin(image_files, and_(image_files.c.tenant_id == source.c.tenant_id, image_files.c.key == source.c.key))
+        .outerjoin(comments, comments.c.id == source.c.last_comment_id)
         .outerjoin(markers, markers.c.id == comments.c.marker_id)
     )
 
