@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import threading
 import uuid
@@ -29,7 +30,14 @@ REQUIRE_SERVICES = os.environ.get("IMAGECHAT_REQUIRE_SERVICES") == "1"
 """Set by .ci/run: a test that needs PostgreSQL or Redis fails instead of skipping."""
 POSTGRES_URL = os.environ.get("IMAGECHAT_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
-IMAGE = "https://shots.example.com/4711.png"
+def key_of(data: bytes) -> str:
+    """The content key (`sha256:<hex>`) of some bytes: the only kind new markers are placed on."""
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"
+
+
+IMAGE = key_of(b"screenshot 4711")
+LEGACY_IMAGE = "https://shots.example.com/4711.png"
+"""A URL key of the previous version: readable, and adoptable, but no new marker goes on it."""
 
 
 def bid() -> str:

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..protocol.imagekey import file_image_key, normalize_image_key
+from ..protocol.imagekey import file_image_key, legacy_url_key
 
 MAX_BYTES = 25 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -62,7 +62,7 @@ async def load(target: str, *, progress: Progress | None = None, verify: object 
     if not is_url(target):
         return await asyncio.to_thread(_open_file, _local_path(target))
     try:
-        key = normalize_image_key(target)
+        key = legacy_url_key(target)
     except ValueError as exc:
         raise LoadError(f"{target}: not a usable URL ({exc})") from None
     data = await download(target, progress=progress, verify=verify)
