@@ -4,12 +4,14 @@ once under the image's content key, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 
 import httpx
+import pytest
 import pytest_asyncio
 
-from imagechat_tui.protocol.imagekey import legacy_key_hash, legacy_url_key
+from imagechat_tui.protocol.imagekey import image_key, legacy_key_hash, legacy_source, legacy_url_key
 from imagechat_tui.protocol.models import AddComment, CreateChat
 from imagechat_tui.server.store import Principal
 
@@ -59,8 +61,7 @@ async def test_a_legacy_conversation_is_moved_once_with_its_comments_and_numbers
     assert (await subscribe(new_viewer, image=KEY))["seq"] == 0
     async with client(both, token) as http:
         assert (await put(http, PNG, name="4711.png")).status_code == 201
-        request = adopt(http)
-        answer = await request
+        answer = await adopt(http)
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"adopted": True, "seq": 2}
         for secret in ("s3cret", "abc123", "Signature", "shots.example.com"):  # only a hash was sent
@@ -145,3 +146,12 @@ async def test_bad_adoptions_are_refused_saying_why(server: Harness) -> None:
         assert unknown.json() == {"adopted": False, "seq": 0}
     async with client(server, None) as anonymous:
         assert (await adopt(anonymous)).status_code == 401
+
+
+def test_the_legacy_key_hash_is_the_digest_of_the_old_key_with_its_user_info_and_query() -> None:
+    assert LEGACY == "https://ana:s3cret@shots.example.com/4711.png?X-Amz-Signature=abc123"
+    assert legacy_key_hash(SIGNED) == hashlib.sha256(LEGACY.encode()).hexdigest()
+    assert legacy_source(LEGACY) == "https://shots.example.com/4711.png"
+    assert image_key(f" {SIGNED} ") == LEGACY  # still readable under it
+    with pytest.raises(ValueError, match="sha256"):
+        image_key("ftp://shots.example.com/4711.png")

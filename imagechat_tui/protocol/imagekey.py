@@ -96,6 +96,11 @@ def legacy_source(key: str) -> str:
     return image_source(urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", "")))
 
 
+def data_image_key(data: bytes) -> str:
+    """The content key of image bytes: the SHA-256 of exactly these bytes."""
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"
+
+
 def file_image_key(path: Path) -> str:
     """The key of a local file: the SHA-256 of its bytes, so equal files share conversations."""
     digest = hashlib.sha256()
