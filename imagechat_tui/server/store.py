@@ -29,7 +29,8 @@ from ..protocol.events import (
     NewImageChat,
     encode_event,
 )
-from ..protocol.imagekey import is_content_key, key_digest, legacy_source
+from ..protocol.imagekey import is_content_key, legacy_source
+from ..protocol.imagekey import key_digest as key_hash  # the digest every key is indexed by
 from ..protocol.limits import KEPT_EVENTS
 from ..protocol.models import (
     AddComment,
@@ -73,7 +74,7 @@ def token_hash(token: str) -> str:
 
 def topic_of(tenant_id: str, key: str) -> str:
     """The pub/sub topic of one image of one tenant."""
-    return f"{tenant_id}/{key_digest(key)}"
+    return f"{tenant_id}/{key_hash(key)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +302,7 @@ class Store:
         return await self.db.run(work, snapshot=True)
 
     def _image(self, conn: Connection, tenant_id: str, key: str) -> Row[Any] | None:
-        return conn.execute(self.q.image, {"b_tenant": tenant_id, "b_key_hash": key_digest(key)}).first()
+        return conn.execute(self.q.image, {"b_tenant": tenant_id, "b_key_hash": key_hash(key)}).first()
 
     def _markers(self, conn: Connection, image_id: int, key: str) -> list[Marker]:
         params = {"b_image": image_id}
@@ -449,7 +450,7 @@ class Store:
         return conn.execute(self.q.receipt, params).first()
 
     def _ensure_image(self, conn: Connection, tenant_id: str, key: str) -> int:
-        digest = key_digest(key)
+        digest = key_hash(key)
         conn.execute(self.q.new_image, {"tenant_id": tenant_id, "key_hash": digest, "key": key, "seq": 0,
                                         "last_number": 0})
         return int(conn.execute(self.q.image, {"b_tenant": tenant_id, "b_key_hash": digest}).one().id)
@@ -593,7 +594,7 @@ class Store:
             if conn.execute(moved).first() is None:
                 return self._not_adopted(conn, p.tenant_id, key)
             self._ensure_image(conn, p.tenant_id, key)
-            content = self._lock_image(conn, p.tenant_id, key_digest(key))
+            content = self._lock_image(conn, p.tenant_id, key_hash(key))
             assert content is not None
             if conn.execute(select(markers.c.id).where(markers.c.image_id == content.id)).first() is not None:
                 return Adoption(AdoptResult(adopted=False, seq=content.seq), [])
