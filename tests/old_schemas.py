@@ -26,11 +26,12 @@ def back_to_version_3(conn: Connection) -> None:
 
 
 def back_to_version_2(conn: Connection) -> None:
-    """Undo 2 → 3 (after 3 → 4): no marker numbers, no per-image counters."""
+    """Undo 2 → 3 (after 3 → 4): no marker numbers, no per-image counters, no upload names."""
     back_to_version_3(conn)
     markers_by_number.drop(conn)
     conn.execute(text("ALTER TABLE markers DROP COLUMN number"))
     conn.execute(text("ALTER TABLE images DROP COLUMN last_number"))
+    conn.execute(text("ALTER TABLE image_files DROP COLUMN name"))
     _record(conn, 2)
 
 

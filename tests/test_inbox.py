@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select, update
 
 from imagechat_tui.protocol.limits import EXCERPT_LENGTH
+from imagechat_tui.protocol.models import AddComment
 from imagechat_tui.server import search
 from imagechat_tui.server.config import sqlite_url
 from imagechat_tui.server.database import Database
@@ -28,6 +29,9 @@ from .cluster import start_cluster
 from .conftest import Harness, bid, stop_server, wait_for
 from .old_schemas import back_to_version_3
 from .scratch_postgres import scratch_database
+from .test_adopt import KEY as ADOPT_KEY
+from .test_adopt import LEGACY, adopt, legacy_marker
+from .test_adopt import principal as adopt_principal
 from .test_images import image_bytes, key_of, put
 from .test_live import open_ws, recv, subscribe
 from .test_rest import client
@@ -131,6 +135,34 @@ async def test_an_image_of_the_previous_version_is_named_by_its_url_without_secr
             update(images).where(images.c.key == content_key(1)).values(key=legacy, key_hash=key_hash(legacy))))
         [row] = (await listing(ana))["images"]
         assert row["name"] == "https://files.example.com/shot.png"
+
+
+async def test_an_uploaded_file_is_named_by_its_file_name(both: Harness) -> None:
+    async with client(both, await both.token()) as ana:
+        png = image_bytes(color="yellow")
+        assert (await put(ana, png, name="login bug.png")).status_code == 201
+        await chat(ana, key_of(png))
+        assert (await listing(ana))["images"][0]["name"] == "login bug.png"
+
+
+async def test_an_adopted_conversation_moves_its_inbox_row(both: Harness) -> None:
+    """The previous version's URL-keyed conversation leaves the inbox and reappears, counted, under
+    its content key, named by its URL without secrets; the feed says both."""
+    p = await adopt_principal(both)
+    old = await legacy_marker(both, p, "from the old viewer")
+    await both.app.store.add_comment(p, old, AddComment(text="an old reply", broadcast_id=bid()), bid())
+    token = await both.token("u_ana", "Ana")
+    watcher = await open_ws(both, token)
+    await subscribe_inbox(watcher)
+    async with client(both, token) as ana:
+        assert [row["name"] for row in (await listing(ana))["images"]] == ["https://shots.example.com/4711.png"]
+        assert (await adopt(ana)).json()["adopted"] is True
+        frames = [await next_row(watcher), await next_row(watcher)]
+        [row] = (await listing(ana))["images"]
+        assert {"type": "inbox-row", "row": row} in frames and {"type": "inbox-removed", "key": LEGACY} in frames
+        assert (row["key"], row["openCount"], row["lastComment"]["excerpt"]) == (ADOPT_KEY, 1, "an old reply")
+        assert await keys(ana, q="old reply") == [ADOPT_KEY] and await keys(ana, filter="mine") == [ADOPT_KEY]
+    await watcher.close()
 
 
 async def test_deleting_comments_recounts_the_last_comment_and_who_took_part(both: Harness) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..protocol.events import InboxRemoved, InboxRow
-from ..protocol.imagekey import public_source
+from ..protocol.imagekey import is_content_key, legacy_source
 from ..protocol.limits import EXCERPT_LENGTH
 from ..protocol.models import ImageSummary, LastComment, UserRef
 from .schema import comments, image_files, images, markers, participants
@@ -117,7 +117,9 @@ def summary_select(source: Any) -> Any:
     return (
         select(
             source.c.id, source.c.key, source.c.open_count, source.c.resolved_count, source.c.last_activity_at,
-            image_files.c.source, image_files.c.key.label("file_key"),
+            # The inbox name of a stored image: where it came from, else the uploaded file's name.
+            func.coalesce(image_files.c.source, image_files.c.name).label("source"),
+            image_files.c.key.label("file_key"),
             comments.c.user_id.label("c_user_id"), comments.c.user_name.label("c_user_name"),
             func.substr(comments.c.text, 1, EXCERPT_LENGTH).label("c_excerpt"),
             comments.c.created_at.label("c_created_at"), markers.c.number.label("c_marker_number"),
@@ -147,12 +149,10 @@ def summary_of(row: Row[Any]) -> ImageSummary:
 
 
 def _name(key: str, source: str | None) -> str | None:
-    """What the inbox calls an image: where it came from, as uploaded; an image of the previous
-    version, keyed by its URL, by that URL without credentials, query or fragment (never the key
-    itself, which may hold them)."""
-    if key.startswith("sha256:"):
-        return source
-    return public_source(key)
+    """What the inbox calls an image: where it came from or its file name, as uploaded; an image
+    of the previous version, keyed by its URL, by that URL without credentials, query or fragment
+    (never the key itself, which may hold them)."""
+    return source if is_content_key(key) else legacy_source(key)
 
 
 def feed_frame(row: Row[Any]) -> str:
