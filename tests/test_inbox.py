@@ -399,6 +399,30 @@ async def test_unsubscribe_and_disconnect_leave_the_inbox_topic(server: Harness)
     assert topic not in server.app.hub.linked
 
 
+async def test_after_a_lost_pub_sub_link_inbox_subscribers_are_told_to_reload(make_server, sqlite_database,
+                                                                                own_redis) -> None:
+    """Rows published while Redis was down never arrive: `inbox-subscribed` again makes the viewer
+    reload its first page, which has them."""
+    cluster = await start_cluster(make_server, sqlite_database, own_redis)
+    first, second = cluster.servers
+    token = await first.token("u_ana", "Ana")
+    watcher = await open_ws(second, token)
+    await subscribe_inbox(watcher)
+    own_redis.kill()
+    async with client(first, token) as ana:
+        await chat(ana, content_key(1), "while Redis is down")
+        own_redis.start()
+        assert (await recv(watcher, timeout=10))["type"] == "inbox-subscribed"
+        assert await keys(ana) == [content_key(1)]
+        await chat(ana, content_key(2), "after")
+        frame = await recv(watcher, timeout=5)
+        while frame["type"] == "inbox-row" and frame["row"]["key"] == content_key(1):  # resent, at most once
+            frame = await recv(watcher, timeout=5)
+        assert frame["type"] == "inbox-row" and frame["row"]["key"] == content_key(2)
+    await watcher.close()
+    await cluster.close()
+
+
 def test_inbox_frames_are_never_batched() -> None:
     """A `batch` holds an image's events only: queued inbox rows go out one by one."""
     core = LiveCore(0.0)
