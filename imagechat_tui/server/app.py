@@ -23,9 +23,18 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..protocol.events import Event, events_page
-from ..protocol.limits import CLOSE_UNAUTHENTICATED, MAX_FRAME_BYTES, MAX_IMAGE_BYTES
+from ..protocol.limits import (
+    CLOSE_UNAUTHENTICATED,
+    INBOX_PAGE_DEFAULT,
+    INBOX_PAGE_MAX,
+    MAX_FRAME_BYTES,
+    MAX_IMAGE_BYTES,
+    MAX_SEARCH_LENGTH,
+)
 from ..protocol.models import (
     AddComment,
+    AdoptImage,
+    AdoptResult,
     ChatsPage,
     CommentResult,
     ContentKey,
@@ -34,7 +43,10 @@ from ..protocol.models import (
     ErrorResponse,
     ImageInfo,
     ImageKey,
+    ImageName,
     ImageSource,
+    ImagesPage,
+    InboxFilter,
     MarkerResult,
     Me,
     MeUser,
@@ -52,6 +64,7 @@ from .database import Database
 from .domain_errors import DomainError, Forbidden, Invalid, NotFound
 from .errors import ApiError, from_domain, unauthorized
 from .imagefile import MEDIA_TYPES, check_digest, decode
+from .inbox import Cursor, InboxQuery
 from .intake import PRINCIPAL, BodyLimit, Intake, bearer_token
 from .live import Hub, LiveEndpoint, Receive, Scope, Send
 from .metrics import LinkMeter
@@ -59,6 +72,7 @@ from .pubsub import LocalPubSub, PubSub
 from .ratelimit import Limiter, RateLimiter
 from .readiness import unready
 from .schema import prepare
+from .search import search_terms
 from .store import CONVERSATION_CREATE_COUNT, Committed, Principal, Store
 from .usage import BANDWIDTH, MESSAGES, UsageMeter
 
@@ -142,15 +156,23 @@ class ImageChatServer:
             await self.db.dispose()
 
     async def publish(self, committed: Committed) -> Response:
-        """Answer a committed write, after handing its event to pub/sub (which sends it again if
-        its broker did not take it; a lost event is repaired by seq, never a reason to fail the
-        write)."""
+        """Answer a committed write, after handing its event to pub/sub."""
+        await self.broadcast(committed)
+        return Response(committed.body, status_code=committed.status, media_type="application/json")
+
+    async def broadcast(self, committed: Committed) -> None:
+        """Hand a committed event to pub/sub (which sends it again if its broker did not take it;
+        a lost event is repaired by seq, never a reason to fail the write)."""
         if committed.event is not None and committed.topic is not None:
             try:
                 await self.hub.pubsub.publish(committed.topic, committed.seq, committed.event)
             except Exception:
                 log.exception("could not publish seq %d of %s", committed.seq, committed.topic)
-        return Response(committed.body, status_code=committed.status, media_type="application/json")
+        if committed.inbox is not None and committed.inbox_topic is not None:
+            try:  # the inbox feed is not sequenced: a viewer that misses a row has it on its next reload
+                await self.hub.pubsub.publish(committed.inbox_topic, committed.seq, committed.inbox)
+            except Exception:
+                log.exception("could not publish the inbox row of seq %d of %s", committed.seq, committed.topic)
 
     async def _flush_usage(self) -> None:
         await self.store.add_usage(self.meter.take_deltas())
@@ -381,6 +403,8 @@ def build_api(server: ImageChatServer) -> FastAPI:
     async def put_image(request: Request, p: Writer, key: KeyParam,
                         source: Annotated[ImageSource | None, Query(description="where the image came from: "
                                           "an http(s) URL, kept without query string or fragment")] = None,
+                        name: Annotated[ImageName | None, Query(description="the file's base name (1 to 255 "
+                                        "characters, no path separators or control characters)")] = None,
                         ) -> Response:
         """Store image bytes under their SHA-256 (at most 25 MiB and 64 megapixels; PNG, JPEG, GIF,
         WebP or BMP). The same bytes again change nothing and answer 200."""
@@ -390,10 +414,37 @@ def build_api(server: ImageChatServer) -> FastAPI:
         if stored is None:
             async with server.decoding:
                 decoded = await asyncio.to_thread(decode, data)
-            created, stored = await store.put_image(p, key, data, decoded, source)
+            created, stored = await store.put_image(p, key, data, decoded, source, name)
         else:
             created = False
         return Response(stored.model_dump_json(), status_code=201 if created else 200, media_type="application/json")
+
+    @api.get("/api/v1/images", response_model=ImagesPage, tags=["images"])
+    async def list_images(
+        p: Caller,
+        filter: Annotated[InboxFilter, Query(description="open: with an open marker; all: with any marker; "
+                                             "mine: with a marker the caller created or commented on")] = "open",
+        q: Annotated[str | None, Query(max_length=MAX_SEARCH_LENGTH, description="words that a comment of the "
+                                       "image holds, all of them (punctuation only separates words)")] = None,
+        cursor: Annotated[str | None, Query(description="the nextCursor of the page before")] = None,
+        limit: Annotated[int, Query(ge=1, le=INBOX_PAGE_MAX)] = INBOX_PAGE_DEFAULT,
+    ) -> Response:
+        """The tenant's images with a conversation, most recent activity first, a page at a time."""
+        terms = search_terms(q) if q is not None and q.strip() else None
+        position = Cursor.decode(cursor) if cursor is not None else None
+        page = await store.images_page(InboxQuery(p.tenant_id, p.user_id, filter, terms, position, limit))
+        # Serialised here: FastAPI would validate the page against its model once more first.
+        return Response(page.model_dump_json(), media_type="application/json")
+
+    @api.post("/api/v1/images/{key}/adopt", response_model=AdoptResult, tags=["images"])
+    async def adopt_image(p: Writer, key: KeyParam, body: AdoptImage) -> Response:
+        """Move the previous version's conversation on a URL key, named by the SHA-256 (hex) of that
+        key, under this content key, unless it has markers already. Live viewers of the URL key are
+        sent `deleted-image`; this key's get the moved markers as `new-image-chat` events."""
+        adoption = await store.adopt(p, key, body.legacy_key_hash)
+        for committed in adoption.published:
+            await server.broadcast(committed)
+        return Response(adoption.result.model_dump_json(), media_type="application/json")
 
     @api.get("/api/v1/images/{key}", response_model=ImageInfo, tags=["images"])
     async def get_image_info(p: Caller, key: KeyParam) -> ImageInfo:

@@ -17,13 +17,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     inspect,
     select,
     text,
 )
 from sqlalchemy.engine import Connection
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 MIGRATION_LOCK = 0x696D6763  # "imgc": the PostgreSQL advisory lock every process's `prepare` takes
 
 metadata = MetaData()
@@ -63,8 +64,18 @@ images = Table(
     Column("key_hash", String(64), nullable=False),
     Column("key", Text, nullable=False),
     Column("seq", BigInteger, nullable=False, default=0),
+    # Version 3: the highest marker number ever given on the image. It never goes down, so that a
+    # number, once quoted in a ticket, names one marker for good.
+    Column("last_number", BigInteger, nullable=False, default=0, server_default="0"),
+    # Version 4: the image's inbox summary, kept by every write in its own transaction, so that
+    # the inbox reads one row per image instead of aggregating its markers and comments.
+    Column("open_count", Integer, nullable=False, default=0, server_default="0"),
+    Column("resolved_count", Integer, nullable=False, default=0, server_default="0"),
+    Column("last_activity_at", String(32)),  # of the last write; None until the first
+    Column("last_comment_id", String(40)),  # the newest comment not deleted; None if none
 )
 Index("images_tenant_key", images.c.tenant_id, images.c.key_hash, unique=True)
+images_inbox = Index("images_inbox", images.c.tenant_id, images.c.last_activity_at, images.c.id)
 
 markers = Table(
     "markers",
@@ -78,7 +89,9 @@ markers = Table(
     Column("created_by_id", String(200), nullable=False),
     Column("created_by_name", String(200), nullable=False),
     Column("seq", BigInteger, nullable=False),
+    Column("number", Integer, nullable=False),  # version 3: per image, from 1, never reused
 )
+markers_by_number = Index("markers_image_number", markers.c.image_id, markers.c.number, unique=True)
 
 comments = Table(
     "comments",
@@ -128,12 +141,29 @@ image_files = Table(
     Column("height", Integer, nullable=False),
     Column("format", String(8), nullable=False),
     Column("source", Text),
+    # Version 3: the file's base name, given at upload. Here, with `source`, because both are what the
+    # uploader said about these bytes, and only an upload can say it (an `images` row exists for
+    # every key that has had a conversation, legacy URL keys included).
+    Column("name", String(255)),
     Column("uploaded_by_id", String(200), nullable=False),
     Column("uploaded_by_name", String(200), nullable=False),
     Column("uploaded_at", String(32), nullable=False),
     Column("thumbnail", LargeBinary, nullable=False),
     Column("content", LargeBinary, nullable=False),
 )
+
+# Version 4: who created a marker or wrote a comment on an image (the inbox's "mine"), with the
+# image's last activity copied, so that one index walks a user's images newest first.
+participants = Table(
+    "participants",
+    metadata,
+    Column("image_id", Integer, ForeignKey("images.id"), primary_key=True),
+    Column("user_id", String(200), primary_key=True),
+    Column("tenant_id", String(40), nullable=False),
+    Column("last_activity_at", String(32), nullable=False),
+)
+Index("participants_inbox", participants.c.tenant_id, participants.c.user_id, participants.c.last_activity_at,
+      participants.c.image_id)
 
 usage = Table(
     "usage",
@@ -152,8 +182,54 @@ def _add_image_files(conn: Connection) -> None:
     image_files.create(conn)
 
 
+def _numbers_and_names(conn: Connection) -> None:
+    """Version 3: marker numbers, and the file names of uploads."""
+    _number_markers(conn)
+    # Step 1 → 2 makes image_files as defined today, with `name` already.
+    if "name" not in {column["name"] for column in inspect(conn).get_columns("image_files")}:
+        conn.execute(text("ALTER TABLE image_files ADD COLUMN name VARCHAR(255)"))
+
+
+def _number_markers(conn: Connection) -> None:
+    """Give every marker its number, per image in the order they were placed (seq), and each
+    image its counter. SQLite can't make an added column NOT NULL; PostgreSQL is told after."""
+    conn.execute(text("ALTER TABLE images ADD COLUMN last_number BIGINT NOT NULL DEFAULT 0"))
+    conn.execute(text("ALTER TABLE markers ADD COLUMN number INTEGER"))
+    placed = func.row_number().over(partition_by=markers.c.image_id, order_by=(markers.c.seq, markers.c.id))
+    ranked = select(markers.c.id, placed.label("number")).subquery()
+    conn.execute(markers.update().where(markers.c.id == ranked.c.id).values(number=ranked.c.number))
+    highest = select(func.coalesce(func.max(markers.c.number), 0)).where(markers.c.image_id == images.c.id)
+    conn.execute(images.update().values(last_number=highest.scalar_subquery()))
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE markers ALTER COLUMN number SET NOT NULL"))
+    markers_by_number.create(conn)
+
+
+def _add_inbox(conn: Connection) -> None:
+    """The inbox's summary columns, participants and comment search, filled for what is there."""
+    # Imported here: both build on this module's tables.
+    from .search import search_for
+    from .summary import fill_summaries
+
+    for column in ("open_count INTEGER NOT NULL DEFAULT 0", "resolved_count INTEGER NOT NULL DEFAULT 0",
+                   "last_activity_at VARCHAR(32)", "last_comment_id VARCHAR(40)"):
+        conn.execute(text(f"ALTER TABLE images ADD COLUMN {column}"))
+    images_inbox.create(conn)
+    participants.create(conn)
+    fill_summaries(conn)
+    search_for(conn.dialect.name).install(conn)
+
+
+def _create(conn: Connection) -> None:
+    """A fresh schema: the tables, and the comment search (kept by the database, outside them)."""
+    from .search import search_for
+
+    metadata.create_all(conn)
+    search_for(conn.dialect.name).install(conn)
+
+
 # Steps from version N to N + 1, each run in the transaction that records the new version.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_image_files}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_image_files, 2: _numbers_and_names, 3: _add_inbox}
 
 
 def prepare(conn: Connection) -> int:
@@ -168,7 +244,7 @@ def prepare(conn: Connection) -> int:
     if not inspector.has_table("meta"):
         if inspector.has_table("tenants"):
             raise SchemaError("the database has Image Chat tables but no schema version; refusing to touch it")
-        metadata.create_all(conn)
+        _create(conn)
         conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
         return SCHEMA_VERSION
     version = int(conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar_one())

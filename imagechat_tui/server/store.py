@@ -21,22 +21,28 @@ from sqlalchemy.exc import IntegrityError
 
 from ..protocol.changes import edited, patch_change, patched, removed_by_delete, tombstone
 from ..protocol.events import (
+    AnyEvent,
     DeletedImage,
     DeletedImageChat,
     EventBase,
     ImageChatUpdated,
+    InboxRemoved,
     NewImageChat,
     encode_event,
 )
+from ..protocol.imagekey import is_content_key, legacy_source
+from ..protocol.imagekey import key_digest as key_hash  # the digest every key is indexed by
 from ..protocol.limits import KEPT_EVENTS
 from ..protocol.models import (
     AddComment,
+    AdoptResult,
     ChatsPage,
     Comment,
     CommentResult,
     CreateChat,
     EditComment,
     ImageInfo,
+    ImagesPage,
     Marker,
     MarkerResult,
     Model,
@@ -50,7 +56,10 @@ from ..protocol.permissions import may_change
 from .database import Database
 from .domain_errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from .imagefile import Decoded
+from .inbox import InboxQuery, images_page
 from .schema import comments, events, image_files, images, markers, receipts, tenants, tokens, usage
+from .search import search_for
+from .summary import SummaryStatements, feed_frame
 
 CONVERSATION_CREATE_COUNT = "conversationCreateCount"
 RECEIPT_MATCHES_PER_STATEMENT = 100
@@ -63,10 +72,6 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(6)}"
 
 
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 def token_hash(token: str) -> str:
     # Tokens are 256 random bits: a fast hash is enough, there is nothing to brute-force.
     return hashlib.sha256(token.encode()).hexdigest()
@@ -75,6 +80,18 @@ def token_hash(token: str) -> str:
 def topic_of(tenant_id: str, key: str) -> str:
     """The pub/sub topic of one image of one tenant."""
     return f"{tenant_id}/{key_hash(key)}"
+
+
+INBOX_TOPIC = "inbox"
+
+
+def inbox_topic(tenant_id: str) -> str:
+    """The pub/sub topic of one tenant's inbox feed (an image's topic ends in 64 hex digits instead)."""
+    return f"{tenant_id}/{INBOX_TOPIC}"
+
+
+def is_inbox_topic(topic: str) -> bool:
+    return topic.endswith("/" + INBOX_TOPIC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +119,17 @@ class Committed:
     topic: str | None = None
     seq: int = 0
     event: str | None = None
+    inbox_topic: str | None = None
+    inbox: str | None = None
+    """The image's inbox feed frame after the write (`inbox-row` or `inbox-removed`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Adoption:
+    """An adoption's answer, and the events to publish (none if nothing was moved)."""
+
+    result: AdoptResult
+    published: list[Committed]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +155,23 @@ class _Change:
     topic: str
     result: Model
     event: EventBase
+    summary: _SummaryChange | None = None
+    """How the write changes the image's inbox summary; None: only its last activity."""
+
+
+@dataclass(frozen=True, slots=True)
+class _SummaryChange:
+    opened: int = 0
+    resolved: int = 0
+    last_comment: str | None = None
+    """The comment the write added: the image's newest."""
+    took_part: bool = False
+    """The writer created a marker or a comment."""
+    recount: bool = False
+    """The write removed something: count the image again (`summary.SummaryStatements.recount`)."""
+
+
+_RECOUNT = _SummaryChange(recount=True)
 
 
 _MarkerRow = Row[Any]
@@ -149,6 +194,11 @@ class _Statements:
         self.image = select(images.c.id, images.c.seq).where(
             images.c.tenant_id == bindparam("b_tenant"), images.c.key_hash == bindparam("b_key_hash")
         )
+        self.lock_image = (
+            select(images.c.id, images.c.key, images.c.seq, images.c.last_number)
+            .where(images.c.tenant_id == bindparam("b_tenant"), images.c.key_hash == bindparam("b_key_hash"))
+            .with_for_update()
+        )
         self.new_image_file = insert(image_files).on_conflict_do_nothing(index_elements=["tenant_id", "key"])
         self.new_image = insert(images).on_conflict_do_nothing(index_elements=["tenant_id", "key_hash"])
         self.bump = (
@@ -156,6 +206,14 @@ class _Statements:
             .where(images.c.id == bindparam("b_image"))
             .values(seq=images.c.seq + 1)
             .returning(images.c.seq)
+        )
+        # A new marker's seq and number in one statement, under the image row's lock, so that
+        # concurrent creates get distinct numbers.
+        self.bump_numbered = (
+            images.update()
+            .where(images.c.id == bindparam("b_image"))
+            .values(seq=images.c.seq + 1, last_number=images.c.last_number + 1)
+            .returning(images.c.seq, images.c.last_number)
         )
         marker_image = select(markers.c.image_id).where(markers.c.id == bindparam("b_marker")).scalar_subquery()
         self.bump_marker_image = (
@@ -231,6 +289,8 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.q = _Statements(db.is_sqlite)
+        self.s = SummaryStatements(db.is_sqlite)
+        self.search = search_for("sqlite" if db.is_sqlite else "postgresql")
 
     # Auth and tenants
 
@@ -295,22 +355,23 @@ class Store:
     async def create_marker(self, p: Principal, body: CreateChat, fingerprint: str) -> Committed:
         def op(conn: Connection) -> _Change:
             image_id = self._ensure_image(conn, p.tenant_id, body.image)
-            seq = self._bump(conn, image_id)
+            seq, number = conn.execute(self.q.bump_numbered, {"b_image": image_id}).one()
             now = now_iso()
-            marker = Marker(
-                id=new_id("m"), image=body.image, x=body.x, y=body.y, status="open", created_at=now, created_by=p.user
-            )
+            marker = Marker(id=new_id("m"), image=body.image, number=number, x=body.x, y=body.y, status="open",
+                            created_at=now, created_by=p.user)
             comment = Comment(id=new_id("c"), marker_id=marker.id, user=p.user, text=body.text, created_at=now)
             marker.comments.append(comment)
             conn.execute(self.q.insert_marker, {
                 "id": marker.id, "image_id": image_id, "x": marker.x, "y": marker.y, "status": marker.status,
                 "created_at": now, "created_by_id": p.user_id, "created_by_name": p.user_name, "seq": seq,
+                "number": number,
             })
             self._insert_comment(conn, comment, seq)
             self._add_usage(conn, p.tenant_id, {CONVERSATION_CREATE_COUNT: 1})
             event = NewImageChat(image=body.image, seq=seq, broadcast_id=body.broadcast_id, marker_id=marker.id,
                                  marker=marker)
-            return _Change(image_id, topic_of(p.tenant_id, body.image), MarkerResult(marker=marker, seq=seq), event)
+            return _Change(image_id, topic_of(p.tenant_id, body.image), MarkerResult(marker=marker, seq=seq), event,
+                           _SummaryChange(opened=1, last_comment=comment.id, took_part=True))
 
         return await self._write(p, body.broadcast_id, fingerprint, 201, op)
 
@@ -324,8 +385,10 @@ class Store:
             comment = Comment(id=new_id("c"), marker_id=marker_id, parent_id=body.parent_id, user=p.user,
                               text=body.text, created_at=now_iso())
             self._insert_comment(conn, comment, seq)
-            return self._comment_change(p, row, seq, body.broadcast_id, "comment-added", comment,
-                                        CommentResult(comment=comment, seq=seq))
+            change = self._comment_change(p, row, seq, body.broadcast_id, "comment-added", comment,
+                                          CommentResult(comment=comment, seq=seq))
+            change.summary = _SummaryChange(last_comment=comment.id, took_part=True)
+            return change
 
         return await self._write(p, body.broadcast_id, fingerprint, 201, op)
 
@@ -347,7 +410,9 @@ class Store:
             marker = old.model_copy(update=position.model_dump(exclude={"id"}))
             event = ImageChatUpdated(image=row.key, seq=seq, broadcast_id=body.broadcast_id, marker_id=marker_id,
                                      change=change, marker=position)
-            return _Change(row.image_id, topic_of(p.tenant_id, row.key), MarkerResult(marker=marker, seq=seq), event)
+            reopened = int(position.status == "open") - int(old.status == "open")
+            return _Change(row.image_id, topic_of(p.tenant_id, row.key), MarkerResult(marker=marker, seq=seq), event,
+                           _SummaryChange(opened=reopened, resolved=-reopened))
 
         return await self._write(p, body.broadcast_id, fingerprint, 200, op)
 
@@ -359,7 +424,7 @@ class Store:
             conn.execute(self.q.delete_thread, {"b_marker": marker_id})
             conn.execute(self.q.delete_marker, {"b_marker": marker_id})
             event = DeletedImageChat(image=row.key, seq=seq, broadcast_id=broadcast_id, marker_id=marker_id)
-            return _Change(row.image_id, topic_of(p.tenant_id, row.key), SeqResult(seq=seq), event)
+            return _Change(row.image_id, topic_of(p.tenant_id, row.key), SeqResult(seq=seq), event, _RECOUNT)
 
         return await self._write(p, broadcast_id, fingerprint, 200, op)
 
@@ -379,7 +444,9 @@ class Store:
             row, seq, old = self._lock_comment(conn, p, comment_id, "delete")
             self._remove_comment(conn, row.id, comment_id)
             comment = tombstone(_comment(old))
-            return self._comment_change(p, row, seq, broadcast_id, "comment-deleted", comment, SeqResult(seq=seq))
+            change = self._comment_change(p, row, seq, broadcast_id, "comment-deleted", comment, SeqResult(seq=seq))
+            change.summary = _RECOUNT
+            return change
 
         return await self._write(p, broadcast_id, fingerprint, 200, op)
 
@@ -410,7 +477,8 @@ class Store:
                 "tenant_id": p.tenant_id, "user_id": p.user_id, "broadcast_id": broadcast_id,
                 "fingerprint": fingerprint, "status": status, "body": body, "created_at": now_iso(),
             })
-            return Committed(status, body, change.topic, seq, encoded)
+            inbox = self._summarise(conn, p, change.image_id, change.summary)
+            return Committed(status, body, change.topic, seq, encoded, inbox_topic(p.tenant_id), inbox)
 
         # A retry is recognised by its receipt only when the write fails, which keeps a statement
         # off every first attempt: a retry either breaks the receipt's unique key (IntegrityError)
@@ -424,13 +492,34 @@ class Store:
                 raise
             return _replayed(receipt, fingerprint)
 
+    def _summarise(self, conn: Connection, p: Principal, image_id: int, change: _SummaryChange | None) -> str:
+        """Bring the image's inbox summary up to date with the write; its feed frame."""
+        params: dict[str, Any] = {"b_image": image_id, "b_at": now_iso()}
+        change = change or _SummaryChange()
+        if change.recount:
+            self._recount(conn, params)
+        else:
+            conn.execute(self.s.touch, params | {
+                "b_open": change.opened, "b_resolved": change.resolved, "b_comment": change.last_comment,
+            })
+            conn.execute(self.s.touch_participants, params)
+            if change.took_part:
+                conn.execute(self.s.take_part, params | {"b_user": p.user_id, "b_tenant": p.tenant_id})
+        return feed_frame(conn.execute(self.s.row, params).one())
+
+    def _recount(self, conn: Connection, params: dict[str, Any]) -> None:
+        conn.execute(self.s.recount, params)
+        conn.execute(self.s.forget_participants, params)
+        conn.execute(self.s.find_participants, params)
+
     def _receipt(self, conn: Connection, p: Principal, broadcast_id: str) -> Row[Any] | None:
         params = {"b_tenant": p.tenant_id, "b_user": p.user_id, "b_broadcast": broadcast_id}
         return conn.execute(self.q.receipt, params).first()
 
     def _ensure_image(self, conn: Connection, tenant_id: str, key: str) -> int:
         digest = key_hash(key)
-        conn.execute(self.q.new_image, {"tenant_id": tenant_id, "key_hash": digest, "key": key, "seq": 0})
+        conn.execute(self.q.new_image, {"tenant_id": tenant_id, "key_hash": digest, "key": key, "seq": 0,
+                                        "last_number": 0})
         return int(conn.execute(self.q.image, {"b_tenant": tenant_id, "b_key_hash": digest}).one().id)
 
     def _bump(self, conn: Connection, image_id: int) -> int:
@@ -472,6 +561,11 @@ class Store:
             "created_at": comment.created_at, "deleted": False, "seq": seq,
         })
 
+    # The inbox
+
+    async def images_page(self, q: InboxQuery) -> ImagesPage:
+        return await self.db.run(lambda conn: images_page(conn, self.search, q), snapshot=True)
+
     # Usage figures
 
     def _add_usage(self, conn: Connection, tenant_id: str, deltas: dict[str, int]) -> None:
@@ -507,11 +601,13 @@ class Store:
         return None if row is None else StoredImage(row.format, bytes(row.data))
 
     async def put_image(self, p: Principal, key: str, data: bytes, decoded: Decoded,
-                        source: str | None) -> tuple[bool, ImageInfo]:
-        """Store the image unless the tenant has it already: (whether it was new, what is stored)."""
+                        source: str | None, name: str | None = None) -> tuple[bool, ImageInfo]:
+        """Store the image unless the tenant has it already: (whether it was new, what is stored).
+        The first upload's source and name stay: the same bytes again change nothing."""
         values = {
             "tenant_id": p.tenant_id, "key": key, "size": len(data), "width": decoded.width,
-            "height": decoded.height, "format": decoded.format, "source": source, "uploaded_by_id": p.user_id,
+            "height": decoded.height, "format": decoded.format, "source": source, "name": name,
+            "uploaded_by_id": p.user_id,
             "uploaded_by_name": p.user_name, "uploaded_at": now_iso(), "thumbnail": decoded.thumbnail,
             "content": data,
         }
@@ -549,11 +645,79 @@ class Store:
                 select(markers.c.id).where(markers.c.image_id == image_id))))
             conn.execute(markers.delete().where(markers.c.image_id == image_id))
             conn.execute(events.delete().where(events.c.image_id == image_id))
+            self._recount(conn, {"b_image": image_id, "b_at": now_iso()})
             encoded = encode_event(DeletedImage(image=key, seq=seq, broadcast_id=str(uuid.uuid4())))
             conn.execute(self.q.insert_event, {"image_id": image_id, "seq": seq, "body": encoded})
-            return Committed(200, SeqResult(seq=seq).model_dump_json(), topic_of(tenant_id, key), seq, encoded)
+            return Committed(200, SeqResult(seq=seq).model_dump_json(), topic_of(tenant_id, key), seq, encoded,
+                             inbox_topic(tenant_id), InboxRemoved(key=key).model_dump_json())
 
         return await self.db.run(work, bulky=True)
+
+    async def adopt(self, p: Principal, key: str, legacy_hash: str) -> Adoption:
+        """Move the previous version's conversation whose URL key hashes to `legacy_hash` under the
+        content key `key`, unless `key` has markers already (docs/protocol-notes.md, "Adoption").
+        The moved markers arrive on `key` as `new-image-chat` events right after its seq; their
+        stored order is kept below it. The legacy key's subscribers are sent `deleted-image`."""
+
+        def work(conn: Connection) -> Adoption:
+            # Locked legacy first, then content: two adoptions never wait on each other in a cycle.
+            legacy = self._lock_image(conn, p.tenant_id, legacy_hash)
+            if legacy is None or is_content_key(legacy.key):
+                return self._not_adopted(conn, p.tenant_id, key)
+            moved = select(markers.c.id).where(markers.c.image_id == legacy.id)
+            if conn.execute(moved).first() is None:
+                return self._not_adopted(conn, p.tenant_id, key)
+            self._ensure_image(conn, p.tenant_id, key)
+            content = self._lock_image(conn, p.tenant_id, key_hash(key))
+            assert content is not None
+            if conn.execute(select(markers.c.id).where(markers.c.image_id == content.id)).first() is not None:
+                return Adoption(AdoptResult(adopted=False, seq=content.seq), [])
+            shift = content.seq - legacy.seq
+            conn.execute(comments.update().where(comments.c.marker_id.in_(moved)).values(seq=comments.c.seq + shift))
+            conn.execute(markers.update().where(markers.c.image_id == legacy.id)
+                         .values(image_id=content.id, seq=markers.c.seq + shift))
+            topic, seq, published = topic_of(p.tenant_id, key), content.seq, []
+            for marker in self._markers(conn, content.id, key):
+                seq += 1
+                published.append(self._log(conn, content.id, topic, NewImageChat(
+                    image=key, seq=seq, broadcast_id=str(uuid.uuid4()), marker_id=marker.id, marker=marker)))
+            conn.execute(images.update().where(images.c.id == content.id)
+                         .values(seq=seq, last_number=max(content.last_number, legacy.last_number)))
+            conn.execute(image_files.update().where(image_files.c.tenant_id == p.tenant_id, image_files.c.key == key)
+                         .values(source=legacy_source(legacy.key)))
+            conn.execute(images.update().where(images.c.id == legacy.id).values(seq=legacy.seq + 1))
+            conn.execute(events.delete().where(events.c.image_id == legacy.id))
+            gone = DeletedImage(image=legacy.key, seq=legacy.seq + 1, broadcast_id=str(uuid.uuid4()))
+            published.append(self._log(conn, legacy.id, topic_of(p.tenant_id, legacy.key), gone))
+            published += self._adopted_summaries(conn, p.tenant_id, content.id, seq, legacy.id, legacy.seq + 1)
+            return Adoption(AdoptResult(adopted=True, seq=seq), published)
+
+        return await self.db.run(work, bulky=True)
+
+    def _adopted_summaries(self, conn: Connection, tenant_id: str, content_id: int, content_seq: int,
+                           legacy_id: int, legacy_seq: int) -> list[Committed]:
+        """Both images of an adoption counted again, and their inbox feed frames: the content key's
+        row, the legacy key's removal."""
+        topic, now = inbox_topic(tenant_id), now_iso()
+        frames = []
+        for image_id, seq in ((content_id, content_seq), (legacy_id, legacy_seq)):
+            self._recount(conn, {"b_image": image_id, "b_at": now})
+            frame = feed_frame(conn.execute(self.s.row, {"b_image": image_id}).one())
+            frames.append(Committed(200, "", seq=seq, inbox_topic=topic, inbox=frame))
+        return frames
+
+    def _lock_image(self, conn: Connection, tenant_id: str, digest: str) -> Row[Any] | None:
+        return conn.execute(self.q.lock_image, {"b_tenant": tenant_id, "b_key_hash": digest}).first()
+
+    def _not_adopted(self, conn: Connection, tenant_id: str, key: str) -> Adoption:
+        image = self._image(conn, tenant_id, key)
+        return Adoption(AdoptResult(adopted=False, seq=image.seq if image is not None else 0), [])
+
+    def _log(self, conn: Connection, image_id: int, topic: str, event: AnyEvent) -> Committed:
+        """Append an event the server writes of its own accord to the image's log."""
+        encoded = encode_event(event)
+        conn.execute(self.q.insert_event, {"image_id": image_id, "seq": event.seq, "body": encoded})
+        return Committed(200, "", topic, event.seq, encoded)
 
     def _forget_receipts(self, conn: Connection, tenant_id: str, marker_ids: list[str]) -> None:
         """Receipts hold the answers of writes, comment text included: those naming a deleted
@@ -571,14 +735,16 @@ class Store:
 
 _INFO_COLUMNS = (
     image_files.c.key, image_files.c.size, image_files.c.width, image_files.c.height, image_files.c.format,
-    image_files.c.source, image_files.c.uploaded_by_id, image_files.c.uploaded_by_name, image_files.c.uploaded_at,
+    image_files.c.source, image_files.c.name, image_files.c.uploaded_by_id, image_files.c.uploaded_by_name,
+    image_files.c.uploaded_at,
 )
 
 
 def _image_info(row: Row[Any]) -> ImageInfo:
     return ImageInfo(
         key=row.key, size=row.size, width=row.width, height=row.height, format=row.format, source=row.source,
-        uploaded_by=UserRef(id=row.uploaded_by_id, name=row.uploaded_by_name), uploaded_at=row.uploaded_at,
+        name=row.name, uploaded_by=UserRef(id=row.uploaded_by_id, name=row.uploaded_by_name),
+        uploaded_at=row.uploaded_at,
     )
 
 
@@ -597,6 +763,6 @@ def _comment(row: Row[Any]) -> Comment:
 
 def _marker(row: Row[Any], key: str, thread: Sequence[Comment]) -> Marker:
     return Marker(
-        id=row.id, image=key, x=row.x, y=row.y, status=row.status, created_at=row.created_at,
+        id=row.id, image=key, number=row.number, x=row.x, y=row.y, status=row.status, created_at=row.created_at,
         created_by=UserRef(id=row.created_by_id, name=row.created_by_name), comments=list(thread),
     )

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..protocol.imagekey import file_image_key, normalize_image_key
+from ..protocol.imagekey import data_image_key, file_image_key, legacy_url_key
 
 MAX_BYTES = 25 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -62,11 +62,12 @@ async def load(target: str, *, progress: Progress | None = None, verify: object 
     if not is_url(target):
         return await asyncio.to_thread(_open_file, _local_path(target))
     try:
-        key = normalize_image_key(target)
+        legacy_url_key(target)  # refuses what is no usable URL before anything is fetched
     except ValueError as exc:
         raise LoadError(f"{target}: not a usable URL ({exc})") from None
     data = await download(target, progress=progress, verify=verify)
-    return await asyncio.to_thread(decode, data, key, target.rsplit("/", 1)[-1] or target)
+    # Keyed by content, as a file is: new markers go on content keys only (docs/protocol.md).
+    return await asyncio.to_thread(decode, data, data_image_key(data), target.rsplit("/", 1)[-1] or target)
 
 
 def _local_path(target: str) -> Path:
