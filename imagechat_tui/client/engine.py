@@ -33,6 +33,9 @@ from ..protocol.events import (
     ErrorFrame,
     FrameError,
     ImageChatUpdated,
+    InboxRemoved,
+    InboxRow,
+    InboxSubscribed,
     NewImageChat,
     Subscribed,
     SubscribeFrame,
@@ -203,6 +206,11 @@ class SyncEngine:
                 entry.order.reset(cached[0], 0.0)
             self._request_subscribe(entry)
         return key
+
+    def resync(self, image: str) -> None:
+        """Fetch the image's whole state again: its conversation changed outside its event stream
+        (an adoption moved markers under it)."""
+        self._request_subscribe(self._images[image], full=True)
 
     def markers(self, image: str) -> list[Marker]:
         """The image's markers as the user should see them: confirmed state plus pending writes."""
@@ -426,6 +434,8 @@ class SyncEngine:
             self._on_subscribed(frame)
         elif isinstance(frame, ErrorFrame):
             log.warning("server error frame: %s: %s", frame.code, frame.message)
+        elif isinstance(frame, InboxSubscribed | InboxRow | InboxRemoved):
+            return  # the inbox feed's frames: this engine follows images only
         else:
             for event in frame.events if isinstance(frame, Batch) else [frame]:
                 entry = self._images.get(event.image)
@@ -434,11 +444,11 @@ class SyncEngine:
 
     # The live connection
 
-    def _request_subscribe(self, entry: _Image) -> None:
+    def _request_subscribe(self, entry: _Image, full: bool = False) -> None:
         ws = self._ws
         if ws is None or self.link.state is not LinkState.ONLINE:
             return  # the next connection subscribes to every image
-        since = entry.order.last if entry.state.loaded else None
+        since = entry.order.last if entry.state.loaded and not full else None
         asyncio.get_running_loop().create_task(_send_quietly(ws, _subscribe_frame(entry.state.key, since)))
 
     async def _run(self) -> None:

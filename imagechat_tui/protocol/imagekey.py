@@ -68,3 +68,19 @@ def file_image_key(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return f"sha256:{digest.hexdigest()}"
+
+
+def public_source(raw: str) -> str:
+    """A URL as it may be shown or sent: normalised, without user info, query string or fragment
+    (credentials and signatures live there); ValueError if it is not an http(s) URL."""
+    try:
+        parts = urlsplit(raw.strip())
+    except ValueError:
+        raise ValueError("must be an http(s) URL") from None
+    host = parts.netloc.rpartition("@")[2]
+    return normalize_image_key(urlunsplit((parts.scheme, host, parts.path, "", "")))
+
+
+def content_key_of(data: bytes) -> str:
+    """The `sha256:<hex>` key of image bytes: one conversation per picture, wherever it came from."""
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"
