@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -33,7 +34,7 @@ class ImageCache:
         path = self._content_path(key)
         try:
             data = path.read_bytes()
-            os.utime(path)
+            _touch(path)
         except OSError:
             return None  # never cached, or evicted meanwhile by another viewer
         return data
@@ -41,11 +42,10 @@ class ImageCache:
     def put(self, key: str, data: bytes) -> None:
         """Keep `data` under `key`, then drop the least recently used files past the bound."""
         path = self._content_path(key)
-        if path.exists():
-            with contextlib.suppress(OSError):
-                os.utime(path)
-            return
-        _write_atomically(path, data)
+        if not path.exists():
+            _write_atomically(path, data)
+        with contextlib.suppress(OSError):
+            _touch(path)
         self.evict()
 
     def evict(self) -> None:
@@ -88,6 +88,12 @@ class ImageCache:
         if match is None:
             raise ValueError(f"not a content key: {key!r}")
         return self._content / match[1]
+
+
+def _touch(path: Path) -> None:
+    """Mark `path` as just used, to the nanosecond: uses a moment apart keep their order."""
+    now = time.time_ns()
+    os.utime(path, ns=(now, now))
 
 
 def _url_name(url: str) -> str:
