@@ -93,6 +93,10 @@ class RestClient:
         response = await self._send("HEAD", f"/images/{key}/content", missing_ok=True)
         return response.status_code != 404
 
+    async def image_info(self, key: str) -> ImageInfo | None:
+        response = await self._send("GET", f"/images/{key}", missing_ok=True)
+        return None if response.status_code == 404 else ImageInfo.model_validate_json(response.content)
+
     async def image_content(self, key: str) -> bytes | None:
         """The stored image's bytes; None if this tenant has no such image."""
         response = await self._send("GET", f"/images/{key}/content", missing_ok=True)

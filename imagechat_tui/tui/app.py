@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -138,8 +139,9 @@ class ImageChatApp(OrderedKeys, PixelFrames):
 
     @work(exclusive=True, group="load")
     async def open_image(self, target: str) -> None:
-        """Open what `target` names: a URL, a file, or a link (`sha256:<hex>`, `sha256:<hex>#N`)."""
-        self.target = target
+        """Open what `target` names: a URL, a file, or a link (`sha256:<hex>`, `sha256:<hex>#N`).
+        Also the way from one image to another: keys wait until the new one is open."""
+        self.target, self.key, self.selection = target, None, Selection()
         try:
             loaded = await load(target, rest=self.engine.rest, cache=self.images, progress=self.main.show_progress,
                                 verify=self.cafile or True)
@@ -160,6 +162,8 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             self.notify(f"{visible(loaded.name)} is animated: showing the first of its {loaded.frames} frames.")
         if loaded.origin is not None and loaded.origin.legacy_key_hash is not None:
             self._adopt(loaded.key, loaded.origin.legacy_key_hash)
+        if loaded.origin is not None and loaded.origin.source is None and loaded.origin.path is None:
+            self._name_from_server(loaded.key)
         self.refresh_views()
         self.release_keys()
 
@@ -174,6 +178,18 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             return  # tried again the next time the URL is opened
         if adopted.adopted and key == self.key:
             self.engine.resync(key)
+
+    @work(group="adopt")
+    async def _name_from_server(self, key: str) -> None:
+        """A link names the image by its key alone: show where it came from instead, if the server knows."""
+        try:
+            info = await self.engine.rest.image_info(key)
+        except ClientError:
+            return  # the key stays the name
+        if info is not None and info.source and self.loaded is not None and self.loaded.key == key:
+            self.loaded = replace(self.loaded, name=info.source)
+            self.sub_title = visible(info.source)
+            self._show_status()
 
     def _share_on_first_marker(self) -> None:
         if self.upload and not self.shared and self.loaded is not None and self.loaded.origin is not None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..client.errors import ClientError
 from ..client.imagecache import ImageCache
+from ..client.links import parse_link
 from . import embedded
 from .cache import StateCache, cache_dir, image_cache_dir
 from .graphics.detect import MODES, detect
@@ -86,8 +87,15 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"or put token = \"…\" in {config_file()}", file=sys.stderr)
         return 2
     images = ImageCache(image_cache_dir(), settings.image_cache_mb * 2**20)
+    if local is not None and (args.share or (args.image and parse_link(args.image))):
+        # The image comes from the server at once, before the viewer's first connection would start it.
+        try:
+            embedded.ensure_server(local)
+        except embedded.StartError as exc:
+            print(f"imagechat-tui: {exc}", file=sys.stderr)
+            return 1
     if args.share:
-        return _share(args.image, servers[0], token, settings.cafile, images, local)
+        return _share(args.image, servers[0], token, settings.cafile, images)
     # Textual is imported only once the arguments are good.
     from .app import ImageChatApp
     from .widgets.status import TOKEN_HELP
@@ -108,13 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return app.return_code or 0
 
 
-def _share(image: str, server: str, token: str, cafile: str | None, images: ImageCache,
-           local: embedded.LocalServer | None) -> int:
+def _share(image: str, server: str, token: str, cafile: str | None, images: ImageCache) -> int:
     try:
-        if local is not None:
-            embedded.ensure_server(local)
         link = asyncio.run(share_image(image, server, token, cafile=cafile, cache=images))
-    except (ClientError, embedded.StartError) as exc:
+    except ClientError as exc:
         print(f"imagechat-tui: {exc}", file=sys.stderr)
         return 1
     print(link)

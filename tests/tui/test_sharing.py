@@ -29,6 +29,7 @@ from .test_flows import SIZE, notices, place, ready
 from .test_zoom import markers_at
 
 SECRETS = ("hunter2pw", "SIGsecret", "SIGother")
+SOURCE = "https://shots.example.com/4711.png"
 
 
 class RecordingServer(ImageChatServer):
@@ -164,7 +165,7 @@ async def upload_with_markers(server: Harness, token: str, sample: Path, key: st
     """The sample on the server with markers 1 and 3 (2 deleted)."""
     rest = RestClient(server.url, token)
     try:
-        await rest.put_image(key, await asyncio.to_thread(sample.read_bytes))
+        await rest.put_image(key, await asyncio.to_thread(sample.read_bytes), source=SOURCE)
     finally:
         await rest.aclose()
     await markers_at(server, token, key, (20, 20), (50, 50), (80, 70))
@@ -189,6 +190,7 @@ async def test_a_link_opens_the_image_from_the_server_with_its_marker_shown(reco
         assert sorted(p.text for p in view.placement.badges) == ["3"]  # 1 is out of the zoomed view
         await pilot.press("0")
         assert sorted(p.text for p in view.placement.badges) == ["1", "3"]  # stable: 3 stays 3
+        await wait_for(lambda: app.loaded.name == SOURCE, 5, "the image named by its source, not its key")
 
 
 async def test_a_link_without_a_marker_or_to_a_missing_one_opens_the_image(recording: Harness, make_app, sample,
