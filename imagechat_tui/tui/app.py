@@ -201,7 +201,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         try:
             await share(self.engine.rest, origin)
         except ClientError as exc:
-            self.notify(f"{exc}. The marker is saved all the same; the upload is tried again with the next one.",
+            self.notify(f"{exc}. Markers are saved without it; the upload is tried again with the next marker.",
                         title="The image could not be uploaded", severity="warning")
             return
         self.shared = origin.key == (self.loaded.key if self.loaded else None)

@@ -4,6 +4,8 @@ opened from, uploads on the first marker (never with upload off), links, `--shar
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import threading
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,10 +18,12 @@ import pytest_asyncio
 
 from imagechat_tui.client.imagecache import ImageCache
 from imagechat_tui.client.rest import RestClient
+from imagechat_tui.protocol.imagekey import normalize_image_key
 from imagechat_tui.server.app import ImageChatServer
 from imagechat_tui.server.config import ServerConfig, sqlite_url
 from imagechat_tui.server.runner import build_runner
 from imagechat_tui.tui import cli
+from imagechat_tui.tui.settings import SettingsError, resolve
 from imagechat_tui.tui.viewport import View
 from imagechat_tui.tui.widgets.status import StatusBar
 
@@ -131,7 +135,10 @@ async def test_two_resigned_urls_and_a_file_are_one_conversation_and_no_secret_r
             assert no_secret_shown(again)
     received = recording.app
     assert not any(received.saw(secret) for secret in SECRETS)
-    assert any(line.endswith(f"/images/{sample_key}/adopt?") for line in received.requests)  # a hash, no URL
+    # The previous version's conversation of that URL is asked for by the hash of its old key alone.
+    legacy = normalize_image_key(f"http://ana:hunter2pw@{web}/shot.png?X-Amz-Signature=SIGsecret")
+    assert any(line.endswith(f"/images/{sample_key}/adopt?") for line in received.requests)
+    assert json.dumps({"legacyKeyHash": hashlib.sha256(legacy.encode()).hexdigest()}).encode() in received.received
 
 
 async def test_the_first_marker_uploads_the_image_once_with_its_file_name(recording: Harness, make_app, sample,
@@ -256,3 +263,23 @@ async def test_y_copies_the_thread_headed_by_its_link_and_capital_y_the_link(rec
     assert markdown.startswith(f"`imagechat-tui {sample_key}#1`\n\n## Marker 1 (open) at ")
     assert "- **Ana** (" in markdown and markdown.endswith("):\n  > First line\n  > second line\n")
     assert link == f"imagechat-tui {sample_key}#1"
+
+
+def test_upload_comes_from_the_flag_then_the_environment_then_the_file(tmp_path: Path, monkeypatch) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("upload = false\nimage_cache_mb = 64\n")
+    monkeypatch.delenv("IMAGECHAT_UPLOAD", raising=False)
+    settings = resolve(None, None, None, config)
+    assert (settings.upload, settings.image_cache_mb) == (False, 64)
+    monkeypatch.setenv("IMAGECHAT_UPLOAD", "yes")
+    assert resolve(None, None, None, config).upload is True
+    assert resolve(None, None, None, config, upload=False).upload is False
+    monkeypatch.setenv("IMAGECHAT_UPLOAD", "maybe")
+    with pytest.raises(SettingsError, match="IMAGECHAT_UPLOAD must be 1 or 0"):
+        resolve(None, None, None, config)
+    monkeypatch.delenv("IMAGECHAT_UPLOAD")
+    for bad, message in (('upload = "no"', "upload must be true or false"),
+                         ("image_cache_mb = 0", "image_cache_mb must be a whole number")):
+        config.write_text(bad + "\n")
+        with pytest.raises(SettingsError, match=message):
+            resolve(None, None, None, config)
