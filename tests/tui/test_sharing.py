@@ -16,6 +16,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from imagechat_tui.client.errors import RequestError
 from imagechat_tui.client.imagecache import ImageCache
 from imagechat_tui.client.rest import RestClient
 from imagechat_tui.protocol.imagekey import normalize_image_key
@@ -283,3 +284,17 @@ def test_upload_comes_from_the_flag_then_the_environment_then_the_file(tmp_path:
         config.write_text(bad + "\n")
         with pytest.raises(SettingsError, match=message):
             resolve(None, None, None, config)
+
+
+async def test_a_failed_upload_is_a_notice_and_the_marker_is_saved(recording: Harness, make_app, sample,
+                                                                    monkeypatch) -> None:
+    async def refused(*args: Any, **kwargs: Any) -> None:
+        raise RequestError(413, "too_large", "the image is larger than the server takes")
+
+    monkeypatch.setattr(RestClient, "put_image", refused)
+    app = make_app(recording, await recording.token("u_ana", "Ana"), sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await place(pilot, "Kept anyway")
+        await wait_for(lambda: any("larger than the server takes" in n for n in notices(app)), 5, "the notice")
+        assert app.marker.number == 1 and not app.shared
