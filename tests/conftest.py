@@ -15,6 +15,7 @@ import pytest
 import pytest_asyncio
 
 from imagechat_tui.client.engine import Backoff, SyncEngine
+from imagechat_tui.protocol.imagekey import data_image_key
 from imagechat_tui.protocol.models import Role
 from imagechat_tui.server import admin
 from imagechat_tui.server.app import ImageChatServer
@@ -29,7 +30,11 @@ REQUIRE_SERVICES = os.environ.get("IMAGECHAT_REQUIRE_SERVICES") == "1"
 """Set by .ci/run: a test that needs PostgreSQL or Redis fails instead of skipping."""
 POSTGRES_URL = os.environ.get("IMAGECHAT_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
-IMAGE = "https://shots.example.com/4711.png"
+key_of = data_image_key
+"""The content key (`sha256:<hex>`) of some bytes: the only kind new markers are placed on."""
+IMAGE = key_of(b"screenshot 4711")
+LEGACY_IMAGE = "https://shots.example.com/4711.png"
+"""A URL key of the previous version: readable, and adoptable, but no new marker goes on it."""
 
 
 def bid() -> str:

@@ -10,10 +10,11 @@ from imagechat_tui.server.schema import markers_by_number, meta
 
 
 def back_to_version_2(conn: Connection) -> None:
-    """Undo 2 → 3: no marker numbers, no per-image counters."""
+    """Undo 2 → 3: no marker numbers, no per-image counters, no upload names."""
     markers_by_number.drop(conn)
     conn.execute(text("ALTER TABLE markers DROP COLUMN number"))
     conn.execute(text("ALTER TABLE images DROP COLUMN last_number"))
+    conn.execute(text("ALTER TABLE image_files DROP COLUMN name"))
     _record(conn, 2)
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 from imagechat_tui.client.imagecache import ImageCache
 from imagechat_tui.client.images import ImageError, resolve, shown_target
 from imagechat_tui.client.links import Link, format_link, parse_link
-from imagechat_tui.protocol.imagekey import content_key_of, normalize_image_key, public_source
+from imagechat_tui.protocol.imagekey import data_image_key, legacy_source, legacy_url_key
 
 SECRETS = ("hunter2pw", "SIGsecret")
 
@@ -55,7 +55,7 @@ def web() -> Iterator[tuple[str, list[str]]]:
 
 
 def test_a_source_has_no_user_info_query_or_fragment() -> None:
-    assert public_source("HTTPS://u:hunter2pw@Shots.Example.com:443/a/b.png?X-Amz-Signature=SIGsecret#f") == \
+    assert legacy_source("HTTPS://u:hunter2pw@Shots.Example.com:443/a/b.png?X-Amz-Signature=SIGsecret#f") == \
         "https://shots.example.com/a/b.png"
     assert shown_target("https://u:hunter2pw@h.example/x.png?sig=SIGsecret") == "https://h.example/x.png"
 
@@ -76,10 +76,10 @@ async def test_resigned_urls_and_a_file_of_the_same_bytes_have_one_key(web, tmp_
     path = tmp_path / "download.png"
     path.write_bytes(png(10))
     local = await resolve(str(path), rest=None)
-    assert first.key == second.key == local.key == content_key_of(png(10))
+    assert first.key == second.key == local.key == data_image_key(png(10))
     assert first.source == first.name == f"http://{host}/shot.png"
     assert local.file_name == "download.png" and local.source is None
-    legacy = normalize_image_key(f"http://u:hunter2pw@{host}/shot.png?X-Amz-Signature=SIGsecret")
+    legacy = legacy_url_key(f"http://u:hunter2pw@{host}/shot.png?X-Amz-Signature=SIGsecret")
     assert first.legacy_key_hash == hashlib.sha256(legacy.encode()).hexdigest()
 
 
@@ -109,7 +109,7 @@ async def test_a_url_opened_before_reopens_from_the_cache_offline(web, tmp_path:
 async def test_a_link_comes_from_the_cache_first(tmp_path: Path) -> None:
     cache = ImageCache(tmp_path / "cache")
     data = png(20)
-    key = content_key_of(data)
+    key = data_image_key(data)
     cache.put(key, data)
     resolved = await resolve(f"{key}#3", rest=None, cache=cache)
     assert (resolved.key, resolved.marker, resolved.data) == (key, 3, data)
@@ -121,7 +121,7 @@ async def test_a_link_comes_from_the_cache_first(tmp_path: Path) -> None:
 
 def test_the_cache_is_bounded_and_drops_the_least_recently_used_first(tmp_path: Path) -> None:
     blobs = {shade: png(shade) for shade in (1, 2, 3, 4)}
-    keys = {shade: content_key_of(data) for shade, data in blobs.items()}
+    keys = {shade: data_image_key(data) for shade, data in blobs.items()}
     size = max(len(data) for data in blobs.values())
     cache = ImageCache(tmp_path / "cache", max_bytes=3 * size)
     for shade in (1, 2, 3):
@@ -139,7 +139,7 @@ def test_two_viewers_writing_one_cache_at_once_leave_whole_files(tmp_path: Path)
 
     def fill(cache: ImageCache) -> None:
         for data in blobs:
-            cache.put(content_key_of(data), data)
+            cache.put(data_image_key(data), data)
 
     threads = [threading.Thread(target=fill, args=(cache,)) for cache in caches]
     for thread in threads:
@@ -147,7 +147,7 @@ def test_two_viewers_writing_one_cache_at_once_leave_whole_files(tmp_path: Path)
     for thread in threads:
         thread.join(30)
     for data in blobs:
-        got = caches[0].get(content_key_of(data))
+        got = caches[0].get(data_image_key(data))
         assert got is None or got == data  # evicted, or whole: never half a file
     assert not list((tmp_path / "cache" / "content").glob(".*"))  # no temporary file left behind
 

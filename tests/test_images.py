@@ -5,7 +5,6 @@ schema migration that added them; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import struct
 import zlib
@@ -27,7 +26,7 @@ from imagechat_tui.server.database import Database
 from imagechat_tui.server.redis_pubsub import RedisPubSub
 from imagechat_tui.server.schema import SCHEMA_VERSION, image_files, meta, prepare
 
-from .conftest import Harness, bid, wait_for
+from .conftest import Harness, bid, key_of, wait_for
 from .old_schemas import back_to_version_2
 from .redis_server import RedisServer
 from .test_cli import admin as run_cli
@@ -40,10 +39,6 @@ def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (200, 100), color: str
     out = io.BytesIO()
     Image.new("RGB", size, color).save(out, fmt)
     return out.getvalue()
-
-
-def key_of(data: bytes) -> str:
-    return f"sha256:{hashlib.sha256(data).hexdigest()}"
 
 
 def bomb() -> bytes:
@@ -81,7 +76,8 @@ async def test_upload_then_read_back_with_caching_thumbnail_and_metadata(both: H
         assert created.status_code == 201, created.text
         info = created.json()
         assert info == {"key": KEY, "size": len(PNG), "width": 200, "height": 100, "format": "png",
-                        "source": "https://shots.example.com/4711.png", "uploadedBy": {"id": "u_ana", "name": "Ana"},
+                        "source": "https://shots.example.com/4711.png", "name": None,
+                        "uploadedBy": {"id": "u_ana", "name": "Ana"},
                         "uploadedAt": info["uploadedAt"]}
         assert (await http.get(f"/images/{KEY}")).json() == info
         assert (await http.get(f"/images/{KEY.upper().replace('SHA256', 'sha256')}")).json() == info
@@ -161,6 +157,14 @@ BAD_UPLOADS = [
     pytest.param(PNG, "sha256:abc", {}, 422, "invalid", id="key-not-a-digest"),
     pytest.param(PNG, None, {"source": "https://user:pw@example.com/a.png"}, 422, "invalid", id="source-credentials"),
     pytest.param(PNG, None, {"source": "ftp://example.com/a.png"}, 422, "invalid", id="source-not-http"),
+    pytest.param(PNG, None, {"name": ""}, 422, "invalid", id="name-empty"),
+    pytest.param(PNG, None, {"name": "a" * 256}, 422, "invalid", id="name-too-long"),
+    pytest.param(PNG, None, {"name": "shots/4711.png"}, 422, "invalid", id="name-with-slash"),
+    pytest.param(PNG, None, {"name": "C:\\shots\\4711.png"}, 422, "invalid", id="name-with-backslash"),
+    pytest.param(PNG, None, {"name": ".."}, 422, "invalid", id="name-dot-dot"),
+    pytest.param(PNG, None, {"name": "4711\x1b[31m.png"}, 422, "invalid", id="name-escape"),
+    pytest.param(PNG, None, {"name": "4711\n.png"}, 422, "invalid", id="name-newline"),
+    pytest.param(PNG, None, {"name": "4711\x00.png"}, 422, "invalid", id="name-nul"),
 ]
 
 
@@ -173,6 +177,15 @@ async def test_bad_uploads_are_refused_and_store_nothing(server: Harness, ana: h
     assert answer.json()["error"]["code"] == code
     count = select(func.count()).select_from(image_files)
     assert await server.app.db.run(lambda conn: conn.execute(count).scalar_one(), snapshot=True) == 0
+
+
+async def test_an_upload_keeps_the_file_name_it_was_given(ana: httpx.AsyncClient) -> None:
+    name = "Bildschirmfoto 26.11. Kasse #2.png"
+    created = await put(ana, PNG, name=name)
+    assert created.status_code == 201 and created.json()["name"] == name and created.json()["source"] is None
+    again = await put(ana, PNG, name="other.png")  # the same bytes again change nothing
+    assert again.status_code == 200 and again.json()["name"] == name
+    assert (await ana.get(f"/images/{KEY}")).json()["name"] == name
 
 
 async def declared(server: Harness, request: str, length: int) -> bytes:

@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection
 from imagechat_tui.protocol.limits import MAX_TEXT_LENGTH
 from imagechat_tui.server import admin
 
-from .conftest import IMAGE, Harness, bid
+from .conftest import IMAGE, LEGACY_IMAGE, Harness, bid
 from .test_live import open_ws, subscribe
 
 
@@ -48,7 +48,7 @@ async def subscriber(server: Harness, token: str) -> ClientConnection:
 
 
 async def test_a_marker_round_trip_matches_the_protocol(ana: httpx.AsyncClient) -> None:
-    created = await create(ana, image="HTTPS://Shots.Example.COM:443/4711.png#frag")
+    created = await create(ana, image=f" {IMAGE.upper()} ")
     marker = created["marker"]
     assert created["seq"] == 1
     assert marker["image"] == IMAGE  # normalised
@@ -73,6 +73,8 @@ BAD_CREATES = [
     pytest.param({"text": 5}, 422, id="number-for-text"),
     pytest.param({"image": "ftp://example.com/a.png"}, 422, id="not-an-image-key"),
     pytest.param({"image": "https://e.com/" + "a" * 2100}, 422, id="image-key-too-long"),
+    pytest.param({"image": LEGACY_IMAGE}, 422, id="url-key"),
+    pytest.param({"image": "sha256:abc"}, 422, id="short-digest"),
     pytest.param({"broadcastId": "not-a-uuid"}, 422, id="bad-broadcast-id"),
     pytest.param({"extra": 1}, 422, id="unknown-field"),
 ]
@@ -92,6 +94,16 @@ async def test_bad_creates_are_refused_and_nothing_is_written_or_broadcast(
     assert (await create(ana))["seq"] == 1
     assert json.loads(await ws.recv())["seq"] == 1
     await ws.close()
+
+
+async def test_a_new_marker_on_a_url_key_is_refused_saying_why(ana: httpx.AsyncClient) -> None:
+    body = {"image": LEGACY_IMAGE, "x": 25, "y": 40.5, "text": "fine", "broadcastId": bid()}
+    response = await ana.post("/chats", json=body)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert "sha256:<hex>" in error["message"] and "read-only" in error["message"]
+    assert (await ana.get("/chats", params={"image": LEGACY_IMAGE})).json()["markers"] == []
 
 
 async def test_more_bad_input_case_by_case(server: Harness, ana: httpx.AsyncClient, bob: httpx.AsyncClient) -> None:

@@ -25,7 +25,7 @@ from imagechat_tui.server.database import Database
 from imagechat_tui.server.schema import prepare
 from imagechat_tui.server.store import Committed, Principal, Store
 
-from .conftest import bid
+from .conftest import bid, key_of
 
 Op = Literal["create", "reply", "comment", "edit", "delete-comment", "status", "move", "delete-marker"]
 # Weighted towards replies and deletions, which reach the tombstone rule's every branch
@@ -63,7 +63,7 @@ async def moderator(sqlite_database: str) -> AsyncIterator[tuple[Store, Principa
 
 async def record(store: Store, p: Principal, ops: list[tuple[Op, int, int]]) -> History:
     """Run `ops` on a new image (indices pick among what exists then) and keep every event and snapshot."""
-    key = f"https://shots.example.com/{uuid.uuid4().hex}.png"
+    key = key_of(uuid.uuid4().bytes)
     history = History([], {0: []})
     markers: list[Marker] = []
     for op, a, b in ops:

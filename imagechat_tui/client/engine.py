@@ -41,7 +41,7 @@ from ..protocol.events import (
     SubscribeFrame,
     decode_server_frame,
 )
-from ..protocol.imagekey import normalize_image_key
+from ..protocol.imagekey import image_key
 from ..protocol.limits import CLOSE_SERVICE_RESTART, CLOSE_UNAUTHENTICATED, GAP_WAIT
 from ..protocol.models import (
     AddComment,
@@ -198,7 +198,7 @@ class SyncEngine:
     def subscribe(self, image: str, cached: tuple[int, list[Marker]] | None = None) -> str:
         """Follow an image (its normalised key is returned); `cached` is a state seen earlier, shown
         until the server's arrives and used to resync from its seq."""
-        key = normalize_image_key(image)
+        key = image_key(image)
         if key not in self._images:
             entry = self._images[key] = _Image(ImageState(key))
             if cached is not None:

@@ -5,14 +5,14 @@ through here alone; decoding them is the viewer's.
 Every image is keyed by the SHA-256 of its bytes, so the same screenshot from a link, a re-signed
 link or a file is one conversation. A URL is kept only as the image's `source`, without user info,
 query string or fragment: what is shown, sent or written down never carries its credentials or
-signature (only the image cache's URL map holds a digest of the full URL).
+signature (only the image cache's URL map holds a digest of the full URL, and adoption a digest of
+the previous version's key).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import re
 import time
 from collections.abc import Callable
@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from ..protocol.imagekey import content_key_of, normalize_image_key, public_source
+from ..protocol.imagekey import data_image_key, legacy_key_hash, legacy_source
 from ..protocol.limits import MAX_IMAGE_BYTES
 from ..protocol.safe import visible
 from .errors import ClientError
@@ -78,7 +78,7 @@ def shown_target(target: str) -> str:
     if not is_url(target):
         return visible(target)
     try:
-        return visible(public_source(target))
+        return visible(legacy_source(target))
     except ValueError:
         return "an unusable URL"
 
@@ -107,7 +107,7 @@ async def _from_store(key: str, marker: int | None, rest: RestClient | None, cac
             raise ImageError(f"{key}: not in the image cache, and fetching it failed: {exc}") from None
         if data is None:
             raise ImageError(f"{key}: no such image on the server (never shared there, or deleted)")
-        if content_key_of(data) != key:
+        if data_image_key(data) != key:
             raise ImageError(f"{key}: the server sent other bytes than the ones this key names")
         _keep(cache, key, data)
     return Resolved(data, key, key, marker=marker)
@@ -115,15 +115,15 @@ async def _from_store(key: str, marker: int | None, rest: RestClient | None, cac
 
 async def _from_url(url: str, cache: ImageCache | None, progress: Progress | None, verify: object) -> Resolved:
     try:
-        source = public_source(url)
-        legacy = hashlib.sha256(normalize_image_key(url).encode()).hexdigest()
+        source = legacy_source(url)
+        legacy = legacy_key_hash(url)
     except ValueError as exc:
         raise ImageError(f"{shown_target(url)}: not a usable URL ({exc})") from None
     key = cache.key_for_url(url) if cache is not None else None
     data = _cached(cache, key) if key is not None else None
     if data is None or key is None:
         data = await download(url, source, progress=progress, verify=verify)
-        key = content_key_of(data)
+        key = data_image_key(data)
         _keep(cache, key, data)
         if cache is not None:
             with contextlib.suppress(OSError):
@@ -159,7 +159,7 @@ def _from_file(path: Path, cache: ImageCache | None) -> Resolved:
         data = path.read_bytes()
     except OSError as exc:
         raise ImageError(f"{shown}: can't be read ({exc.strerror or type(exc).__name__})") from None
-    key = content_key_of(data)
+    key = data_image_key(data)
     _keep(cache, key, data)
     return Resolved(data, key, path.name, file_name=path.name, path=path)
 

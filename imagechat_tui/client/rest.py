@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import ssl
 from typing import Any, TypeVar
 
@@ -11,6 +10,8 @@ from pydantic import BaseModel
 
 from ..protocol.models import (
     AddComment,
+    AdoptImage,
+    AdoptResult,
     ChatsPage,
     CommentResult,
     CreateChat,
@@ -25,13 +26,6 @@ from ..protocol.models import (
 from .errors import OfflineError, RequestError
 
 T = TypeVar("T", bound=BaseModel)
-
-
-class Adopted(BaseModel):
-    """The answer to `POST /images/{key}/adopt`."""
-
-    adopted: bool
-    seq: int
 
 
 class RestClient:
@@ -109,12 +103,10 @@ class RestClient:
                                     headers={"Content-Type": "application/octet-stream"})
         return ImageInfo.model_validate_json(response.content)
 
-    async def adopt(self, key: str, legacy_key_hash: str) -> Adopted:
+    async def adopt(self, key: str, legacy_key_hash: str) -> AdoptResult:
         """Move the previous version's URL-keyed conversation (named by the hash of its key) under `key`."""
-        body = json.dumps({"legacyKeyHash": legacy_key_hash})
-        response = await self._send("POST", f"/images/{key}/adopt", content=body,
-                                    headers={"Content-Type": "application/json"})
-        return Adopted.model_validate_json(response.content)
+        return await self._call(AdoptResult, "POST", f"/images/{key}/adopt",
+                                body=AdoptImage(legacy_key_hash=legacy_key_hash))
 
     async def usage(self) -> Usage:
         return await self._call(Usage, "GET", "/usage")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -9,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-from .imagekey import content_key, image_source, normalize_image_key
+from .imagekey import content_key, image_key, image_source
 from .limits import MAX_TEXT_LENGTH
 
 Role = Literal["member", "moderator", "admin"]
@@ -52,7 +53,8 @@ def _trimmed_text(value: str) -> str:
 
 BroadcastId = Annotated[str, AfterValidator(canonical_uuid)]
 ImageKey = Annotated[str, StringConstraints(min_length=1, max_length=4096), AfterValidator(_no_nul),
-                     AfterValidator(normalize_image_key)]
+                     AfterValidator(image_key)]
+"""A key to read a conversation under: `sha256:<hex>`, or a URL key of the previous version."""
 CommentText = Annotated[
     str,
     # Surrounding whitespace is trimmed before the 2000 are counted: the raw bound only stops
@@ -65,6 +67,34 @@ CommentText = Annotated[
 ]
 Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 ContentKey = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(content_key)]
+
+
+def _new_marker_key(value: str) -> str:
+    """Every new marker is on its image's content key, so that one screenshot (from a file, a link or
+    a re-signed link) is one conversation, and no URL (credentials, signatures) is ever a key."""
+    try:
+        return content_key(value)
+    except ValueError:
+        raise ValueError("new markers are placed on sha256:<hex> keys (the SHA-256 of the image's bytes); "
+                         "URL keys are the previous version's, read-only") from None
+
+
+NewMarkerKey = Annotated[str, StringConstraints(min_length=1, max_length=4096), AfterValidator(_no_nul),
+                         AfterValidator(_new_marker_key),
+                         WithJsonSchema({"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"})]
+
+
+def _file_name(value: str) -> str:
+    if any(c in value for c in "/\\") or value in (".", ".."):
+        raise ValueError("must be a file's base name, without path separators")
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+ImageName = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_file_name)]
+"""A file's base name, given at upload: shown in the inbox when the image has no source."""
+LegacyKeyHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
 ImageSource = Annotated[str, StringConstraints(min_length=1, max_length=4096), AfterValidator(_no_nul),
                         AfterValidator(image_source)]
 ImageFormat = Literal["png", "jpeg", "gif", "webp", "bmp"]
@@ -126,7 +156,7 @@ class MarkerPosition(Model):
 
 
 class CreateChat(Request):
-    image: ImageKey
+    image: NewMarkerKey
     x: Percent
     y: Percent
     text: CommentText
@@ -149,6 +179,13 @@ class PatchChat(Request):
 class EditComment(Request):
     text: CommentText
     broadcast_id: BroadcastId
+
+
+class AdoptImage(Request):
+    """`POST /images/{key}/adopt`: the previous version's conversation to move under `key`, named by
+    the SHA-256 (hex) of its URL key, never the URL itself (it may hold credentials)."""
+
+    legacy_key_hash: LegacyKeyHash
 
 
 # REST answers
@@ -174,6 +211,13 @@ class SeqResult(Model):
     seq: int
 
 
+class AdoptResult(Model):
+    adopted: bool
+    """Whether a conversation was moved (false: none under that hash, or the image has markers already)."""
+    seq: int
+    """The image's seq after the request."""
+
+
 class ImageInfo(Model):
     """A stored image's metadata (`GET /images/{key}`, the answer to `PUT`)."""
 
@@ -183,6 +227,8 @@ class ImageInfo(Model):
     height: int
     format: ImageFormat
     source: str | None
+    name: str | None = None
+    """The file's base name, if the uploader gave one."""
     uploaded_by: UserRef
     uploaded_at: str
 

@@ -26,6 +26,8 @@ from ..protocol.events import Event, events_page
 from ..protocol.limits import CLOSE_UNAUTHENTICATED, MAX_FRAME_BYTES, MAX_IMAGE_BYTES
 from ..protocol.models import (
     AddComment,
+    AdoptImage,
+    AdoptResult,
     ChatsPage,
     CommentResult,
     ContentKey,
@@ -34,6 +36,7 @@ from ..protocol.models import (
     ErrorResponse,
     ImageInfo,
     ImageKey,
+    ImageName,
     ImageSource,
     MarkerResult,
     Me,
@@ -142,15 +145,18 @@ class ImageChatServer:
             await self.db.dispose()
 
     async def publish(self, committed: Committed) -> Response:
-        """Answer a committed write, after handing its event to pub/sub (which sends it again if
-        its broker did not take it; a lost event is repaired by seq, never a reason to fail the
-        write)."""
+        """Answer a committed write, after handing its event to pub/sub."""
+        await self.broadcast(committed)
+        return Response(committed.body, status_code=committed.status, media_type="application/json")
+
+    async def broadcast(self, committed: Committed) -> None:
+        """Hand a committed event to pub/sub (which sends it again if its broker did not take it;
+        a lost event is repaired by seq, never a reason to fail the write)."""
         if committed.event is not None and committed.topic is not None:
             try:
                 await self.hub.pubsub.publish(committed.topic, committed.seq, committed.event)
             except Exception:
                 log.exception("could not publish seq %d of %s", committed.seq, committed.topic)
-        return Response(committed.body, status_code=committed.status, media_type="application/json")
 
     async def _flush_usage(self) -> None:
         await self.store.add_usage(self.meter.take_deltas())
@@ -381,6 +387,8 @@ def build_api(server: ImageChatServer) -> FastAPI:
     async def put_image(request: Request, p: Writer, key: KeyParam,
                         source: Annotated[ImageSource | None, Query(description="where the image came from: "
                                           "an http(s) URL, kept without query string or fragment")] = None,
+                        name: Annotated[ImageName | None, Query(description="the file's base name (1 to 255 "
+                                        "characters, no path separators or control characters)")] = None,
                         ) -> Response:
         """Store image bytes under their SHA-256 (at most 25 MiB and 64 megapixels; PNG, JPEG, GIF,
         WebP or BMP). The same bytes again change nothing and answer 200."""
@@ -390,10 +398,20 @@ def build_api(server: ImageChatServer) -> FastAPI:
         if stored is None:
             async with server.decoding:
                 decoded = await asyncio.to_thread(decode, data)
-            created, stored = await store.put_image(p, key, data, decoded, source)
+            created, stored = await store.put_image(p, key, data, decoded, source, name)
         else:
             created = False
         return Response(stored.model_dump_json(), status_code=201 if created else 200, media_type="application/json")
+
+    @api.post("/api/v1/images/{key}/adopt", response_model=AdoptResult, tags=["images"])
+    async def adopt_image(p: Writer, key: KeyParam, body: AdoptImage) -> Response:
+        """Move the previous version's conversation on a URL key, named by the SHA-256 (hex) of that
+        key, under this content key, unless it has markers already. Live viewers of the URL key are
+        sent `deleted-image`; this key's get the moved markers as `new-image-chat` events."""
+        adoption = await store.adopt(p, key, body.legacy_key_hash)
+        for committed in adoption.published:
+            await server.broadcast(committed)
+        return Response(adoption.result.model_dump_json(), media_type="application/json")
 
     @api.get("/api/v1/images/{key}", response_model=ImageInfo, tags=["images"])
     async def get_image_info(p: Caller, key: KeyParam) -> ImageInfo:

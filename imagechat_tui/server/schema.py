@@ -17,7 +17,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    bindparam,
     func,
     inspect,
     select,
@@ -135,6 +134,10 @@ image_files = Table(
     Column("height", Integer, nullable=False),
     Column("format", String(8), nullable=False),
     Column("source", Text),
+    # Version 3: the file's base name, given at upload. Here, with `source`, because both are what the
+    # uploader said about these bytes, and only an upload can say it (an `images` row exists for
+    # every key that has had a conversation, legacy URL keys included).
+    Column("name", String(255)),
     Column("uploaded_by_id", String(200), nullable=False),
     Column("uploaded_by_name", String(200), nullable=False),
     Column("uploaded_at", String(32), nullable=False),
@@ -159,21 +162,22 @@ def _add_image_files(conn: Connection) -> None:
     image_files.create(conn)
 
 
+def _numbers_and_names(conn: Connection) -> None:
+    """Version 3: marker numbers, and the file names of uploads."""
+    _number_markers(conn)
+    # Step 1 → 2 makes image_files as defined today, with `name` already.
+    if "name" not in {column["name"] for column in inspect(conn).get_columns("image_files")}:
+        conn.execute(text("ALTER TABLE image_files ADD COLUMN name VARCHAR(255)"))
+
+
 def _number_markers(conn: Connection) -> None:
     """Give every marker its number, per image in the order they were placed (seq), and each
     image its counter. SQLite can't make an added column NOT NULL; PostgreSQL is told after."""
     conn.execute(text("ALTER TABLE images ADD COLUMN last_number BIGINT NOT NULL DEFAULT 0"))
     conn.execute(text("ALTER TABLE markers ADD COLUMN number INTEGER"))
-    placed = conn.execute(select(markers.c.id, markers.c.image_id).order_by(markers.c.image_id, markers.c.seq,
-                                                                             markers.c.id))
-    numbers: list[dict[str, object]] = []
-    last: dict[int, int] = {}
-    for row in placed:
-        last[row.image_id] = last.get(row.image_id, 0) + 1
-        numbers.append({"b_id": row.id, "b_number": last[row.image_id]})
-    if numbers:
-        conn.execute(markers.update().where(markers.c.id == bindparam("b_id")).values(number=bindparam("b_number")),
-                     numbers)
+    placed = func.row_number().over(partition_by=markers.c.image_id, order_by=(markers.c.seq, markers.c.id))
+    ranked = select(markers.c.id, placed.label("number")).subquery()
+    conn.execute(markers.update().where(markers.c.id == ranked.c.id).values(number=ranked.c.number))
     highest = select(func.coalesce(func.max(markers.c.number), 0)).where(markers.c.image_id == images.c.id)
     conn.execute(images.update().values(last_number=highest.scalar_subquery()))
     if conn.dialect.name == "postgresql":
@@ -182,7 +186,7 @@ def _number_markers(conn: Connection) -> None:
 
 
 # Steps from version N to N + 1, each run in the transaction that records the new version.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_image_files, 2: _number_markers}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_image_files, 2: _numbers_and_names}
 
 
 def prepare(conn: Connection) -> int:

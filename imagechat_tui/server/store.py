@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..protocol.changes import edited, patch_change, patched, removed_by_delete, tombstone
 from ..protocol.events import (
+    AnyEvent,
     DeletedImage,
     DeletedImageChat,
     EventBase,
@@ -28,9 +29,12 @@ from ..protocol.events import (
     NewImageChat,
     encode_event,
 )
+from ..protocol.imagekey import is_content_key, legacy_source
+from ..protocol.imagekey import key_digest as key_hash  # the digest every key is indexed by
 from ..protocol.limits import KEPT_EVENTS
 from ..protocol.models import (
     AddComment,
+    AdoptResult,
     ChatsPage,
     Comment,
     CommentResult,
@@ -61,10 +65,6 @@ one DELETE per write was an eighth of a comment's transaction."""
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(6)}"
-
-
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def token_hash(token: str) -> str:
@@ -102,6 +102,14 @@ class Committed:
     topic: str | None = None
     seq: int = 0
     event: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Adoption:
+    """An adoption's answer, and the events to publish (none if nothing was moved)."""
+
+    result: AdoptResult
+    published: list[Committed]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +156,11 @@ class _Statements:
         self.revoked = select(tokens.c.id, tokens.c.revision).where(tokens.c.revision > bindparam("b_revision"))
         self.image = select(images.c.id, images.c.seq).where(
             images.c.tenant_id == bindparam("b_tenant"), images.c.key_hash == bindparam("b_key_hash")
+        )
+        self.lock_image = (
+            select(images.c.id, images.c.key, images.c.seq, images.c.last_number)
+            .where(images.c.tenant_id == bindparam("b_tenant"), images.c.key_hash == bindparam("b_key_hash"))
+            .with_for_update()
         )
         self.new_image_file = insert(image_files).on_conflict_do_nothing(index_elements=["tenant_id", "key"])
         self.new_image = insert(images).on_conflict_do_nothing(index_elements=["tenant_id", "key_hash"])
@@ -516,11 +529,13 @@ class Store:
         return None if row is None else StoredImage(row.format, bytes(row.data))
 
     async def put_image(self, p: Principal, key: str, data: bytes, decoded: Decoded,
-                        source: str | None) -> tuple[bool, ImageInfo]:
-        """Store the image unless the tenant has it already: (whether it was new, what is stored)."""
+                        source: str | None, name: str | None = None) -> tuple[bool, ImageInfo]:
+        """Store the image unless the tenant has it already: (whether it was new, what is stored).
+        The first upload's source and name stay: the same bytes again change nothing."""
         values = {
             "tenant_id": p.tenant_id, "key": key, "size": len(data), "width": decoded.width,
-            "height": decoded.height, "format": decoded.format, "source": source, "uploaded_by_id": p.user_id,
+            "height": decoded.height, "format": decoded.format, "source": source, "name": name,
+            "uploaded_by_id": p.user_id,
             "uploaded_by_name": p.user_name, "uploaded_at": now_iso(), "thumbnail": decoded.thumbnail,
             "content": data,
         }
@@ -564,6 +579,59 @@ class Store:
 
         return await self.db.run(work, bulky=True)
 
+    async def adopt(self, p: Principal, key: str, legacy_hash: str) -> Adoption:
+        """Move the previous version's conversation whose URL key hashes to `legacy_hash` under the
+        content key `key`, unless `key` has markers already (docs/protocol-notes.md, "Adoption").
+        The moved markers arrive on `key` as `new-image-chat` events right after its seq; their
+        stored order is kept below it. The legacy key's subscribers are sent `deleted-image`."""
+
+        def work(conn: Connection) -> Adoption:
+            # Locked legacy first, then content: two adoptions never wait on each other in a cycle.
+            legacy = self._lock_image(conn, p.tenant_id, legacy_hash)
+            if legacy is None or is_content_key(legacy.key):
+                return self._not_adopted(conn, p.tenant_id, key)
+            moved = select(markers.c.id).where(markers.c.image_id == legacy.id)
+            if conn.execute(moved).first() is None:
+                return self._not_adopted(conn, p.tenant_id, key)
+            self._ensure_image(conn, p.tenant_id, key)
+            content = self._lock_image(conn, p.tenant_id, key_hash(key))
+            assert content is not None
+            if conn.execute(select(markers.c.id).where(markers.c.image_id == content.id)).first() is not None:
+                return Adoption(AdoptResult(adopted=False, seq=content.seq), [])
+            shift = content.seq - legacy.seq
+            conn.execute(comments.update().where(comments.c.marker_id.in_(moved)).values(seq=comments.c.seq + shift))
+            conn.execute(markers.update().where(markers.c.image_id == legacy.id)
+                         .values(image_id=content.id, seq=markers.c.seq + shift))
+            topic, seq, published = topic_of(p.tenant_id, key), content.seq, []
+            for marker in self._markers(conn, content.id, key):
+                seq += 1
+                published.append(self._log(conn, content.id, topic, NewImageChat(
+                    image=key, seq=seq, broadcast_id=str(uuid.uuid4()), marker_id=marker.id, marker=marker)))
+            conn.execute(images.update().where(images.c.id == content.id)
+                         .values(seq=seq, last_number=max(content.last_number, legacy.last_number)))
+            conn.execute(image_files.update().where(image_files.c.tenant_id == p.tenant_id, image_files.c.key == key)
+                         .values(source=legacy_source(legacy.key)))
+            conn.execute(images.update().where(images.c.id == legacy.id).values(seq=legacy.seq + 1))
+            conn.execute(events.delete().where(events.c.image_id == legacy.id))
+            gone = DeletedImage(image=legacy.key, seq=legacy.seq + 1, broadcast_id=str(uuid.uuid4()))
+            published.append(self._log(conn, legacy.id, topic_of(p.tenant_id, legacy.key), gone))
+            return Adoption(AdoptResult(adopted=True, seq=seq), published)
+
+        return await self.db.run(work, bulky=True)
+
+    def _lock_image(self, conn: Connection, tenant_id: str, digest: str) -> Row[Any] | None:
+        return conn.execute(self.q.lock_image, {"b_tenant": tenant_id, "b_key_hash": digest}).first()
+
+    def _not_adopted(self, conn: Connection, tenant_id: str, key: str) -> Adoption:
+        image = self._image(conn, tenant_id, key)
+        return Adoption(AdoptResult(adopted=False, seq=image.seq if image is not None else 0), [])
+
+    def _log(self, conn: Connection, image_id: int, topic: str, event: AnyEvent) -> Committed:
+        """Append an event the server writes of its own accord to the image's log."""
+        encoded = encode_event(event)
+        conn.execute(self.q.insert_event, {"image_id": image_id, "seq": event.seq, "body": encoded})
+        return Committed(200, "", topic, event.seq, encoded)
+
     def _forget_receipts(self, conn: Connection, tenant_id: str, marker_ids: list[str]) -> None:
         """Receipts hold the answers of writes, comment text included: those naming a deleted
         marker go with it (a retry of such a write then acts anew)."""
@@ -580,14 +648,16 @@ class Store:
 
 _INFO_COLUMNS = (
     image_files.c.key, image_files.c.size, image_files.c.width, image_files.c.height, image_files.c.format,
-    image_files.c.source, image_files.c.uploaded_by_id, image_files.c.uploaded_by_name, image_files.c.uploaded_at,
+    image_files.c.source, image_files.c.name, image_files.c.uploaded_by_id, image_files.c.uploaded_by_name,
+    image_files.c.uploaded_at,
 )
 
 
 def _image_info(row: Row[Any]) -> ImageInfo:
     return ImageInfo(
         key=row.key, size=row.size, width=row.width, height=row.height, format=row.format, source=row.source,
-        uploaded_by=UserRef(id=row.uploaded_by_id, name=row.uploaded_by_name), uploaded_at=row.uploaded_at,
+        name=row.name, uploaded_by=UserRef(id=row.uploaded_by_id, name=row.uploaded_by_name),
+        uploaded_at=row.uploaded_at,
     )
 
 

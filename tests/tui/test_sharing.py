@@ -4,8 +4,6 @@ opened from, uploads on the first marker (never with upload off), links, `--shar
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import threading
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +17,8 @@ import pytest_asyncio
 from imagechat_tui.client.errors import RequestError
 from imagechat_tui.client.imagecache import ImageCache
 from imagechat_tui.client.rest import RestClient
-from imagechat_tui.protocol.imagekey import normalize_image_key
+from imagechat_tui.protocol.imagekey import legacy_key_hash, legacy_url_key
+from imagechat_tui.protocol.models import CreateChat
 from imagechat_tui.server.app import ImageChatServer
 from imagechat_tui.server.config import ServerConfig, sqlite_url
 from imagechat_tui.server.runner import build_runner
@@ -137,9 +136,9 @@ async def test_two_resigned_urls_and_a_file_are_one_conversation_and_no_secret_r
     received = recording.app
     assert not any(received.saw(secret) for secret in SECRETS)
     # The previous version's conversation of that URL is asked for by the hash of its old key alone.
-    legacy = normalize_image_key(f"http://ana:hunter2pw@{web}/shot.png?X-Amz-Signature=SIGsecret")
+    legacy = legacy_key_hash(f"http://ana:hunter2pw@{web}/shot.png?X-Amz-Signature=SIGsecret")
     assert any(line.endswith(f"/images/{sample_key}/adopt?") for line in received.requests)
-    assert json.dumps({"legacyKeyHash": hashlib.sha256(legacy.encode()).hexdigest()}).encode() in received.received
+    assert any(legacy.encode() in chunk for chunk in received.received)
 
 
 async def test_the_first_marker_uploads_the_image_once_with_its_file_name(recording: Harness, make_app, sample,
@@ -298,3 +297,21 @@ async def test_a_failed_upload_is_a_notice_and_the_marker_is_saved(recording: Ha
         await place(pilot, "Kept anyway")
         await wait_for(lambda: any("larger than the server takes" in n for n in notices(app)), 5, "the notice")
         assert app.marker.number == 1 and not app.shared
+
+
+async def test_a_urls_conversation_from_the_previous_version_comes_along(recording: Harness, make_app, sample_key,
+                                                                         web) -> None:
+    url = f"http://ana:hunter2pw@{web}/shot.png?X-Amz-Signature=SIGsecret"
+    token = await recording.token("u_ana", "Ana")
+    p = await recording.app.store.principal(token)
+    assert p is not None
+    old = CreateChat.model_construct(image=legacy_url_key(url), x=30.0, y=40.0, text="From the old version",
+                                     broadcast_id=bid())
+    await recording.app.store.create_marker(p, old, bid())  # as the previous version keyed it: by the URL
+    app = make_app(recording, token, url)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await wait_for(lambda: len(app.markers) == 1, 5, "the adopted conversation")
+        assert app.key == sample_key
+        assert (app.markers[0].number, app.markers[0].comments[0].text) == (1, "From the old version")
+    assert not any(recording.app.saw(secret) for secret in SECRETS)
