@@ -21,9 +21,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import httpx
+from pydantic import TypeAdapter, ValidationError
 
 from ..protocol.imagekey import data_image_key, legacy_key_hash, legacy_source
 from ..protocol.limits import MAX_IMAGE_BYTES
+from ..protocol.models import ImageName
 from ..protocol.safe import visible
 from .errors import ClientError
 from .imagecache import ImageCache
@@ -33,8 +35,7 @@ from .rest import RestClient
 MAX_REDIRECTS = 5
 TICK = 0.5
 """Seconds between progress reports while a server sends nothing."""
-MAX_NAME = 255
-"""The longest file name the server keeps as an image's name."""
+_IMAGE_NAME: TypeAdapter[str] = TypeAdapter(ImageName)
 
 Progress = Callable[[int, int | None, float], None]
 """progress(bytes received, bytes expected or None, seconds since the download started)."""
@@ -178,11 +179,13 @@ def _keep(cache: ImageCache | None, key: str, data: bytes) -> None:
 
 
 def upload_name(resolved: Resolved) -> str | None:
-    """The file name the server may show for the image: one it accepts, else none."""
-    name = resolved.file_name
-    if name is None or not 1 <= len(name) <= MAX_NAME or visible(name) != name or "/" in name or "\\" in name:
+    """The file name the server may show for the image: one it accepts (the protocol's rule), else none."""
+    if resolved.file_name is None:
         return None
-    return name
+    try:
+        return _IMAGE_NAME.validate_python(resolved.file_name)
+    except ValidationError:
+        return None
 
 
 async def share(rest: RestClient, resolved: Resolved) -> bool:

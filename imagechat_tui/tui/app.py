@@ -181,14 +181,15 @@ class ImageChatApp(OrderedKeys, PixelFrames):
 
     @work(group="adopt")
     async def _name_from_server(self, key: str) -> None:
-        """A link names the image by its key alone: show where it came from instead, if the server knows."""
+        """A link names the image by its key alone: show its source or file name instead, if the server knows."""
         try:
             info = await self.engine.rest.image_info(key)
         except ClientError:
             return  # the key stays the name
-        if info is not None and info.source and self.loaded is not None and self.loaded.key == key:
-            self.loaded = replace(self.loaded, name=info.source)
-            self.sub_title = visible(info.source)
+        name = info and (info.source or info.name)
+        if name and self.loaded is not None and self.loaded.key == key:
+            self.loaded = replace(self.loaded, name=name)
+            self.sub_title = visible(name)
             self._show_status()
 
     def _share_on_first_marker(self) -> None:

@@ -155,7 +155,7 @@ async def test_the_first_marker_uploads_the_image_once_with_its_file_name(record
     puts = [line for line in recording.app.requests if line.startswith("http PUT")]
     assert len(puts) == 1 and "name=shot.png" in puts[0]
     info = await stored(recording, token, sample_key)
-    assert info is not None and info["source"] is None
+    assert info is not None and (info["source"], info["name"]) == (None, "shot.png")
 
 
 async def test_with_upload_off_nothing_is_uploaded(recording: Harness, make_app, sample, sample_key) -> None:
