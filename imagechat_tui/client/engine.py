@@ -207,6 +207,11 @@ class SyncEngine:
             self._request_subscribe(entry)
         return key
 
+    def resync(self, image: str) -> None:
+        """Fetch the image's whole state again: its conversation changed outside its event stream
+        (an adoption moved markers under it)."""
+        self._request_subscribe(self._images[image], full=True)
+
     def markers(self, image: str) -> list[Marker]:
         """The image's markers as the user should see them: confirmed state plus pending writes."""
         entry = self._images[image]
@@ -439,11 +444,11 @@ class SyncEngine:
 
     # The live connection
 
-    def _request_subscribe(self, entry: _Image) -> None:
+    def _request_subscribe(self, entry: _Image, full: bool = False) -> None:
         ws = self._ws
         if ws is None or self.link.state is not LinkState.ONLINE:
             return  # the next connection subscribes to every image
-        since = entry.order.last if entry.state.loaded else None
+        since = entry.order.last if entry.state.loaded and not full else None
         asyncio.get_running_loop().create_task(_send_quietly(ws, _subscribe_frame(entry.state.key, since)))
 
     async def _run(self) -> None:

@@ -10,10 +10,13 @@ from pydantic import BaseModel
 
 from ..protocol.models import (
     AddComment,
+    AdoptImage,
+    AdoptResult,
     ChatsPage,
     CommentResult,
     CreateChat,
     EditComment,
+    ImageInfo,
     MarkerResult,
     Me,
     PatchChat,
@@ -41,13 +44,20 @@ class RestClient:
                     params: dict[str, Any] | None = None) -> T:
         content = body.model_dump_json(exclude_none=True) if body is not None else None
         headers = {"Content-Type": "application/json"} if content is not None else None
+        response = await self._send(method, path, content=content, params=params, headers=headers)
+        return model.model_validate_json(response.content)
+
+    async def _send(self, method: str, path: str, *, content: bytes | str | None = None,
+                    params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+                    missing_ok: bool = False) -> httpx.Response:
+        """The answer; an error status raises RequestError, except 404 when `missing_ok`."""
         try:
             response = await self._http.request(method, path, content=content, params=params, headers=headers)
         except httpx.TransportError as exc:
             raise OfflineError(f"the server can't be reached ({type(exc).__name__})") from exc
-        if response.is_error:
+        if response.is_error and not (missing_ok and response.status_code == 404):
             raise _request_error(response)
-        return model.model_validate_json(response.content)
+        return response
 
     async def me(self) -> Me:
         return await self._call(Me, "GET", "/me")
@@ -72,6 +82,31 @@ class RestClient:
 
     async def delete_comment(self, comment_id: str, broadcast_id: str) -> SeqResult:
         return await self._call(SeqResult, "DELETE", f"/comments/{comment_id}", params={"broadcastId": broadcast_id})
+
+    async def image_exists(self, key: str) -> bool:
+        response = await self._send("HEAD", f"/images/{key}/content", missing_ok=True)
+        return response.status_code != 404
+
+    async def image_info(self, key: str) -> ImageInfo | None:
+        response = await self._send("GET", f"/images/{key}", missing_ok=True)
+        return None if response.status_code == 404 else ImageInfo.model_validate_json(response.content)
+
+    async def image_content(self, key: str) -> bytes | None:
+        """The stored image's bytes; None if this tenant has no such image."""
+        response = await self._send("GET", f"/images/{key}/content", missing_ok=True)
+        return None if response.status_code == 404 else response.content
+
+    async def put_image(self, key: str, data: bytes, *, source: str | None = None,
+                        name: str | None = None) -> ImageInfo:
+        params = {k: v for k, v in (("source", source), ("name", name)) if v is not None}
+        response = await self._send("PUT", f"/images/{key}", content=data, params=params,
+                                    headers={"Content-Type": "application/octet-stream"})
+        return ImageInfo.model_validate_json(response.content)
+
+    async def adopt(self, key: str, legacy_key_hash: str) -> AdoptResult:
+        """Move the previous version's URL-keyed conversation (named by the hash of its key) under `key`."""
+        return await self._call(AdoptResult, "POST", f"/images/{key}/adopt",
+                                body=AdoptImage(legacy_key_hash=legacy_key_hash))
 
     async def usage(self) -> Usage:
         return await self._call(Usage, "GET", "/usage")

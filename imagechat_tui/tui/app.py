@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import SystemCommand
 from textual.binding import Binding
@@ -26,6 +29,9 @@ from ..client.engine import (
     SyncEngine,
 )
 from ..client.errors import ClientError
+from ..client.imagecache import ImageCache
+from ..client.images import Resolved, share, shown_target
+from ..client.links import format_link
 from ..protocol.models import Comment, Marker
 from ..protocol.permissions import may_change
 from ..protocol.safe import visible
@@ -36,6 +42,7 @@ from .graphics.detect import Terminal
 from .graphics.pixels import PixelFrames, PixelPane, driver_writer
 from .keys import OrderedKeys
 from .loader import LoadedImage, LoadError, load
+from .numbers import number_text
 from .opener import OpenerError, open_externally
 from .pyramid import Pyramid
 from .screens.compose import ComposeScreen, Draft, Drafts
@@ -48,6 +55,8 @@ from .threads import as_markdown, utc_now
 from .widgets.conversation import MarkerList
 from .widgets.image_view import ImageView
 from .widgets.status import TOKEN_HELP
+
+log = logging.getLogger("imagechat.tui")
 
 
 class EngineNotice(Message):
@@ -67,7 +76,8 @@ class ImageChatApp(OrderedKeys, PixelFrames):
     def __init__(self, target: str, *, server: str | Sequence[str], token: str, cafile: str | None = None,
                  keymap: dict[str, str] | None = None, cache: StateCache | None = None,
                  clock: Callable[[], datetime] = utc_now, backoff: Backoff = Backoff(),
-                 terminal: Terminal = HALF_BLOCKS, token_help: str = TOKEN_HELP) -> None:
+                 terminal: Terminal = HALF_BLOCKS, token_help: str = TOKEN_HELP,
+                 images: ImageCache | None = None, upload: bool = True) -> None:
         super().__init__()
         self.terminal = terminal
         self.pixel_pane = None if terminal.mode == "halfblock" else PixelPane(terminal, driver_writer(self))
@@ -78,6 +88,14 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self.cafile = cafile
         self.keymap = keymap or {}
         self.cache = cache
+        self.images = images
+        """The image bytes cache: reopening an image (a URL, a link) is instant, and works offline."""
+        self.upload = upload
+        """Whether the image goes to the server when the first marker is placed on it."""
+        self.shared = False
+        """The server is known to have this image's bytes."""
+        self.wanted_marker: int | None = None
+        """A link's marker number, selected and shown once the markers are there."""
         self.clock = clock
         self.key: str | None = None
         self.selection = Selection()
@@ -85,6 +103,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self.offline_since_sync = False
         self.load_error: str | None = None
         self._refresh_pending = False
+        self._synced_since_refresh = False
         self._save_timer: Any = None
         self.drafts = Drafts()
 
@@ -106,7 +125,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self.set_interval(1.0, self._tick)
         self._show_link()
         await self.engine.start()
-        self.open_image()
+        self.open_image(self.target)
 
     async def on_unmount(self) -> None:
         super().on_unmount()
@@ -119,25 +138,90 @@ class ImageChatApp(OrderedKeys, PixelFrames):
     # Opening the image
 
     @work(exclusive=True, group="load")
-    async def open_image(self) -> None:
+    async def open_image(self, target: str) -> None:
+        """Open what `target` names: a URL, a file, or a link (`sha256:<hex>`, `sha256:<hex>#N`).
+        Also the way from one image to another: keys wait until the new one is open."""
+        self.target, self.key, self.selection = target, None, Selection()
         try:
-            loaded = await load(self.target, progress=self.main.show_progress, verify=self.cafile or True)
+            loaded = await load(target, rest=self.engine.rest, cache=self.images, progress=self.main.show_progress,
+                                verify=self.cafile or True)
         except LoadError as exc:
             self.load_error = str(exc)
-            self.exit(return_code=1, message=self.load_error)
+            self.exit(return_code=1, message=Text(visible(self.load_error)))
             return
         pyramid = Pyramid(loaded.image)
         # The first view's reduced levels, off the event loop.
         await asyncio.to_thread(self.main.image_view.prepare, pyramid)
         cached = self.cache.load(loaded.key) if self.cache is not None else None
         self.key = self.engine.subscribe(loaded.key, cached)
-        self.loaded = loaded
+        self.loaded, self.shared = loaded, False
+        self.wanted_marker = loaded.origin.marker if loaded.origin else None
         self.main.show_image(pyramid)
-        self.sub_title = loaded.name
+        self.sub_title = visible(loaded.name)
         if loaded.animated:
-            self.notify(f"{loaded.name} is animated: showing the first of its {loaded.frames} frames.")
+            self.notify(f"{visible(loaded.name)} is animated: showing the first of its {loaded.frames} frames.")
+        if loaded.origin is not None and loaded.origin.legacy_key_hash is not None:
+            self._adopt(loaded.key, loaded.origin.legacy_key_hash)
+        if loaded.origin is not None and loaded.origin.source is None and loaded.origin.path is None:
+            self._name_from_server(loaded.key)
         self.refresh_views()
         self.release_keys()
+
+    @work(group="adopt")
+    async def _adopt(self, key: str, legacy_key_hash: str) -> None:
+        """Bring this URL's conversation from the previous version (keyed by the URL) under the
+        image's content key; only a hash of the old key is sent, never the URL."""
+        try:
+            adopted = await self.engine.rest.adopt(key, legacy_key_hash)
+        except ClientError as exc:
+            log.info("adopting the URL's earlier conversation failed: %s", exc)
+            return  # tried again the next time the URL is opened
+        if adopted.adopted and key == self.key:
+            self.engine.resync(key)
+
+    @work(group="adopt")
+    async def _name_from_server(self, key: str) -> None:
+        """A link names the image by its key alone: show its source or file name instead, if the server knows."""
+        try:
+            info = await self.engine.rest.image_info(key)
+        except ClientError:
+            return  # the key stays the name
+        name = info and (info.source or info.name)
+        if name and self.loaded is not None and self.loaded.key == key:
+            self.loaded = replace(self.loaded, name=name)
+            self.sub_title = visible(name)
+            self._show_status()
+
+    def _share_on_first_marker(self) -> None:
+        if self.upload and not self.shared and self.loaded is not None and self.loaded.origin is not None:
+            self._share(self.loaded.origin)
+
+    @work(group="share")
+    async def _share(self, origin: Resolved) -> None:
+        """Upload the image unless the server has it, so colleagues without the file see it too."""
+        try:
+            await share(self.engine.rest, origin)
+        except ClientError as exc:
+            self.notify(f"{exc}. Markers are saved without it; the upload is tried again with the next marker.",
+                        title="The image could not be uploaded", severity="warning")
+            return
+        self.shared = origin.key == (self.loaded.key if self.loaded else None)
+
+    def _reveal_wanted_marker(self, final: bool) -> None:
+        """Select and show a link's marker once it is there; `final`: the server's markers are in,
+        so a number still missing is not on this image."""
+        number = self.wanted_marker
+        if number is None:
+            return
+        marker = self.selection.by_number(number)
+        if marker is None:
+            if final:
+                self.wanted_marker = None
+                self.notify(f"This image has no marker {number} (deleted, or never there).", severity="warning")
+            return
+        self.wanted_marker = None
+        self.selection.select(marker.id)
+        self.main.image_view.zoom_on(marker.x, marker.y)
 
     def keys_on_hold(self) -> bool:
         # Keys typed before the image is open and the first connection made are meant for it:
@@ -160,15 +244,16 @@ class ImageChatApp(OrderedKeys, PixelFrames):
                 self.notify(f"Back online: {changes} change{'' if changes == 1 else 's'} arrived meanwhile.",
                             title="Resynced")
                 self._show_link()
-            self._schedule_refresh()
+            self._schedule_refresh(synced=True)
         elif isinstance(notice, ImageChanged) and notice.image == self.key:
             self._schedule_refresh()
         elif isinstance(notice, ImageDeleted) and notice.image == self.key:
             self.exit(return_code=1, message="An admin deleted this image with its whole conversation: "
                                              "the viewer closed it.")
 
-    def _schedule_refresh(self) -> None:
+    def _schedule_refresh(self, synced: bool = False) -> None:
         # Many events in one burst make one redraw.
+        self._synced_since_refresh |= synced
         if not self._refresh_pending:
             self._refresh_pending = True
             self.call_after_refresh(self.refresh_views)
@@ -191,7 +276,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
 
     def _show_status(self) -> None:
         user = self.engine.me.user.name if self.engine.me else ""
-        name = self.loaded.name if self.loaded is not None else self.target
+        name = self.loaded.name if self.loaded is not None else shown_target(self.target)
         loaded = self.key is not None and self.engine.state(self.key).loaded
         self.main.show_status(self.engine.link, name, self.selection, user, loaded)
 
@@ -202,6 +287,8 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         if self.key is None:
             return
         self.selection.update(self.engine.markers(self.key))
+        synced, self._synced_since_refresh = self._synced_since_refresh, False
+        self._reveal_wanted_marker(final=synced)
         me = self.engine.me.user.id if self.engine.me else None
         self.main.show_markers(self.selection, self.clock(), lambda uid: uid == me)
         self._show_status()
@@ -218,8 +305,9 @@ class ImageChatApp(OrderedKeys, PixelFrames):
     def comment(self) -> Comment | None:
         return self.selection.comment
 
-    def number(self, marker_id: str) -> int:
-        return self.selection.number(marker_id)
+    def label(self, marker_id: str) -> str:
+        """The marker's number as shown."""
+        return self.selection.label(marker_id)
 
     def select(self, marker_id: str | None) -> None:
         self.selection.select(marker_id)
@@ -292,7 +380,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         if self.loaded is None:
             return
         try:
-            how = open_externally(self.target, self.loaded)
+            how = open_externally(self.loaded)
         except OpenerError as exc:
             self.notify(str(exc), title="Can't open the image", severity="warning")
             return
@@ -373,16 +461,19 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         assert self.key is not None
         key, (x, y) = self.key, self.main.image_view.cursor
         draft = (key, "place", f"{x:.0f},{y:.0f}")
-        self._compose(f"New marker at {x:.0f}%, {y:.0f}%", "", draft, lambda text: self._write(
-            "Placing the marker", lambda: self.engine.create_marker(key, round(x, 4), round(y, 4), text),
-            then=lambda marker: self.select(marker.id), draft=draft))
+        def send(text: str) -> None:
+            self._share_on_first_marker()
+            self._write("Placing the marker", lambda: self.engine.create_marker(key, round(x, 4), round(y, 4), text),
+                        then=lambda marker: self.select(marker.id), draft=draft)
+
+        self._compose(f"New marker at {x:.0f}%, {y:.0f}%", "", draft, send)
 
     def action_comment(self) -> None:
         if self._writable():
             key, marker = self.key, self.marker
             assert key is not None and marker is not None
             draft = (key, "comment", marker.id)
-            self._compose(f"Comment on marker {self.number(marker.id)}", "", draft, lambda text: self._write(
+            self._compose(f"Comment on marker {self.label(marker.id)}", "", draft, lambda text: self._write(
                 "Commenting", lambda: self.engine.add_comment(key, marker.id, text), draft=draft))
 
     def action_reply(self) -> None:
@@ -431,7 +522,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         assert key is not None and marker is not None
         if not self._may_change(marker.created_by.id, "delete this marker"):
             return
-        question = f"Delete marker {self.number(marker.id)} and its {len(marker.comments)} comment(s)?"
+        question = f"Delete marker {self.label(marker.id)} and its {len(marker.comments)} comment(s)?"
         self.push_screen(ConfirmScreen(question), lambda yes: yes and self._write(
             "Deleting the marker", lambda: self.engine.delete_marker(key, marker.id)))
 
@@ -452,23 +543,35 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             x, y = self.main.image_view.cursor
             self._write("Moving the marker", lambda: self.engine.move_marker(key, marker.id, round(x, 4), round(y, 4)))
 
+    def link(self, marker: Marker | None = None) -> str | None:
+        """The link that opens this image (at `marker`, once the server numbered it)."""
+        return format_link(self.key, marker.number if marker else None) if self.key is not None else None
+
     def action_copy_thread(self) -> None:
-        marker = self.marker
-        if marker is None:
+        marker, link = self.marker, self.link(self.marker)
+        if marker is None or link is None:
             self.notify("Select a marker first.", severity="warning")
             return
-        self._copy(self.number(marker.id), as_markdown(marker, self.number(marker.id)))
+        label = number_text(marker.number)
+        self._copy(f"Marker {label} as Markdown", f"marker-{label}.md", as_markdown(marker, link))
+
+    def action_copy_link(self) -> None:
+        marker, link = self.marker, self.link(self.marker)
+        if link is None:
+            return
+        what = f"The link to marker {number_text(marker.number)}" if marker else "The link to this image"
+        self._copy(what, "link.txt", link)
 
     @work(group="clipboard")
-    async def _copy(self, number: int, markdown: str) -> None:
-        tool = await asyncio.to_thread(clipboard.copy, markdown)
+    async def _copy(self, what: str, file_name: str, text: str) -> None:
+        tool = await asyncio.to_thread(clipboard.copy, text)
         if tool is not None:
-            self.notify(f"Marker {number} copied as Markdown (with {tool}).")
+            self.notify(f"{what} copied (with {tool}).")
             return
-        path = copies_dir() / f"marker-{number}.md"
-        await asyncio.to_thread(_save, path, markdown)
-        self.copy_to_clipboard(markdown)  # a terminal that takes OSC 52 has it too, unconfirmed
-        self.push_screen(CopiedScreen(f"Marker {number} as Markdown", markdown, str(path)))
+        path = copies_dir() / file_name
+        await asyncio.to_thread(_save, path, text)
+        self.copy_to_clipboard(text)  # a terminal that takes OSC 52 has it too, unconfirmed
+        self.push_screen(CopiedScreen(what, text, str(path)))
 
 
 def _save(path: Path, text: str) -> None:

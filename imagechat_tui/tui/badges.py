@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from .numbers import number_order, number_text
 from .viewport import Geometry
 
 RGB = tuple[int, int, int]
@@ -19,7 +20,8 @@ class Badge:
     """One marker as the image pane needs it."""
 
     marker_id: str
-    number: int
+    number: int | None
+    """The server's number; None while the marker is pending."""
     x: float
     y: float
     resolved: bool
@@ -75,12 +77,12 @@ def place(badges: list[Badge], geometry: Geometry, selected: str | None) -> Plac
             rows.setdefault(cell[1], []).append((cell[0], badge))
     placed: list[Placed] = []
     for row, items in rows.items():
-        items.sort(key=lambda item: (item[0], item[1].number))
+        items.sort(key=lambda item: (item[0], number_order(item[1].number)))
         group: list[tuple[int, Badge]] = []
         for item in items:
             if group:
                 current = _merge(group, row, geometry.cols, selected)
-                start = _start(item[0], len(str(item[1].number)), geometry.cols)
+                start = _start(item[0], len(number_text(item[1].number)), geometry.cols)
                 if start <= current.col + current.width:  # touching or overlapping: one badge
                     group.append(item)
                     continue
@@ -92,9 +94,10 @@ def place(badges: list[Badge], geometry: Geometry, selected: str | None) -> Plac
 
 
 def _merge(group: list[tuple[int, Badge]], row: int, cols: int, selected: str | None) -> Placed:
-    markers = tuple(sorted((badge for _, badge in group), key=lambda b: b.number))
+    markers = tuple(sorted((badge for _, badge in group), key=lambda b: number_order(b.number)))
     chosen = next((b for b in markers if b.marker_id == selected), markers[0])
-    text = str(chosen.number) if len(markers) == 1 else f"{chosen.number}+{len(markers) - 1}"
+    label = number_text(chosen.number)
+    text = label if len(markers) == 1 else f"{label}+{len(markers) - 1}"
     centre = round(sum(col for col, _ in group) / len(group))
     if any(b.marker_id == selected for b in markers):
         look = Look.SELECTED

@@ -19,6 +19,11 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("imagechat-tui", appauthor=False)) / "images"
 
 
+def image_cache_dir() -> Path:
+    """The image bytes cache (client.imagecache), apart from the markers' state cache."""
+    return Path(platformdirs.user_cache_dir("imagechat-tui", appauthor=False)) / "image-cache"
+
+
 def copies_dir() -> Path:
     """Where copied threads are saved when no clipboard takes them."""
     return Path(platformdirs.user_data_dir("imagechat-tui", appauthor=False)) / "copied"

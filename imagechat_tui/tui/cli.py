@@ -1,16 +1,20 @@
-"""`imagechat-tui IMAGE`: open an image (URL or file) and its conversations."""
+"""`imagechat-tui IMAGE`: open an image (URL, file or link) and its conversations; `--share` uploads it."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
+from ..client.errors import ClientError
+from ..client.imagecache import ImageCache
+from ..client.links import parse_link
 from . import embedded
-from .cache import StateCache, cache_dir
+from .cache import StateCache, cache_dir, image_cache_dir
 from .graphics.detect import MODES, detect
 from .graphics.terminal_io import TerminalIO
 from .sample import draw_sample
@@ -19,10 +23,12 @@ from .settings import (
     GRAPHICS_ENV,
     SERVER_ENV,
     TOKEN_ENV,
+    UPLOAD_ENV,
     SettingsError,
     config_file,
     resolve,
 )
+from .share import UPLOAD_OFF, share_image
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,10 +38,19 @@ def _parser() -> argparse.ArgumentParser:
         "else who has it open. With no server configured, a local one is started (your own: shared by "
         "every terminal of yours, restarted when it is gone, its port kept in your data directory).",
         epilog=f"Settings come from the flags, then the environment, then {config_file()} "
-        "(keys: server, token, cafile, graphics, and a [keymap] table). Press ? in the viewer for the keys.",
+        "(keys: server, token, cafile, graphics, upload, image_cache_mb, and a [keymap] table). "
+        "Press ? in the viewer for the keys.",
     )
     parser.add_argument("image", nargs="?",
-                        help="an http(s) URL or a local image file (none: a built-in sample screenshot)")
+                        help="an http(s) URL, a local image file, or a link to an image on the server: "
+                             "sha256:<hex>, or sha256:<hex>#N to show its marker N (none: a built-in sample "
+                             "screenshot)")
+    parser.add_argument("--share", action="store_true",
+                        help="upload IMAGE to the server now, print the link that opens it "
+                             "(imagechat-tui sha256:<hex>) and exit")
+    parser.add_argument("--upload", action=argparse.BooleanOptionalAction, default=None,
+                        help=f"whether images go to the server: the first time a marker is placed on one, and with "
+                             f"--share (env {UPLOAD_ENV}=1 or 0; default: upload)")
     parser.add_argument("--server", action="append",
                         help=f"the server's URL; repeated or comma-separated, processes of one cluster to fail over "
                              f"between (env {SERVER_ENV}; default: the local server)")
@@ -50,9 +65,15 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = resolve(args.server, args.token, args.cafile, args.config, args.graphics)
+        settings = resolve(args.server, args.token, args.cafile, args.config, args.graphics, args.upload)
     except SettingsError as exc:
         print(f"imagechat-tui: {exc}", file=sys.stderr)
+        return 2
+    if args.share and not args.image:
+        print("imagechat-tui: --share needs an image: imagechat-tui IMAGE --share", file=sys.stderr)
+        return 2
+    if args.share and not settings.upload:
+        print(f"imagechat-tui: {UPLOAD_OFF}", file=sys.stderr)
         return 2
     servers, token = settings.servers, settings.token
     local = None
@@ -65,6 +86,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"imagechat-tui: no token for {', '.join(servers)}: pass --token, set {TOKEN_ENV}, "
               f"or put token = \"…\" in {config_file()}", file=sys.stderr)
         return 2
+    images = ImageCache(image_cache_dir(), settings.image_cache_mb * 2**20)
+    if local is not None and (args.share or (args.image and parse_link(args.image))):
+        # The image comes from the server at once, before the viewer's first connection would start it.
+        try:
+            embedded.ensure_server(local)
+        except embedded.StartError as exc:
+            print(f"imagechat-tui: {exc}", file=sys.stderr)
+            return 1
+    if args.share:
+        return _share(args.image, servers[0], token, settings.cafile, images)
     # Textual is imported only once the arguments are good.
     from .app import ImageChatApp
     from .widgets.status import TOKEN_HELP
@@ -76,13 +107,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     terminal = detect(settings.graphics, os.environ, TerminalIO.open())  # before Textual takes the terminal
     app = ImageChatApp(image, server=servers, token=token, cafile=settings.cafile, keymap=settings.keymap,
                        cache=StateCache(cache_dir(), ",".join(servers), token), token_help=token_help,
-                       terminal=terminal)
+                       terminal=terminal, images=images, upload=settings.upload)
     if local is not None:
         # Started (and restarted when gone) by the engine before each connection attempt, so its
         # start-up and any failure are shown in the viewer, not printed behind it.
         app.engine.before_connect = partial(embedded.keep_running, local)
     app.run()
     return app.return_code or 0
+
+
+def _share(image: str, server: str, token: str, cafile: str | None, images: ImageCache) -> int:
+    try:
+        link = asyncio.run(share_image(image, server, token, cafile=cafile, cache=images))
+    except ClientError as exc:
+        print(f"imagechat-tui: {exc}", file=sys.stderr)
+        return 1
+    print(link)
+    return 0
 
 
 if __name__ == "__main__":

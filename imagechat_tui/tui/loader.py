@@ -1,38 +1,24 @@
-"""Opening the image to annotate: a local file or an http(s) URL, decoded with Pillow as a browser shows it."""
+"""Opening the image to annotate: its bytes from client.images (a URL, a file, a link), decoded with
+Pillow as a browser shows it."""
 
 from __future__ import annotations
 
 import asyncio
 import io
-import re
-import time
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from dataclasses import dataclass, replace
 
-import httpx
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..protocol.imagekey import data_image_key, file_image_key, legacy_url_key
+from ..client.imagecache import ImageCache
+from ..client.images import ImageError, Progress, Resolved, resolve
+from ..client.rest import RestClient
+from ..protocol.limits import MAX_IMAGE_PIXELS as MAX_PIXELS
 
-MAX_BYTES = 25 * 1024 * 1024
-MAX_REDIRECTS = 5
-MAX_PIXELS = 64_000_000
-"""More pixels than this is refused as a possible decompression bomb."""
-TICK = 0.5
-"""Seconds between progress reports while a server sends nothing."""
 CHECKER = 8
 """Side in image pixels of the squares transparent pixels are shown over."""
 CHECKER_SHADES = (255, 204)
 """The light greys of the checkerboard: black and dark text stay readable on both."""
-
-Progress = Callable[[int, int | None, float], None]
-"""progress(bytes received, bytes expected or None, seconds since the download started)."""
-
-_SCHEME = re.compile(r"([a-z][a-z0-9+.-]+)://", re.IGNORECASE)
-"""A URL's scheme: two characters at least, so that a Windows drive letter is not one."""
 
 
 class LoadError(Exception):
@@ -51,107 +37,20 @@ class LoadedImage:
     animated: bool = False
     frames: int = 1
     """How many frames an animation has; only the first is shown."""
+    origin: Resolved | None = None
+    """Where the bytes came from: source, file, the link's marker."""
 
 
-def is_url(target: str) -> bool:
-    return target.lower().startswith(("http://", "https://"))
-
-
-async def load(target: str, *, progress: Progress | None = None, verify: object = True) -> LoadedImage:
-    """The image and its key; decoding runs in a thread, so the UI stays live meanwhile."""
-    if not is_url(target):
-        return await asyncio.to_thread(_open_file, _local_path(target))
+async def load(target: str, *, rest: RestClient | None = None, cache: ImageCache | None = None,
+               progress: Progress | None = None, verify: object = True) -> LoadedImage:
+    """The image `target` names (client.images.resolve: a URL, a file or a link), decoded in a
+    thread so the UI stays live meanwhile."""
     try:
-        legacy_url_key(target)  # refuses what is no usable URL before anything is fetched
-    except ValueError as exc:
-        raise LoadError(f"{target}: not a usable URL ({exc})") from None
-    data = await download(target, progress=progress, verify=verify)
-    # Keyed by content, as a file is: new markers go on content keys only (docs/protocol.md).
-    return await asyncio.to_thread(decode, data, data_image_key(data), target.rsplit("/", 1)[-1] or target)
-
-
-def _local_path(target: str) -> Path:
-    """The file a target names: a path, or a file:// URL; any other URL scheme is refused."""
-    scheme = _SCHEME.match(target)
-    if scheme is None:
-        return Path(target).expanduser()
-    if scheme[1].lower() != "file":
-        raise LoadError(f"{target}: the {scheme[1].lower()}:// scheme is not supported (use http, https or a file)")
-    parts = urlsplit(target)
-    if parts.netloc not in ("", "localhost"):
-        raise LoadError(f"{target}: only file:// URLs of this computer can be opened")
-    return Path(unquote(parts.path))
-
-
-def _open_file(path: Path) -> LoadedImage:
-    try:
-        if path.is_dir():
-            raise LoadError(f"{path}: is a directory")
-        if not path.exists():
-            raise LoadError(f"{path}: no such file")
-        if not path.is_file():
-            raise LoadError(f"{path}: not a regular file")  # a FIFO or a device: reading it may never end
-        if path.stat().st_size > MAX_BYTES:
-            raise LoadError(f"{path}: larger than {MAX_BYTES // 2**20} MB")
-        data = path.read_bytes()
-        key = file_image_key(path)
-    except OSError as exc:
-        raise LoadError(f"{path}: can't be read ({exc.strerror or type(exc).__name__})") from None
-    return decode(data, key, path.name)
-
-
-class _Meter:
-    """What a download has received so far, reported with the time since it started."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self._progress = progress
-        self._started = time.monotonic()
-        self.done = 0
-        self.total: int | None = None
-
-    def report(self) -> None:
-        if self._progress is not None:
-            self._progress(self.done, self.total, time.monotonic() - self._started)
-
-
-async def download(url: str, *, progress: Progress | None = None, verify: object = True) -> bytes:
-    """The body at `url`; `progress` hears of every chunk, and every TICK seconds while nothing arrives."""
-    meter = _Meter(progress)
-    fetch = asyncio.create_task(_fetch(url, meter, verify))
-    try:
-        while not fetch.done():
-            await asyncio.wait({fetch}, timeout=TICK)
-            if not fetch.done():
-                meter.report()
-        return fetch.result()
-    finally:
-        fetch.cancel()
-
-
-async def _fetch(url: str, meter: _Meter, verify: object) -> bytes:
-    try:
-        async with httpx.AsyncClient(follow_redirects=True, max_redirects=MAX_REDIRECTS, timeout=15,
-                                     verify=verify) as http:  # type: ignore[arg-type]
-            async with http.stream("GET", url) as response:
-                if response.status_code >= 400:
-                    raise LoadError(f"{url}: the server answered {response.status_code}")
-                meter.total = int(response.headers.get("content-length", 0)) or None
-                if meter.total is not None and meter.total > MAX_BYTES:
-                    raise LoadError(f"{url}: larger than {MAX_BYTES // 2**20} MB")
-                buffer = bytearray()
-                async for chunk in response.aiter_bytes():
-                    buffer += chunk
-                    if len(buffer) > MAX_BYTES:
-                        raise LoadError(f"{url}: larger than {MAX_BYTES // 2**20} MB")
-                    meter.done = len(buffer)
-                    meter.report()
-                return bytes(buffer)
-    except httpx.TooManyRedirects:
-        raise LoadError(f"{url}: more than {MAX_REDIRECTS} redirects") from None
-    except httpx.TimeoutException:
-        raise LoadError(f"{url}: the server did not answer in time") from None
-    except httpx.TransportError as exc:
-        raise LoadError(f"{url}: the server can't be reached ({type(exc).__name__})") from None
+        origin = await resolve(target, rest=rest, cache=cache, progress=progress, verify=verify)
+    except ImageError as exc:
+        raise LoadError(str(exc)) from None
+    loaded = await asyncio.to_thread(decode, origin.data, origin.key, origin.name)
+    return replace(loaded, origin=origin)
 
 
 def decode(data: bytes, key: str, name: str) -> LoadedImage:

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from .cache import cache_dir
-from .loader import LoadedImage, is_url
+from .loader import LoadedImage
 
 OPENER_ENV = "IMAGECHAT_OPENER"
 OPENERS = ("xdg-open", "open")
@@ -35,11 +35,11 @@ def opener_command() -> list[str]:
     return [found]
 
 
-def local_copy(target: str, loaded: LoadedImage) -> Path:
+def local_copy(loaded: LoadedImage) -> Path:
     """A file to hand to the viewer: the file itself, or a downloaded image saved as PNG in the cache
     (the URL, which may carry credentials or a signature, is never handed on)."""
-    if not is_url(target):
-        return Path(target).expanduser().resolve()
+    if loaded.origin is not None and loaded.origin.path is not None:
+        return loaded.origin.path.expanduser().resolve()
     folder = cache_dir() / "opened"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{hashlib.sha256(loaded.key.encode()).hexdigest()[:16]}.png"
@@ -48,10 +48,10 @@ def local_copy(target: str, loaded: LoadedImage) -> Path:
     return path
 
 
-def open_externally(target: str, loaded: LoadedImage) -> str:
+def open_externally(loaded: LoadedImage) -> str:
     """Start the desktop's viewer on the image, detached; the command's name."""
     command = opener_command()
-    path = local_copy(target, loaded)
+    path = local_copy(loaded)
     try:
         subprocess.Popen([*command, str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, start_new_session=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from ..protocol.models import Comment, Marker
+from .numbers import number_text
 from .threads import threaded
 
 
 class Selection:
-    """The markers in display order (numbered from 1), the selected marker and comment."""
+    """The markers in display order, the selected marker and comment."""
 
     def __init__(self) -> None:
         self.markers: list[Marker] = []
@@ -33,8 +34,12 @@ class Selection:
         marker = self.marker
         return next((c for c in marker.comments if c.id == self.comment_id), None) if marker else None
 
-    def number(self, marker_id: str) -> int:
-        return next((n for n, m in enumerate(self.markers, 1) if m.id == marker_id), 0)
+    def label(self, marker_id: str) -> str:
+        """A marker's number as shown (the server's, stable)."""
+        return number_text(next((m.number for m in self.markers if m.id == marker_id), None))
+
+    def by_number(self, number: int) -> Marker | None:
+        return next((m for m in self.markers if m.number == number), None)
 
     def select(self, marker_id: str | None) -> None:
         """Select a marker (which may arrive with the next `update`, as a new one does), at its first comment."""

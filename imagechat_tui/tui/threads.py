@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from ..protocol.models import Comment, Marker
 from ..protocol.safe import visible
+from .numbers import number_text
 
 
 def parse_time(value: str) -> datetime:
@@ -49,13 +50,21 @@ def last_activity(marker: Marker) -> str:
     return max(times, key=parse_time)
 
 
-def as_markdown(marker: Marker, number: int) -> str:
-    """The thread as Markdown, for the clipboard. Text is sanitised like everything shown."""
-    lines = [f"## Marker {number} ({marker.status}) at {marker.x:g}%, {marker.y:g}%", ""]
+def as_markdown(marker: Marker, link: str) -> str:
+    """The thread as Markdown for the clipboard, headed by the link that opens it. A comment of
+    several lines is kept as a quoted block under its author. Text is sanitised like everything shown."""
+    lines = [f"`{link}`", "",
+             f"## Marker {number_text(marker.number)} ({marker.status}) at {marker.x:g}%, {marker.y:g}%", ""]
     for depth, comment in threaded(marker):
-        text = "*(deleted)*" if comment.deleted else visible(comment.text, multiline=True).replace("\n", " ")
+        indent = "  " * depth
+        text = "*(deleted)*" if comment.deleted else visible(comment.text, multiline=True).strip()
         edited = " (edited)" if comment.edited_at else ""
-        lines.append(f"{'  ' * depth}- **{visible(comment.user.name)}** ({comment.created_at}{edited}): {text}")
+        head = f"{indent}- **{visible(comment.user.name)}** ({comment.created_at}{edited}):"
+        if "\n" not in text:
+            lines.append(f"{head} {text}")
+            continue
+        lines.append(head)
+        lines += [f"{indent}  > {line}".rstrip() for line in text.split("\n")]
     return "\n".join(lines) + "\n"
 
 

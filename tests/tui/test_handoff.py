@@ -5,37 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import stat
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from imagechat_tui.tui.screens.copied import CopiedScreen
 from imagechat_tui.tui.widgets.image_view import ImageView
 
 from ..conftest import Harness, wait_for
+from .conftest import tool
 from .test_flows import SIZE, notices, place, ready
-
-
-def tool(folder: Path, name: str, body: str) -> Path:
-    path = folder / name
-    path.write_text(f"#!/bin/sh\n{body}\n")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return path
-
-
-@pytest.fixture
-def desktop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty PATH of our own (no clipboard or viewer unless a test puts one there) and
-    user directories under tmp_path."""
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    monkeypatch.setenv("PATH", str(folder))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-home"))
-    monkeypatch.delenv("IMAGECHAT_OPENER", raising=False)
-    return folder
 
 
 async def test_y_copies_through_a_clipboard_tool_and_says_which(server: Harness, make_app, sample, desktop,

@@ -29,18 +29,19 @@ def web(sample: Path) -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # the stdlib's name
-            if self.path.startswith("/hop/"):
-                left = int(self.path.rsplit("/", 1)[1])
+            path = self.path.split("?")[0]
+            if path.startswith("/hop/"):
+                left = int(path.rsplit("/", 1)[1])
                 self.send_response(302)
                 self.send_header("Location", "/shot.png" if left == 0 else f"/hop/{left - 1}")
                 self.end_headers()
-            elif self.path == "/shot.png":
+            elif path == "/shot.png":
                 self.send_response(200)
                 self.send_header("Content-Type", "image/png")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-            elif self.path == "/huge.png":
+            elif path == "/huge.png":
                 self.send_response(200)
                 self.send_header("Content-Length", str(30 * 2**20))
                 self.end_headers()
@@ -57,11 +58,12 @@ def web(sample: Path) -> Iterator[str]:
     server.shutdown()
 
 
-async def test_a_url_loads_with_progress_keyed_by_its_content(web: str, sample: Path) -> None:
+async def test_a_url_loads_with_progress_keyed_by_its_content_and_named_by_its_source(web: str, sample: Path) -> None:
     seen: list[tuple[int, int | None, float]] = []
-    loaded = await load(web.replace("http://127.0.0.1", "HTTP://127.0.0.1") + "/shot.png#top",
+    loaded = await load(web.replace("http://127.0.0.1", "HTTP://user:pw@127.0.0.1") + "/shot.png?sig=1#top",
                         progress=lambda done, total, elapsed: seen.append((done, total, elapsed)))
     assert loaded.key == file_image_key(sample)
+    assert loaded.name == web + "/shot.png"  # no credentials, query string or fragment
     assert (loaded.width, loaded.height) == SAMPLE_SIZE
     assert seen and seen[-1][0] == seen[-1][1]
     assert all(elapsed >= 0 for _, _, elapsed in seen)

@@ -12,19 +12,26 @@ def comment(cid: str, marker: str, parent: str | None = None) -> Comment:
     return Comment(id=cid, marker_id=marker, parent_id=parent, user=ANA, text=cid, created_at="2026-11-26T05:00:00Z")
 
 
-def marker(mid: str, status: str = "open", comments: tuple[str, ...] = ()) -> Marker:
-    return Marker(id=mid, image="k", x=10, y=10, status=status, created_at="2026-11-26T05:00:00Z", created_by=ANA,
-                  comments=[comment(c, mid) for c in comments])
+def marker(mid: str, status: str = "open", comments: tuple[str, ...] = (), number: int | None = None) -> Marker:
+    return Marker(id=mid, image="k", number=number, x=10, y=10, status=status, created_at="2026-11-26T05:00:00Z",
+                  created_by=ANA, comments=[comment(c, mid) for c in comments])
 
 
 def test_stepping_wraps_and_skips_resolved_when_asked() -> None:
     selection = Selection()
-    selection.update([marker("a"), marker("b", "resolved"), marker("c")])
+    selection.update([marker("a", number=1), marker("b", "resolved", number=2), marker("c", number=4)])
     assert selection.step_marker(1) and selection.marker_id == "a"
     assert selection.step_marker(-1) and selection.marker_id == "c"
     assert selection.step_marker(1, only_open=True) and selection.marker_id == "a"
     assert selection.step_marker(1, only_open=True) and selection.marker_id == "c"
-    assert selection.number("c") == 3
+    assert selection.label("c") == "4"  # the server's number, not the position in the list
+    assert selection.by_number(4) is selection.marker and selection.by_number(3) is None
+
+
+def test_a_pending_marker_shows_a_placeholder_for_its_number() -> None:
+    selection = Selection()
+    selection.update([marker("pending-1")])
+    assert selection.label("pending-1") == "…"
 
 
 def test_nothing_to_step_to_says_so() -> None:

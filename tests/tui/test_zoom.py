@@ -162,8 +162,8 @@ async def test_close_markers_show_as_one_badge_and_a_click_cycles_through_them(s
         seen = []
         for _ in range(3):
             await pilot.click(ImageView, offset=(g.left + cluster.col, g.top + cluster.row))
-            seen.append(app.number(app.marker.id))
-        assert seen == [1, 2, 3]
+            seen.append(app.label(app.marker.id))
+        assert seen == ["1", "2", "3"]
         await pilot.press("1", "plus", "z")
         assert len(view.placement.badges) == 3  # apart when zoomed in
 

@@ -72,7 +72,7 @@ class MainScreen(Screen[None]):
         """The badges, and the list of markers or the selected one's thread."""
         marker = selection.marker
         self.image_view.set_badges(
-            [Badge(m.id, n, m.x, m.y, m.status == "resolved") for n, m in enumerate(selection.markers, 1)],
+            [Badge(m.id, m.number, m.x, m.y, m.status == "resolved") for m in selection.markers],
             selection.marker_id,
         )
         marker_list, thread = self.query_one(MarkerList), self.query_one(ThreadView)
@@ -81,7 +81,7 @@ class MainScreen(Screen[None]):
         if marker is None:
             marker_list.show(selection.markers, now, None)
         else:
-            thread.show(marker, selection.number(marker.id), now, selection.comment_id, mine)
+            thread.show(marker, now, selection.comment_id, mine)
 
     def show_link(self, link: Link, catching_up: bool, token_help: str) -> None:
         self.query_one(OfflineBanner).show(link, catching_up=catching_up, token_help=token_help)

@@ -13,14 +13,15 @@ from textual.widgets.option_list import Option
 
 from ...protocol.models import Marker
 from ...protocol.safe import visible
+from ..numbers import number_text
 from ..threads import first_line, last_activity, relative_time, threaded
 
 
-def marker_option(number: int, marker: Marker, now: datetime) -> Content:
+def marker_option(marker: Marker, now: datetime) -> Content:
     replies = max(0, sum(1 for c in marker.comments if not c.deleted) - 1)
     status = ("● open", "$warning") if marker.status == "open" else ("✓ resolved", "$text-muted")
     return Content.assemble(
-        (f"{number:>3} ", "bold"), status, "  ", first_line(marker)[:60], "\n",
+        (f"{number_text(marker.number):>3} ", "bold"), status, "  ", first_line(marker)[:60], "\n",
         (f"     {replies} repl{'y' if replies == 1 else 'ies'} · {relative_time(last_activity(marker), now)}",
          "$text-muted"),
     )
@@ -45,10 +46,10 @@ class MarkerList(OptionList):
     def show(self, markers: list[Marker], now: datetime, highlighted: str | None) -> None:
         keep = self.highlighted
         # Rebuilding hundreds of options is what costs; skip it when nothing on them changed.
-        shown = [(m.id, m.status, len(m.comments), last_activity(m), now.minute) for m in markers]
+        shown = [(m.id, m.number, m.status, len(m.comments), last_activity(m), now.minute) for m in markers]
         if shown != self._shown or not markers:
             self._shown = shown
-            self.set_options([Option(marker_option(n, m, now), id=m.id) for n, m in enumerate(markers, 1)]
+            self.set_options([Option(marker_option(m, now), id=m.id) for m in markers]
                              or [Option(EMPTY, disabled=True)])
         ids = [m.id for m in markers]
         if highlighted in ids:
@@ -72,10 +73,9 @@ class ThreadView(VerticalScroll):
         super().__init__(id=id)
         self._lines: list[Static] = []
 
-    def show(self, marker: Marker, number: int, now: datetime, selected: str | None,
-             me: Callable[[str], bool]) -> None:
+    def show(self, marker: Marker, now: datetime, selected: str | None, me: Callable[[str], bool]) -> None:
         status = "resolved" if marker.status == "resolved" else "open"
-        title = Content.assemble((f"Marker {number}", "bold"), f" · {status} · ",
+        title = Content.assemble((f"Marker {number_text(marker.number)}", "bold"), f" · {status} · ",
                                  (f"{marker.x:.0f}%, {marker.y:.0f}%", "$text-muted"))
         lines: list[tuple[Content, int, bool]] = [(title, 0, False)]
         for depth, comment in threaded(marker):
