@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
@@ -14,6 +15,8 @@ from ..protocol.models import (
     CommentResult,
     CreateChat,
     EditComment,
+    ImagesPage,
+    InboxFilter,
     MarkerResult,
     Me,
     PatchChat,
@@ -41,13 +44,17 @@ class RestClient:
                     params: dict[str, Any] | None = None) -> T:
         content = body.model_dump_json(exclude_none=True) if body is not None else None
         headers = {"Content-Type": "application/json"} if content is not None else None
+        response = await self._send(method, path, content=content, params=params, headers=headers)
+        return model.model_validate_json(response.content)
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = await self._http.request(method, path, content=content, params=params, headers=headers)
+            response = await self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise OfflineError(f"the server can't be reached ({type(exc).__name__})") from exc
         if response.is_error:
             raise _request_error(response)
-        return model.model_validate_json(response.content)
+        return response
 
     async def me(self) -> Me:
         return await self._call(Me, "GET", "/me")
@@ -72,6 +79,20 @@ class RestClient:
 
     async def delete_comment(self, comment_id: str, broadcast_id: str) -> SeqResult:
         return await self._call(SeqResult, "DELETE", f"/comments/{comment_id}", params={"broadcastId": broadcast_id})
+
+    async def images(self, filter: InboxFilter = "open", q: str = "", cursor: str | None = None,
+                     limit: int = 50) -> ImagesPage:
+        """A page of the inbox, most recent activity first; `cursor` is the previous page's next_cursor."""
+        params: dict[str, Any] = {"filter": filter, "limit": limit}
+        if q:
+            params["q"] = q
+        if cursor is not None:
+            params["cursor"] = cursor
+        return await self._call(ImagesPage, "GET", "/images", params=params)
+
+    async def thumbnail(self, key: str) -> bytes:
+        """The stored image's thumbnail, a PNG at most 64 px on a side."""
+        return (await self._send("GET", f"/images/{quote(key, safe=':')}/thumbnail")).content
 
     async def usage(self) -> Usage:
         return await self._call(Usage, "GET", "/usage")
