@@ -1,4 +1,4 @@
-"""`imagechat-tui IMAGE`: open an image (URL or file) and its conversations."""
+"""`imagechat-tui [IMAGE]`: open an image (URL or file) and its conversations, or with none, the inbox."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         "(keys: server, token, cafile, graphics, and a [keymap] table). Press ? in the viewer for the keys.",
     )
     parser.add_argument("image", nargs="?",
-                        help="an http(s) URL or a local image file (none: a built-in sample screenshot)")
+                        help="an http(s) URL or a local image file (none: the inbox of images with conversations)")
     parser.add_argument("--server", action="append",
                         help=f"the server's URL; repeated or comma-separated, processes of one cluster to fail over "
                              f"between (env {SERVER_ENV}; default: the local server)")
@@ -69,14 +69,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .app import ImageChatApp
     from .widgets.status import TOKEN_HELP
 
-    image = args.image or str(draw_sample(cache_dir().parent / "sample-screenshot.png"))
+    def sample() -> str:
+        return str(draw_sample(cache_dir().parent / "sample-screenshot.png"))
+
     token_help = TOKEN_HELP if local is None else (
         f"This is your own local server: delete {local.data_dir / 'local-token'} and start the viewer again "
         "to get a new token.")
     terminal = detect(settings.graphics, os.environ, TerminalIO.open())  # before Textual takes the terminal
-    app = ImageChatApp(image, server=servers, token=token, cafile=settings.cafile, keymap=settings.keymap,
+    app = ImageChatApp(args.image, server=servers, token=token, cafile=settings.cafile, keymap=settings.keymap,
                        cache=StateCache(cache_dir(), ",".join(servers), token), token_help=token_help,
-                       terminal=terminal)
+                       terminal=terminal, sample=sample)
     if local is not None:
         # Started (and restarted when gone) by the engine before each connection attempt, so its
         # start-up and any failure are shown in the viewer, not printed behind it.
