@@ -142,7 +142,8 @@ class InboxScreen(Screen[None]):
         self.show()
 
     def show_link(self, link: Link) -> None:
-        self._show_head(link)
+        if self.is_mounted:
+            self._show_head(link)
 
     # Showing
 
