@@ -68,3 +68,14 @@ def file_image_key(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return f"sha256:{digest.hexdigest()}"
+
+
+def public_source(url: str) -> str | None:
+    """A URL as it may be shown or sent: without user info, query string or fragment (credentials
+    and signatures live there); None if it is not an http(s) URL."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.netloc.rpartition("@")[2]
+        return image_source(urlunsplit((parts.scheme, host, parts.path, "", "")))
+    except ValueError:
+        return None

@@ -23,7 +23,14 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..protocol.events import Event, events_page
-from ..protocol.limits import CLOSE_UNAUTHENTICATED, MAX_FRAME_BYTES, MAX_IMAGE_BYTES
+from ..protocol.limits import (
+    CLOSE_UNAUTHENTICATED,
+    INBOX_PAGE_DEFAULT,
+    INBOX_PAGE_MAX,
+    MAX_FRAME_BYTES,
+    MAX_IMAGE_BYTES,
+    MAX_SEARCH_LENGTH,
+)
 from ..protocol.models import (
     AddComment,
     ChatsPage,
@@ -35,6 +42,8 @@ from ..protocol.models import (
     ImageInfo,
     ImageKey,
     ImageSource,
+    ImagesPage,
+    InboxFilter,
     MarkerResult,
     Me,
     MeUser,
@@ -52,6 +61,7 @@ from .database import Database
 from .domain_errors import DomainError, Forbidden, Invalid, NotFound
 from .errors import ApiError, from_domain, unauthorized
 from .imagefile import MEDIA_TYPES, check_digest, decode
+from .inbox import Cursor, InboxQuery
 from .intake import PRINCIPAL, BodyLimit, Intake, bearer_token
 from .live import Hub, LiveEndpoint, Receive, Scope, Send
 from .metrics import LinkMeter
@@ -59,6 +69,7 @@ from .pubsub import LocalPubSub, PubSub
 from .ratelimit import Limiter, RateLimiter
 from .readiness import unready
 from .schema import prepare
+from .search import search_terms
 from .store import CONVERSATION_CREATE_COUNT, Committed, Principal, Store
 from .usage import BANDWIDTH, MESSAGES, UsageMeter
 
@@ -150,6 +161,11 @@ class ImageChatServer:
                 await self.hub.pubsub.publish(committed.topic, committed.seq, committed.event)
             except Exception:
                 log.exception("could not publish seq %d of %s", committed.seq, committed.topic)
+        if committed.inbox is not None and committed.inbox_topic is not None:
+            try:  # the inbox feed is not sequenced: a viewer that misses a row has it on its next reload
+                await self.hub.pubsub.publish(committed.inbox_topic, committed.seq, committed.inbox)
+            except Exception:
+                log.exception("could not publish the inbox row of seq %d of %s", committed.seq, committed.topic)
         return Response(committed.body, status_code=committed.status, media_type="application/json")
 
     async def _flush_usage(self) -> None:
@@ -394,6 +410,21 @@ def build_api(server: ImageChatServer) -> FastAPI:
         else:
             created = False
         return Response(stored.model_dump_json(), status_code=201 if created else 200, media_type="application/json")
+
+    @api.get("/api/v1/images", response_model=ImagesPage, tags=["images"])
+    async def list_images(
+        p: Caller,
+        filter: Annotated[InboxFilter, Query(description="open: with an open marker; all: with any marker; "
+                                             "mine: with a marker the caller created or commented on")] = "open",
+        q: Annotated[str | None, Query(max_length=MAX_SEARCH_LENGTH, description="words that a comment of the "
+                                       "image holds, all of them (punctuation only separates words)")] = None,
+        cursor: Annotated[str | None, Query(description="the nextCursor of the page before")] = None,
+        limit: Annotated[int, Query(ge=1, le=INBOX_PAGE_MAX)] = INBOX_PAGE_DEFAULT,
+    ) -> ImagesPage:
+        """The tenant's images with a conversation, most recent activity first, a page at a time."""
+        terms = search_terms(q) if q is not None and q.strip() else None
+        position = Cursor.decode(cursor) if cursor is not None else None
+        return await store.images_page(InboxQuery(p.tenant_id, p.user_id, filter, terms, position, limit))
 
     @api.get("/api/v1/images/{key}", response_model=ImageInfo, tags=["images"])
     async def get_image_info(p: Caller, key: KeyParam) -> ImageInfo:

@@ -30,6 +30,10 @@ class Invalid(DomainError):
     with nothing to change)."""
 
 
+class BadCursor(DomainError):
+    """A page cursor this server did not give (or one mangled on the way)."""
+
+
 class BadImage(DomainError):
     """Uploaded bytes that are not an image the server keeps (`code` says why, for the caller)."""
 

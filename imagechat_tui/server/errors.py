@@ -3,7 +3,7 @@ table that says which status and code each domain error (`domain_errors`) gets."
 
 from __future__ import annotations
 
-from .domain_errors import BadImage, Conflict, DomainError, Forbidden, Invalid, NotFound
+from .domain_errors import BadCursor, BadImage, Conflict, DomainError, Forbidden, Invalid, NotFound
 
 
 class ApiError(Exception):
@@ -20,6 +20,7 @@ DOMAIN_STATUS: dict[type[DomainError], tuple[int, str | None]] = {
     Forbidden: (403, "forbidden"),
     Conflict: (409, "conflict"),
     Invalid: (422, "invalid"),
+    BadCursor: (400, "bad_cursor"),
     BadImage: (422, None),  # the error names its own code: hash_mismatch, not_an_image, too_many_pixels
 }
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIGRATION_LOCK = 0x696D6763  # "imgc": the PostgreSQL advisory lock every process's `prepare` takes
 
 metadata = MetaData()
@@ -63,8 +63,15 @@ images = Table(
     Column("key_hash", String(64), nullable=False),
     Column("key", Text, nullable=False),
     Column("seq", BigInteger, nullable=False, default=0),
+    # Version 3: the image's inbox summary, kept by every write in its own transaction, so that
+    # the inbox reads one row per image instead of aggregating its markers and comments.
+    Column("open_count", Integer, nullable=False, default=0, server_default="0"),
+    Column("resolved_count", Integer, nullable=False, default=0, server_default="0"),
+    Column("last_activity_at", String(32)),  # of the last write; None until the first
+    Column("last_comment_id", String(40)),  # the newest comment not deleted; None if none
 )
 Index("images_tenant_key", images.c.tenant_id, images.c.key_hash, unique=True)
+images_inbox = Index("images_inbox", images.c.tenant_id, images.c.last_activity_at, images.c.id)
 
 markers = Table(
     "markers",
@@ -135,6 +142,19 @@ image_files = Table(
     Column("content", LargeBinary, nullable=False),
 )
 
+# Version 3: who created a marker or wrote a comment on an image (the inbox's "mine"), with the
+# image's last activity copied, so that one index walks a user's images newest first.
+participants = Table(
+    "participants",
+    metadata,
+    Column("image_id", Integer, ForeignKey("images.id"), primary_key=True),
+    Column("user_id", String(200), primary_key=True),
+    Column("tenant_id", String(40), nullable=False),
+    Column("last_activity_at", String(32), nullable=False),
+)
+Index("participants_inbox", participants.c.tenant_id, participants.c.user_id, participants.c.last_activity_at,
+      participants.c.image_id)
+
 usage = Table(
     "usage",
     metadata,
@@ -152,8 +172,31 @@ def _add_image_files(conn: Connection) -> None:
     image_files.create(conn)
 
 
+def _add_inbox(conn: Connection) -> None:
+    """The inbox's summary columns, participants and comment search, filled for what is there."""
+    # Imported here: both build on this module's tables.
+    from .search import search_for
+    from .summary import fill_summaries
+
+    for column in ("open_count INTEGER NOT NULL DEFAULT 0", "resolved_count INTEGER NOT NULL DEFAULT 0",
+                   "last_activity_at VARCHAR(32)", "last_comment_id VARCHAR(40)"):
+        conn.execute(text(f"ALTER TABLE images ADD COLUMN {column}"))
+    images_inbox.create(conn)
+    participants.create(conn)
+    fill_summaries(conn)
+    search_for(conn.dialect.name).install(conn)
+
+
+def _create(conn: Connection) -> None:
+    """A fresh schema: the tables, and the comment search (kept by the database, outside them)."""
+    from .search import search_for
+
+    metadata.create_all(conn)
+    search_for(conn.dialect.name).install(conn)
+
+
 # Steps from version N to N + 1, each run in the transaction that records the new version.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_image_files}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_image_files, 2: _add_inbox}
 
 
 def prepare(conn: Connection) -> int:
@@ -168,7 +211,7 @@ def prepare(conn: Connection) -> int:
     if not inspector.has_table("meta"):
         if inspector.has_table("tenants"):
             raise SchemaError("the database has Image Chat tables but no schema version; refusing to touch it")
-        metadata.create_all(conn)
+        _create(conn)
         conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
         return SCHEMA_VERSION
     version = int(conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar_one())

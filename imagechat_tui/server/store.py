@@ -25,6 +25,7 @@ from ..protocol.events import (
     DeletedImageChat,
     EventBase,
     ImageChatUpdated,
+    InboxRemoved,
     NewImageChat,
     encode_event,
 )
@@ -37,6 +38,7 @@ from ..protocol.models import (
     CreateChat,
     EditComment,
     ImageInfo,
+    ImagesPage,
     Marker,
     MarkerResult,
     Model,
@@ -50,7 +52,10 @@ from ..protocol.permissions import may_change
 from .database import Database
 from .domain_errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from .imagefile import Decoded
+from .inbox import InboxQuery, images_page
 from .schema import comments, events, image_files, images, markers, receipts, tenants, tokens, usage
+from .search import search_for
+from .summary import SummaryStatements, feed_frame
 
 CONVERSATION_CREATE_COUNT = "conversationCreateCount"
 RECEIPT_MATCHES_PER_STATEMENT = 100
@@ -75,6 +80,18 @@ def token_hash(token: str) -> str:
 def topic_of(tenant_id: str, key: str) -> str:
     """The pub/sub topic of one image of one tenant."""
     return f"{tenant_id}/{key_hash(key)}"
+
+
+INBOX_TOPIC = "inbox"
+
+
+def inbox_topic(tenant_id: str) -> str:
+    """The pub/sub topic of one tenant's inbox feed (an image's topic ends in 64 hex digits instead)."""
+    return f"{tenant_id}/{INBOX_TOPIC}"
+
+
+def is_inbox_topic(topic: str) -> bool:
+    return topic.endswith("/" + INBOX_TOPIC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +119,9 @@ class Committed:
     topic: str | None = None
     seq: int = 0
     event: str | None = None
+    inbox_topic: str | None = None
+    inbox: str | None = None
+    """The image's inbox feed frame after the write (`inbox-row` or `inbox-removed`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +147,23 @@ class _Change:
     topic: str
     result: Model
     event: EventBase
+    summary: _SummaryChange | None = None
+    """How the write changes the image's inbox summary; None: only its last activity."""
+
+
+@dataclass(frozen=True, slots=True)
+class _SummaryChange:
+    opened: int = 0
+    resolved: int = 0
+    last_comment: str | None = None
+    """The comment the write added: the image's newest."""
+    took_part: bool = False
+    """The writer created a marker or a comment."""
+    recount: bool = False
+    """The write removed something: count the image again (`summary.SummaryStatements.recount`)."""
+
+
+_RECOUNT = _SummaryChange(recount=True)
 
 
 _MarkerRow = Row[Any]
@@ -231,6 +268,8 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.q = _Statements(db.is_sqlite)
+        self.s = SummaryStatements(db.is_sqlite)
+        self.search = search_for("sqlite" if db.is_sqlite else "postgresql")
 
     # Auth and tenants
 
@@ -310,7 +349,8 @@ class Store:
             self._add_usage(conn, p.tenant_id, {CONVERSATION_CREATE_COUNT: 1})
             event = NewImageChat(image=body.image, seq=seq, broadcast_id=body.broadcast_id, marker_id=marker.id,
                                  marker=marker)
-            return _Change(image_id, topic_of(p.tenant_id, body.image), MarkerResult(marker=marker, seq=seq), event)
+            return _Change(image_id, topic_of(p.tenant_id, body.image), MarkerResult(marker=marker, seq=seq), event,
+                           _SummaryChange(opened=1, last_comment=comment.id, took_part=True))
 
         return await self._write(p, body.broadcast_id, fingerprint, 201, op)
 
@@ -324,8 +364,10 @@ class Store:
             comment = Comment(id=new_id("c"), marker_id=marker_id, parent_id=body.parent_id, user=p.user,
                               text=body.text, created_at=now_iso())
             self._insert_comment(conn, comment, seq)
-            return self._comment_change(p, row, seq, body.broadcast_id, "comment-added", comment,
-                                        CommentResult(comment=comment, seq=seq))
+            change = self._comment_change(p, row, seq, body.broadcast_id, "comment-added", comment,
+                                          CommentResult(comment=comment, seq=seq))
+            change.summary = _SummaryChange(last_comment=comment.id, took_part=True)
+            return change
 
         return await self._write(p, body.broadcast_id, fingerprint, 201, op)
 
@@ -347,7 +389,9 @@ class Store:
             marker = old.model_copy(update=position.model_dump(exclude={"id"}))
             event = ImageChatUpdated(image=row.key, seq=seq, broadcast_id=body.broadcast_id, marker_id=marker_id,
                                      change=change, marker=position)
-            return _Change(row.image_id, topic_of(p.tenant_id, row.key), MarkerResult(marker=marker, seq=seq), event)
+            reopened = int(position.status == "open") - int(old.status == "open")
+            return _Change(row.image_id, topic_of(p.tenant_id, row.key), MarkerResult(marker=marker, seq=seq), event,
+                           _SummaryChange(opened=reopened, resolved=-reopened))
 
         return await self._write(p, body.broadcast_id, fingerprint, 200, op)
 
@@ -359,7 +403,7 @@ class Store:
             conn.execute(self.q.delete_thread, {"b_marker": marker_id})
             conn.execute(self.q.delete_marker, {"b_marker": marker_id})
             event = DeletedImageChat(image=row.key, seq=seq, broadcast_id=broadcast_id, marker_id=marker_id)
-            return _Change(row.image_id, topic_of(p.tenant_id, row.key), SeqResult(seq=seq), event)
+            return _Change(row.image_id, topic_of(p.tenant_id, row.key), SeqResult(seq=seq), event, _RECOUNT)
 
         return await self._write(p, broadcast_id, fingerprint, 200, op)
 
@@ -379,7 +423,9 @@ class Store:
             row, seq, old = self._lock_comment(conn, p, comment_id, "delete")
             self._remove_comment(conn, row.id, comment_id)
             comment = tombstone(_comment(old))
-            return self._comment_change(p, row, seq, broadcast_id, "comment-deleted", comment, SeqResult(seq=seq))
+            change = self._comment_change(p, row, seq, broadcast_id, "comment-deleted", comment, SeqResult(seq=seq))
+            change.summary = _RECOUNT
+            return change
 
         return await self._write(p, broadcast_id, fingerprint, 200, op)
 
@@ -410,7 +456,8 @@ class Store:
                 "tenant_id": p.tenant_id, "user_id": p.user_id, "broadcast_id": broadcast_id,
                 "fingerprint": fingerprint, "status": status, "body": body, "created_at": now_iso(),
             })
-            return Committed(status, body, change.topic, seq, encoded)
+            inbox = self._summarise(conn, p, change.image_id, change.summary)
+            return Committed(status, body, change.topic, seq, encoded, inbox_topic(p.tenant_id), inbox)
 
         # A retry is recognised by its receipt only when the write fails, which keeps a statement
         # off every first attempt: a retry either breaks the receipt's unique key (IntegrityError)
@@ -423,6 +470,26 @@ class Store:
             if receipt is None:
                 raise
             return _replayed(receipt, fingerprint)
+
+    def _summarise(self, conn: Connection, p: Principal, image_id: int, change: _SummaryChange | None) -> str:
+        """Bring the image's inbox summary up to date with the write; its feed frame."""
+        params: dict[str, Any] = {"b_image": image_id, "b_at": now_iso()}
+        change = change or _SummaryChange()
+        if change.recount:
+            self._recount(conn, params)
+        else:
+            conn.execute(self.s.touch, params | {
+                "b_open": change.opened, "b_resolved": change.resolved, "b_comment": change.last_comment,
+            })
+            conn.execute(self.s.touch_participants, params)
+            if change.took_part:
+                conn.execute(self.s.take_part, params | {"b_user": p.user_id, "b_tenant": p.tenant_id})
+        return feed_frame(conn.execute(self.s.row, params).one())
+
+    def _recount(self, conn: Connection, params: dict[str, Any]) -> None:
+        conn.execute(self.s.recount, params)
+        conn.execute(self.s.forget_participants, params)
+        conn.execute(self.s.find_participants, params)
 
     def _receipt(self, conn: Connection, p: Principal, broadcast_id: str) -> Row[Any] | None:
         params = {"b_tenant": p.tenant_id, "b_user": p.user_id, "b_broadcast": broadcast_id}
@@ -471,6 +538,11 @@ class Store:
             "user_id": comment.user.id, "user_name": comment.user.name, "text": comment.text,
             "created_at": comment.created_at, "deleted": False, "seq": seq,
         })
+
+    # The inbox
+
+    async def images_page(self, q: InboxQuery) -> ImagesPage:
+        return await self.db.run(lambda conn: images_page(conn, self.search, q), snapshot=True)
 
     # Usage figures
 
@@ -549,9 +621,11 @@ class Store:
                 select(markers.c.id).where(markers.c.image_id == image_id))))
             conn.execute(markers.delete().where(markers.c.image_id == image_id))
             conn.execute(events.delete().where(events.c.image_id == image_id))
+            self._recount(conn, {"b_image": image_id, "b_at": now_iso()})
             encoded = encode_event(DeletedImage(image=key, seq=seq, broadcast_id=str(uuid.uuid4())))
             conn.execute(self.q.insert_event, {"image_id": image_id, "seq": seq, "body": encoded})
-            return Committed(200, SeqResult(seq=seq).model_dump_json(), topic_of(tenant_id, key), seq, encoded)
+            return Committed(200, SeqResult(seq=seq).model_dump_json(), topic_of(tenant_id, key), seq, encoded,
+                             inbox_topic(tenant_id), InboxRemoved(key=key).model_dump_json())
 
         return await self.db.run(work, bulky=True)
 

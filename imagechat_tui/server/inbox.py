@@ -1,0 +1,92 @@
+"""The inbox listing, `GET /api/v1/images`: one tenant's images with a conversation, most recent
+activity first, a page at a time by keyset (a cursor naming the last row given, never an offset,
+so a page costs the same however deep it is).
+
+Every filter walks one index in order: `open` and `all` the images' (tenant, last activity, id),
+`mine` the participants' (tenant, user, last activity, image). A search adds a condition, the set of
+images whose comments match (see search.py). Ties in last activity are broken by the image's row
+id, which never changes: the cursor is (last activity, row id), base64url-encoded JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_
+
+from ..protocol.models import ImagesPage, InboxFilter
+from .domain_errors import BadCursor
+from .schema import images, participants
+from .search import Search
+from .summary import summary_of, summary_select
+
+MAX_CURSOR_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a page ends: the last row's activity time and row id."""
+
+    at: str
+    image_id: int
+
+    def encode(self) -> str:
+        return base64.urlsafe_b64encode(json.dumps([self.at, self.image_id]).encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, raw: str) -> Cursor:
+        """The cursor a page gave; BadCursor for anything this server could not have made."""
+        try:
+            if len(raw) > MAX_CURSOR_LENGTH:
+                raise ValueError
+            at, image_id = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+            if not isinstance(at, str) or len(at) > 32 or type(image_id) is not int:
+                raise ValueError
+        except (ValueError, TypeError, binascii.Error):
+            raise BadCursor("cursor: not one this server gave; start again without it") from None
+        return cls(at, image_id)
+
+
+@dataclass(frozen=True, slots=True)
+class InboxQuery:
+    tenant_id: str
+    user_id: str
+    filter: InboxFilter
+    terms: list[str] | None
+    """The search's words; None for no search (an empty list finds nothing)."""
+    cursor: Cursor | None
+    limit: int
+
+
+def images_page(conn: Connection, search: Search, q: InboxQuery) -> ImagesPage:
+    if q.terms is not None and not q.terms:
+        return ImagesPage(images=[], next_cursor=None)
+    query = summary_select()
+    if q.filter == "mine":
+        at, image_id = participants.c.last_activity_at, participants.c.image_id
+        query = query.join(participants, participants.c.image_id == images.c.id).where(
+            participants.c.tenant_id == q.tenant_id, participants.c.user_id == q.user_id,
+            images.c.tenant_id == q.tenant_id,
+        )
+    else:
+        at, image_id = images.c.last_activity_at, images.c.id
+        query = query.where(images.c.tenant_id == q.tenant_id, images.c.last_activity_at.is_not(None))
+        if q.filter == "open":
+            query = query.where(images.c.open_count > 0)
+        else:
+            query = query.where(images.c.open_count + images.c.resolved_count > 0)
+    if q.terms is not None:
+        query = query.where(image_id.in_(search.image_ids(q.terms)))
+    if q.cursor is not None:
+        # The first condition bounds the index range; the second drops the ties already given.
+        query = query.where(at <= q.cursor.at, or_(at < q.cursor.at, and_(at == q.cursor.at,
+                                                                         image_id < q.cursor.image_id)))
+    rows: list[Any] = conn.execute(query.order_by(at.desc(), image_id.desc()).limit(q.limit + 1)).all()
+    more = len(rows) > q.limit
+    rows = rows[:q.limit]
+    next_cursor = Cursor(rows[-1].last_activity_at, rows[-1].id).encode() if more else None
+    return ImagesPage(images=[summary_of(row) for row in rows], next_cursor=next_cursor)
