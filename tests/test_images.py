@@ -28,6 +28,7 @@ from imagechat_tui.server.redis_pubsub import RedisPubSub
 from imagechat_tui.server.schema import SCHEMA_VERSION, image_files, meta, prepare
 
 from .conftest import Harness, bid, wait_for
+from .old_schemas import back_to_version_2
 from .redis_server import RedisServer
 from .test_cli import admin as run_cli
 from .test_limits import error_code_of, open_raw, status_of, stream_chunked
@@ -315,14 +316,15 @@ async def test_a_version_1_database_is_migrated(database_url: str) -> None:
         await db.run(prepare)
 
         def make_version_1(conn) -> None:
+            back_to_version_2(conn)
             image_files.drop(conn)
             conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="1"))
 
         await db.run(make_version_1)
         await admin.create_tenant(db, "acme")
-        assert await db.run(prepare) == SCHEMA_VERSION == 2
+        assert await db.run(prepare) == SCHEMA_VERSION
         version = select(meta.c.value).where(meta.c.key == "schema_version")
-        assert await db.run(lambda conn: conn.execute(version).scalar_one(), snapshot=True) == "2"
+        assert await db.run(lambda conn: conn.execute(version).scalar_one(), snapshot=True) == str(SCHEMA_VERSION)
         count = select(func.count()).select_from(image_files)
         assert await db.run(lambda conn: conn.execute(count).scalar_one(), snapshot=True) == 0
     finally:

@@ -52,7 +52,8 @@ async def test_a_marker_round_trip_matches_the_protocol(ana: httpx.AsyncClient) 
     marker = created["marker"]
     assert created["seq"] == 1
     assert marker["image"] == IMAGE  # normalised
-    assert set(marker) == {"id", "image", "x", "y", "status", "createdAt", "createdBy", "comments"}
+    assert set(marker) == {"id", "image", "number", "x", "y", "status", "createdAt", "createdBy", "comments"}
+    assert marker["number"] == 1
     assert set(marker["comments"][0]) == {"id", "markerId", "parentId", "user", "text", "createdAt", "editedAt",
                                           "deleted"}
     assert marker["createdAt"].endswith("Z")

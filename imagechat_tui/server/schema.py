@@ -17,13 +17,15 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
+    func,
     inspect,
     select,
     text,
 )
 from sqlalchemy.engine import Connection
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MIGRATION_LOCK = 0x696D6763  # "imgc": the PostgreSQL advisory lock every process's `prepare` takes
 
 metadata = MetaData()
@@ -63,7 +65,10 @@ images = Table(
     Column("key_hash", String(64), nullable=False),
     Column("key", Text, nullable=False),
     Column("seq", BigInteger, nullable=False, default=0),
-    # Version 3: the image's inbox summary, kept by every write in its own transaction, so that
+    # Version 3: the highest marker number ever given on the image. It never goes down, so that a
+    # number, once quoted in a ticket, names one marker for good.
+    Column("last_number", BigInteger, nullable=False, default=0, server_default="0"),
+    # Version 4: the image's inbox summary, kept by every write in its own transaction, so that
     # the inbox reads one row per image instead of aggregating its markers and comments.
     Column("open_count", Integer, nullable=False, default=0, server_default="0"),
     Column("resolved_count", Integer, nullable=False, default=0, server_default="0"),
@@ -85,7 +90,9 @@ markers = Table(
     Column("created_by_id", String(200), nullable=False),
     Column("created_by_name", String(200), nullable=False),
     Column("seq", BigInteger, nullable=False),
+    Column("number", Integer, nullable=False),  # version 3: per image, from 1, never reused
 )
+markers_by_number = Index("markers_image_number", markers.c.image_id, markers.c.number, unique=True)
 
 comments = Table(
     "comments",
@@ -142,7 +149,7 @@ image_files = Table(
     Column("content", LargeBinary, nullable=False),
 )
 
-# Version 3: who created a marker or wrote a comment on an image (the inbox's "mine"), with the
+# Version 4: who created a marker or wrote a comment on an image (the inbox's "mine"), with the
 # image's last activity copied, so that one index walks a user's images newest first.
 participants = Table(
     "participants",
@@ -172,6 +179,28 @@ def _add_image_files(conn: Connection) -> None:
     image_files.create(conn)
 
 
+def _number_markers(conn: Connection) -> None:
+    """Give every marker its number, per image in the order they were placed (seq), and each
+    image its counter. SQLite can't make an added column NOT NULL; PostgreSQL is told after."""
+    conn.execute(text("ALTER TABLE images ADD COLUMN last_number BIGINT NOT NULL DEFAULT 0"))
+    conn.execute(text("ALTER TABLE markers ADD COLUMN number INTEGER"))
+    placed = conn.execute(select(markers.c.id, markers.c.image_id).order_by(markers.c.image_id, markers.c.seq,
+                                                                             markers.c.id))
+    numbers: list[dict[str, object]] = []
+    last: dict[int, int] = {}
+    for row in placed:
+        last[row.image_id] = last.get(row.image_id, 0) + 1
+        numbers.append({"b_id": row.id, "b_number": last[row.image_id]})
+    if numbers:
+        conn.execute(markers.update().where(markers.c.id == bindparam("b_id")).values(number=bindparam("b_number")),
+                     numbers)
+    highest = select(func.coalesce(func.max(markers.c.number), 0)).where(markers.c.image_id == images.c.id)
+    conn.execute(images.update().values(last_number=highest.scalar_subquery()))
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE markers ALTER COLUMN number SET NOT NULL"))
+    markers_by_number.create(conn)
+
+
 def _add_inbox(conn: Connection) -> None:
     """The inbox's summary columns, participants and comment search, filled for what is there."""
     # Imported here: both build on this module's tables.
@@ -196,7 +225,7 @@ def _create(conn: Connection) -> None:
 
 
 # Steps from version N to N + 1, each run in the transaction that records the new version.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_image_files, 2: _add_inbox}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_image_files, 2: _number_markers, 3: _add_inbox}
 
 
 def prepare(conn: Connection) -> int:

@@ -194,6 +194,14 @@ class _Statements:
             .values(seq=images.c.seq + 1)
             .returning(images.c.seq)
         )
+        # A new marker's seq and number in one statement, under the image row's lock, so that
+        # concurrent creates get distinct numbers.
+        self.bump_numbered = (
+            images.update()
+            .where(images.c.id == bindparam("b_image"))
+            .values(seq=images.c.seq + 1, last_number=images.c.last_number + 1)
+            .returning(images.c.seq, images.c.last_number)
+        )
         marker_image = select(markers.c.image_id).where(markers.c.id == bindparam("b_marker")).scalar_subquery()
         self.bump_marker_image = (
             images.update()
@@ -334,16 +342,16 @@ class Store:
     async def create_marker(self, p: Principal, body: CreateChat, fingerprint: str) -> Committed:
         def op(conn: Connection) -> _Change:
             image_id = self._ensure_image(conn, p.tenant_id, body.image)
-            seq = self._bump(conn, image_id)
+            seq, number = conn.execute(self.q.bump_numbered, {"b_image": image_id}).one()
             now = now_iso()
-            marker = Marker(
-                id=new_id("m"), image=body.image, x=body.x, y=body.y, status="open", created_at=now, created_by=p.user
-            )
+            marker = Marker(id=new_id("m"), image=body.image, number=number, x=body.x, y=body.y, status="open",
+                            created_at=now, created_by=p.user)
             comment = Comment(id=new_id("c"), marker_id=marker.id, user=p.user, text=body.text, created_at=now)
             marker.comments.append(comment)
             conn.execute(self.q.insert_marker, {
                 "id": marker.id, "image_id": image_id, "x": marker.x, "y": marker.y, "status": marker.status,
                 "created_at": now, "created_by_id": p.user_id, "created_by_name": p.user_name, "seq": seq,
+                "number": number,
             })
             self._insert_comment(conn, comment, seq)
             self._add_usage(conn, p.tenant_id, {CONVERSATION_CREATE_COUNT: 1})
@@ -497,7 +505,8 @@ class Store:
 
     def _ensure_image(self, conn: Connection, tenant_id: str, key: str) -> int:
         digest = key_hash(key)
-        conn.execute(self.q.new_image, {"tenant_id": tenant_id, "key_hash": digest, "key": key, "seq": 0})
+        conn.execute(self.q.new_image, {"tenant_id": tenant_id, "key_hash": digest, "key": key, "seq": 0,
+                                        "last_number": 0})
         return int(conn.execute(self.q.image, {"b_tenant": tenant_id, "b_key_hash": digest}).one().id)
 
     def _bump(self, conn: Connection, image_id: int) -> int:
@@ -671,6 +680,6 @@ def _comment(row: Row[Any]) -> Comment:
 
 def _marker(row: Row[Any], key: str, thread: Sequence[Comment]) -> Marker:
     return Marker(
-        id=row.id, image=key, x=row.x, y=row.y, status=row.status, created_at=row.created_at,
+        id=row.id, image=key, number=row.number, x=row.x, y=row.y, status=row.status, created_at=row.created_at,
         created_by=UserRef(id=row.created_by_id, name=row.created_by_name), comments=list(thread),
     )

@@ -19,7 +19,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    literal_column,
     select,
     union,
 )
@@ -115,17 +114,13 @@ def summary_select() -> Any:
             image_files.c.source, image_files.c.key.label("file_key"),
             comments.c.user_id.label("c_user_id"), comments.c.user_name.label("c_user_name"),
             func.substr(comments.c.text, 1, EXCERPT_LENGTH).label("c_excerpt"),
-            comments.c.created_at.label("c_created_at"), _MARKER_NUMBER.label("c_marker_number"),
+            comments.c.created_at.label("c_created_at"), markers.c.number.label("c_marker_number"),
         )
         .select_from(images)
         .outerjoin(image_files, and_(image_files.c.tenant_id == images.c.tenant_id, image_files.c.key == images.c.key))
         .outerjoin(comments, comments.c.id == images.c.last_comment_id)
         .outerjoin(markers, markers.c.id == comments.c.marker_id)
     )
-
-
-# Until the marker numbers (schema version 3, branch triage-numbers) are merged.
-_MARKER_NUMBER = literal_column("0")
 
 
 def in_inbox(row: Row[Any]) -> bool:
