@@ -20,7 +20,10 @@ from ..protocol.events import (
     AuthFrame,
     BadFrame,
     ClientFrame,
+    InboxSubscribed,
     SubscribeFrame,
+    SubscribeInboxFrame,
+    UnsubscribeInboxFrame,
     decode_client_frame,
     error_frame,
     replay_frame,
@@ -34,9 +37,9 @@ from ..protocol.limits import (
 )
 from .eager import start_eagerly
 from .intake import bearer_token
-from .live_core import CLOSE_GRACE, Close, Frame, LiveCore
+from .live_core import CLOSE_GRACE, Close, Frame, LiveCore, Subscription
 from .pubsub import PubSub
-from .store import History, Principal, Store, topic_of
+from .store import History, Principal, Store, inbox_topic, is_inbox_topic, topic_of
 from .usage import TenantUsage, UsageMeter
 
 log = logging.getLogger("imagechat.live")
@@ -44,6 +47,8 @@ log = logging.getLogger("imagechat.live")
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+INBOX_SUBSCRIBED = InboxSubscribed().model_dump_json()
 
 HistoryReader = Callable[[str, str, int], Awaitable[History]]
 """An image's events after a seq: (tenant id, image key, since) -> History."""
@@ -239,13 +244,20 @@ class Hub:
             followed = self.followed.get(topic)
             if followed is not None and seq > followed.seq:
                 followed.seq = seq
-            frame = Frame(event)
+            frame = Frame(event, batchable=not is_inbox_topic(topic))
             for conn in tuple(subscribers):
                 conn.deliver(topic, seq, frame)
 
     def on_relinked(self) -> None:
-        """Pub/sub's link is back: whatever was published while it was down never arrived."""
-        self._due.update(self.topics)
+        """Pub/sub's link is back: whatever was published while it was down never arrived. An
+        image's subscribers are sent what they missed; an inbox's, not sequenced, are told
+        `inbox-subscribed` again, on which a viewer reloads its first page."""
+        for topic, subscribers in tuple(self.topics.items()):
+            if is_inbox_topic(topic):
+                for conn in tuple(subscribers):
+                    conn.push_control(INBOX_SUBSCRIBED)
+            else:
+                self._due.add(topic)
         self._catch_up_soon()
 
     def follow(self, topic: str, tenant_id: str, key: str, seq: int) -> None:
@@ -470,19 +482,24 @@ class LiveEndpoint:
     async def _handle(self, conn: LiveConnection, frame: ClientFrame) -> None:
         if isinstance(frame, SubscribeFrame):
             await self._subscribe(conn, frame)
+        elif isinstance(frame, SubscribeInboxFrame):
+            await self._subscribe_inbox(conn)
+        elif isinstance(frame, UnsubscribeInboxFrame):
+            self.hub.leave(conn, inbox_topic(conn.principal.tenant_id))
         elif isinstance(frame, AuthFrame):
             conn.push_control(error_frame("bad_frame", "already authenticated"))
         else:
             self.hub.leave(conn, topic_of(conn.principal.tenant_id, frame.image))
 
-    async def _subscribe(self, conn: LiveConnection, frame: SubscribeFrame) -> None:
-        key, since = frame.image, frame.since
-        topic = topic_of(conn.principal.tenant_id, key)
+    async def _join(self, conn: LiveConnection, topic: str) -> Subscription | None:
+        """Start a subscribe to `topic` (its events held until `subscribed`); None, after telling
+        the client, if it can't be."""
         new = topic not in conn.subs
         sub = conn.core.subscribe(topic)
         if sub is None:
-            conn.push_control(error_frame("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS} images"))
-            return
+            limit = f"at most {MAX_SUBSCRIPTIONS} subscriptions (images and the inbox)"
+            conn.push_control(error_frame("too_many_subscriptions", limit))
+            return None
         if new:
             try:
                 await self.hub.join(conn, topic)
@@ -490,7 +507,30 @@ class LiveEndpoint:
                 log.warning("pub/sub subscribe failed: %r", exc)
                 conn.core.unsubscribe(topic)
                 conn.close(CLOSE_TRY_AGAIN, "live updates are unavailable for a moment: reconnect")
-                return
+                return None
+        return sub
+
+    async def _subscribe_inbox(self, conn: LiveConnection) -> None:
+        """The tenant's inbox feed: `inbox-subscribed`, then every row published after it (those
+        that came while pub/sub was being joined go right after it; the viewer's reload of the
+        first page, which the acknowledgement starts, may hold them already: a row is idempotent)."""
+        topic = inbox_topic(conn.principal.tenant_id)
+        sub = await self._join(conn, topic)
+        if sub is None:
+            return
+        held = conn.core.subscribed(topic, sub, -1)
+        if held is None:  # unsubscribed meanwhile
+            return
+        conn.push_control(INBOX_SUBSCRIBED)
+        for row in held:
+            conn.push_event(row)
+
+    async def _subscribe(self, conn: LiveConnection, frame: SubscribeFrame) -> None:
+        key, since = frame.image, frame.since
+        topic = topic_of(conn.principal.tenant_id, key)
+        sub = await self._join(conn, topic)
+        if sub is None:
+            return
         history = await self.store.history(conn.principal, key, since) if since is not None else None
         if history is not None and history.events is not None:
             seq, head = history.seq, replay_frame(key, history.seq, history.events)

@@ -8,7 +8,8 @@ a `Close` to carry out. The I/O layer (`live.LiveConnection`) writes, and report
 
 The rules: a connection's frames go out in the order they were pushed. While a write waits for a
 full socket, what comes next is queued; when it is done, a control frame goes out alone and
-consecutive events go out as one `batch` frame of at most BATCH_MAX_EVENTS. Past MAX_BACKLOG
+consecutive events go out as one `batch` frame of at most BATCH_MAX_EVENTS (an image's events only:
+a `batch` holds those, so an inbox feed frame, made `batchable=False`, always goes out alone). Past MAX_BACKLOG
 queued frames the connection is closed with 1013 (the client resyncs with `since`); a close frame
 that is not out within CLOSE_GRACE gets the connection reset. A client sending frames faster than
 FRAME_RATE, beyond a burst of FRAME_BURST, is closed with 1008. Events that arrive while a
@@ -38,11 +39,12 @@ class Frame:
     it goes on the wire, which is the same for every client: servers don't mask, and compression
     is off."""
 
-    __slots__ = ("message", "payload", "_wire")
+    __slots__ = ("message", "payload", "batchable", "_wire")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, batchable: bool = True) -> None:
         self.message = {"type": "websocket.send", "text": text}
         self.payload = text.encode()
+        self.batchable = batchable
         self._wire: bytes | None = None
 
     @property
@@ -173,7 +175,9 @@ class LiveCore:
             return None
         is_event, frame = outbox[0]
         count = 1
-        while is_event and count < len(outbox) and count < BATCH_MAX_EVENTS and outbox[count][0]:
+        batching = is_event and frame.batchable
+        while batching and count < len(outbox) and count < BATCH_MAX_EVENTS and outbox[count][0] \
+                and outbox[count][1].batchable:
             count += 1
         batch = outbox[:count]
         del outbox[:count]
