@@ -20,16 +20,11 @@ def thumbnail_lines(png: bytes) -> list[Content]:
     """The thumbnail as LINES lines of COLUMNS half-block cells (centre-cropped to fill them)."""
     with Image.open(io.BytesIO(png)) as image:
         small = ImageOps.fit(image.convert("RGB"), (COLUMNS, LINES * 2), Image.Resampling.BOX)
+    data, stride = small.tobytes(), COLUMNS * 3
     lines = []
     for line in range(LINES):
-        cells = []
-        for column in range(COLUMNS):
-            top, bottom = small.getpixel((column, 2 * line)), small.getpixel((column, 2 * line + 1))
-            cells.append((HALF_BLOCK, f"{_hex(top)} on {_hex(bottom)}"))
+        top = 2 * line * stride
+        cells = [(HALF_BLOCK, f"#{data[i:i + 3].hex()} on #{data[i + stride:i + stride + 3].hex()}")
+                 for i in range(top, top + stride, 3)]
         lines.append(Content.assemble(*cells))
     return lines
-
-
-def _hex(rgb: object) -> str:
-    r, g, b = rgb  # type: ignore[misc]
-    return f"#{r:02x}{g:02x}{b:02x}"

@@ -21,6 +21,7 @@ from textual.widgets import Footer, Input, Static
 
 from ...client.engine import InboxFollowed, InboxRowChanged, InboxRowRemoved, Link, LinkState, SyncEngine
 from ...client.errors import ClientError
+from ...protocol.limits import INBOX_PAGE_DEFAULT, MAX_SEARCH_LENGTH
 from ...protocol.models import ImageSummary, InboxFilter
 from ...protocol.safe import visible
 from ..inbox import Inbox, Query
@@ -31,7 +32,7 @@ from ..widgets.inbox_list import InboxList
 FILTERS: dict[InboxFilter, str] = {"open": "open only", "all": "all", "mine": "mine"}
 HOW_TO_START = ("Open a screenshot with imagechat-tui URL|FILE, or share one with imagechat-tui FILE --share; "
                 "or press enter to try the sample.")
-PAGE = 50
+PAGE = INBOX_PAGE_DEFAULT
 
 
 def open_target(row: ImageSummary) -> str | None:
@@ -77,7 +78,8 @@ class InboxScreen(Screen[None]):
         yield Static(id="inbox-head")
         yield InboxList(id="inbox-list")
         yield Static(id="inbox-hint")
-        yield SearchBox(placeholder="Search comments (enter searches, esc cancels)", id="inbox-search")
+        yield SearchBox(placeholder="Search comments (enter searches, esc cancels)", max_length=MAX_SEARCH_LENGTH,
+                        id="inbox-search")
         yield Footer()
 
     def on_mount(self) -> None:
