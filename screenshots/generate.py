@@ -86,6 +86,12 @@ async def main() -> None:
                           ("sha256:" + "0" * 64, "Where is this one from? Nobody uploaded it")):
             (await http.post("/chats", headers={"Authorization": f"Bearer {bob}"}, json={
                 "image": key, "x": 50, "y": 50, "text": text, "broadcastId": str(uuid.uuid4())})).raise_for_status()
+        # The latest word on the sample, so that it heads the inbox.
+        chats = (await http.get("/chats", params={"image": file_image_key(sample)},
+                                headers={"Authorization": f"Bearer {bob}"})).json()
+        (await http.post(f"/chats/{chats['markers'][1]['id']}/comments", headers={"Authorization": f"Bearer {bob}"},
+                         json={"text": "Ours: the payment service's, not the issuer's",
+                               "broadcastId": str(uuid.uuid4())})).raise_for_status()
 
     def inbox_shown(app: ImageChatApp) -> bool:
         return (app.inbox is not None and app.engine.link.state is LinkState.ONLINE and app.inbox.view.loaded
