@@ -153,8 +153,8 @@ class ImageChatApp(OrderedKeys, PixelFrames):
 
     def keys_on_hold(self) -> bool:
         # Keys typed before the image is open and the first connection made are meant for it:
-        # `a` and the comment after it. The inbox takes keys at once.
-        if self.inbox is not None and self.screen is self.inbox:
+        # `a` and the comment after it. The inbox (and what is opened over it) takes keys at once.
+        if self.in_inbox:
             return False
         return self.key is None or self.engine.link.state is LinkState.CONNECTING
 
@@ -189,13 +189,24 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self.notify(message, title="Can't show the image", severity="error")
         self.action_back_to_inbox()
 
+    @property
+    def in_inbox(self) -> bool:
+        """Whether the inbox is shown, maybe under a dialog (help, the palette), rather than an image."""
+        return self.inbox is not None and self.inbox in self.screen_stack
+
     def action_back_to_inbox(self) -> None:
-        if self.inbox is not None and self.screen is not self.inbox:
+        if self.inbox is not None and not self.in_inbox:
             self.push_screen("inbox")
             self.release_keys()  # the inbox takes keys at once
 
     def on_inbox_screen_open(self, message: InboxScreen.Open) -> None:
-        self.switch_image(message.target)
+        if message.key is not None and message.key == self.key:
+            self.pop_screen()  # the image open behind the inbox
+        elif message.target is None:
+            self.notify("The server does not hold this image and it has no source URL: open it from its file "
+                        "(imagechat-tui FILE).", severity="warning", title="Can't open it here")
+        else:
+            self.switch_image(message.target)
 
     def action_inbox_open(self) -> None:
         if self.inbox is not None:
@@ -215,7 +226,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Inbox keys work in the inbox, the image's keys on the image (the same key may be both)."""
-        return self._in_scope(SCOPES.get(action, "both"), self.screen)
+        return self._in_scope(SCOPES.get(action, "both"))
 
     # Engine notices
 
@@ -394,13 +405,13 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self.push_screen(HelpScreen([(key_names(keymap.get(a.id, a.keys)), a.help) for a in ACTIONS],
                                     f"Images are drawn with {self.terminal.reason}."))
 
-    def _in_scope(self, scope: str, screen: Screen) -> bool:
-        return scope == "both" or (scope == "inbox") == (self.inbox is not None and screen is self.inbox)
+    def _in_scope(self, scope: str) -> bool:
+        return scope == "both" or (scope == "inbox") == self.in_inbox
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for action in ACTIONS:
-            if action.id != "quit" and self._in_scope(action.scope, screen):
+            if action.id != "quit" and self._in_scope(action.scope):
                 yield SystemCommand(action.help, f"keys: {key_names(self.keymap.get(action.id, action.keys))}",
                                     partial(self.run_action, action.action))
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
+from textual.command import CommandList, CommandPalette
 
 from imagechat_tui.client.engine import LinkState
 from imagechat_tui.client.rest import RestClient
@@ -117,6 +118,10 @@ async def test_a_marker_placed_in_one_viewer_appears_in_the_others_inbox_live(se
         assert row.open_count == 1 and row.last_comment is not None and row.last_comment.user.name == "Ana"
         await bob_pilot.pause()
         assert "The total is wrong" in shown(bob) and "built-in sample" not in shown(bob)
+        await bob_pilot.press("enter")  # neither stored on the server nor from a URL: Bob can't open it
+        await wait_for(lambda: any("open it from its file" in str(n.message) for n in bob._notifications), 2,
+                       "the reason it can't be opened")
+        assert bob.screen is bob.inbox
         await wait_for(lambda: ana.marker is not None and not ana.marker.id.startswith("pending"), 3, "the marker")
         await ana_pilot.press("x")  # resolved: nothing open, so it leaves Bob's inbox of open images
         await wait_for(lambda: view.rows == [], 1.0, "the resolved image to leave Bob's inbox")
@@ -143,6 +148,12 @@ async def test_enter_opens_the_selected_image_and_escape_comes_back_to_the_same_
         await pilot.press("escape")
         await wait_for(lambda: app.screen is app.inbox, 2, "back in the inbox")
         assert view.key == keys[1] and inbox_of(app).query_one(InboxList).highlighted == 1
+        loaded = app.loaded
+        await pilot.press("enter")  # the image still open behind the inbox: shown again as it was
+        await wait_for(lambda: app.screen is app.main, 2, "the same image again")
+        assert app.loaded is loaded and app.key == keys[1]
+        await pilot.press("escape")
+        await wait_for(lambda: app.screen is app.inbox, 2, "back in the inbox")
         await pilot.press("up", "enter")  # another image: the one before is let go
         await wait_for(lambda: app.key == keys[2] and app.engine.state(keys[2]).loaded, 10, "the other image")
         assert [m.comments[0].text for m in app.markers] == ["blue is off"]
@@ -177,6 +188,12 @@ async def test_filters_and_search_drive_the_query(server: Harness, make_app, cal
         await pilot.press("slash", *"blurry", "escape")  # cancelled: the search stays as it was
         await pilot.pause()
         assert calls[-1] == ("all", "", None) and app.focused is inbox_of(app).query_one(InboxList)
+        await pilot.press("ctrl+p", *"images I placed")  # the filters are in the palette too
+        await wait_for(lambda: isinstance(app.screen, CommandPalette)
+                       and app.screen.query_one(CommandList).option_count > 0, 5, "the palette's hits")
+        await pilot.press("down", "enter")
+        await listed([mine], "only Ana's, from the palette")
+        assert calls[-1] == ("mine", "", None)
 
 
 async def test_more_rows_load_as_the_selection_nears_the_end(server: Harness, make_app, calls, monkeypatch) -> None:
@@ -189,10 +206,12 @@ async def test_more_rows_load_as_the_selection_nears_the_end(server: Harness, ma
         await inbox_ready(app, pilot)
         view = inbox_of(app).view
         assert len(view.rows) == 8
-        for _ in range(19):
+        for _ in range(200):  # as a user does: on down, pages loading meanwhile, until the very last row
+            if view.index == 19:
+                break
             await pilot.press("down")
-        await wait_for(lambda: len(view.rows) == 20 and view.next_cursor is None, 5, "every page")
-        await wait_for(lambda: view.index == 19, 5, "the last row selected")
+            await pilot.pause(0.02)
+        assert view.index == 19 and len(view.rows) == 20 and view.next_cursor is None
         excerpts = [r.last_comment.excerpt for r in view.rows if r.last_comment]
         assert excerpts == [f"issue {n}" for n in range(19, -1, -1)]
         assert sum(1 for c in calls if c[2] is not None) == 2

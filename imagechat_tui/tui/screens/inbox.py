@@ -58,10 +58,12 @@ class SearchBox(Input):
 
 class InboxScreen(Screen[None]):
     class Open(Message):
-        """Open this target (a `sha256:` key, a URL or the sample's file) in the viewer."""
+        """Open this row's image in the viewer: `target` is a `sha256:` key, a URL or the sample's
+        file, None when there is nothing to open it from (unless it is the image open already)."""
 
-        def __init__(self, target: str) -> None:
+        def __init__(self, key: str | None, target: str | None) -> None:
             super().__init__()
+            self.key = key
             self.target = target
 
     def __init__(self, engine: SyncEngine, sample: Callable[[], str], clock: Callable[[], datetime]) -> None:
@@ -85,7 +87,8 @@ class InboxScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(SearchBox).display = False
         self.set_interval(30, self.show)  # relative times age
-        self.reload()
+        if self.engine.link.state is LinkState.ONLINE:
+            self.reload()  # otherwise the feed's subscription, once online, loads it
 
     def on_resize(self) -> None:
         self.show()
@@ -202,17 +205,11 @@ class InboxScreen(Screen[None]):
 
     def open_selected(self) -> None:
         if self.view.loaded and not self.view.rows and self.query_one(InboxList).highlighted is not None:
-            self.post_message(self.Open(self.sample()))  # the sample's row, the only one
+            self.post_message(self.Open(None, self.sample()))  # the sample's row, the only one
             return
         row = self.view.selected
-        if row is None:
-            return
-        target = open_target(row)
-        if target is None:
-            self.notify("The server does not hold this image and it has no source URL: open it from its file "
-                        "(imagechat-tui FILE).", severity="warning", title="Can't open it here")
-            return
-        self.post_message(self.Open(target))
+        if row is not None:
+            self.post_message(self.Open(row.key, open_target(row)))
 
     def set_query(self, filter: InboxFilter | None = None, q: str | None = None) -> None:
         old = self.view.query
