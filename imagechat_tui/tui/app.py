@@ -402,7 +402,8 @@ class ImageChatApp(OrderedKeys, PixelFrames):
 
     def action_help(self) -> None:
         keymap = self.keymap
-        self.push_screen(HelpScreen([(key_names(keymap.get(a.id, a.keys)), a.help) for a in ACTIONS],
+        here_first = sorted(ACTIONS, key=lambda a: not self._in_scope(a.scope))  # the keys that work here on top
+        self.push_screen(HelpScreen([(key_names(keymap.get(a.id, a.keys)), a.help) for a in here_first],
                                     f"Images are drawn with {self.terminal.reason}."))
 
     def _in_scope(self, scope: str) -> bool:

@@ -73,6 +73,8 @@ class InboxList(OptionList):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown: list[object] = []
+        self._row_options: dict[str, tuple[object, Option]] = {}
+        """Each row's option with what it was drawn from: an option kept keeps its cached layout."""
 
     def show(self, rows: list[ImageSummary], pictures: dict[str, list[Content]], selected: str | None,
              now: datetime, with_sample: bool) -> None:
@@ -80,8 +82,8 @@ class InboxList(OptionList):
         shown: list[object] = [width, with_sample, now.minute, *((row, id(pictures.get(row.key))) for row in rows)]
         if shown != self._shown:
             self._shown = shown
-            options = [Option(inbox_row(row, pictures.get(row.key, PLACEHOLDER), now, width), id=row.key)
-                       for row in rows]
+            options = [self._option(row, pictures.get(row.key, PLACEHOLDER), now, width) for row in rows]
+            self._row_options = {key: self._row_options[key] for key in (row.key for row in rows)}
             if with_sample:
                 options.append(Option(sample_row(width), id=SAMPLE))
             self.set_options(options)
@@ -90,6 +92,13 @@ class InboxList(OptionList):
             self.highlighted = ids.index(selected)
         elif ids:
             self.highlighted = 0
+
+    def _option(self, row: ImageSummary, picture: list[Content], now: datetime, width: int) -> Option:
+        drawn_from = (row, id(picture), now.minute, width)
+        kept = self._row_options.get(row.key)
+        if kept is None or kept[0] != drawn_from:
+            kept = self._row_options[row.key] = (drawn_from, Option(inbox_row(row, picture, now, width), id=row.key))
+        return kept[1]
 
     def on_resize(self) -> None:
         self._shown = []  # the rows are cut to the width: the next show redraws them
