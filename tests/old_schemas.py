@@ -12,7 +12,7 @@ from imagechat_tui.server.schema import images_inbox, markers_by_number, meta, p
 def back_to_version_3(conn: Connection) -> None:
     """Undo 3 → 4: no inbox summaries, participants or comment search."""
     if conn.dialect.name == "sqlite":
-        for trigger in ("comment_text_insert", "comment_text_update", "comment_text_delete"):
+        for trigger in ("comment_text_insert", "comment_text_update", "comment_text_delete", "comment_docs_image"):
             conn.execute(text(f"DROP TRIGGER {trigger}"))
         conn.execute(text("DROP TABLE comment_text"))
         conn.execute(text("DROP TABLE comment_docs"))

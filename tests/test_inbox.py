@@ -14,13 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from imagechat_tui.protocol.limits import EXCERPT_LENGTH
+from imagechat_tui.server import search
 from imagechat_tui.server.config import sqlite_url
 from imagechat_tui.server.database import Database
 from imagechat_tui.server.live_core import Frame, LiveCore
-from imagechat_tui.server.schema import images
+from imagechat_tui.server.schema import images, markers
 from imagechat_tui.server.store import inbox_topic, key_hash
 
 from .cluster import start_cluster
@@ -169,6 +170,45 @@ async def test_search_finds_comment_words_across_the_tenant_and_follows_edits_an
         await ana.delete(f"/chats/{first['id']}", params={"broadcastId": bid()})
         assert await keys(ana, q="safari", filter="all") == []
         assert await keys(ana, q="login") == []
+
+
+async def test_a_search_for_a_common_word_gives_what_a_rare_one_would(server: Harness, monkeypatch) -> None:
+    """SQLite looks image by image for words in very many comments: the same rows, pages and filters."""
+    async with client(server, await server.token("u_ana", "Ana")) as ana, \
+            client(server, await server.token("u_bob", "Bob")) as bob:
+        for n in range(12):
+            marker = await chat(bob if n % 3 else ana, content_key(n), f"common word {n}")
+            if n % 4 == 0:
+                await reply(ana, marker["id"], "and a reply with the common word")
+        await chat(ana, content_key(99), "nothing to find")
+        gathered = {name: await paged(ana, q="common", filter=name) for name in ("open", "all", "mine")}
+        monkeypatch.setattr(search, "COMMON", 1)
+        assert {name: await paged(ana, q="common", filter=name) for name in ("open", "all", "mine")} == gathered
+        assert len(gathered["all"]) == 12 and content_key(99) not in gathered["all"]
+
+
+async def paged(http: httpx.AsyncClient, **params: Any) -> list[str]:
+    """Every key of a listing, three to a page."""
+    seen, cursor = [], None
+    while True:
+        page = await listing(http, limit=3, **params, **({"cursor": cursor} if cursor else {}))
+        seen += [row["key"] for row in page["images"]]
+        if (cursor := page["nextCursor"]) is None:
+            return seen
+
+
+async def test_search_follows_a_marker_moved_to_another_image(both: Harness) -> None:
+    """However a conversation is moved between images (adoption), its words go with it."""
+    async with client(both, await both.token()) as ana:
+        marker = await chat(ana, content_key(1), "words that move")
+        await chat(ana, content_key(2), "staying here")
+
+        def move(conn: Any) -> None:
+            target = conn.execute(select(images.c.id).where(images.c.key == content_key(2))).scalar_one()
+            conn.execute(update(markers).where(markers.c.id == marker["id"]).values(image_id=target, number=2))
+
+        await both.app.db.run(move)
+        assert await keys(ana, q="move", filter="all") == [content_key(2)]
 
 
 async def test_hostile_search_text_is_only_words(both: Harness) -> None:

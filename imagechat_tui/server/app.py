@@ -420,11 +420,13 @@ def build_api(server: ImageChatServer) -> FastAPI:
                                        "image holds, all of them (punctuation only separates words)")] = None,
         cursor: Annotated[str | None, Query(description="the nextCursor of the page before")] = None,
         limit: Annotated[int, Query(ge=1, le=INBOX_PAGE_MAX)] = INBOX_PAGE_DEFAULT,
-    ) -> ImagesPage:
+    ) -> Response:
         """The tenant's images with a conversation, most recent activity first, a page at a time."""
         terms = search_terms(q) if q is not None and q.strip() else None
         position = Cursor.decode(cursor) if cursor is not None else None
-        return await store.images_page(InboxQuery(p.tenant_id, p.user_id, filter, terms, position, limit))
+        page = await store.images_page(InboxQuery(p.tenant_id, p.user_id, filter, terms, position, limit))
+        # Serialised here: FastAPI would validate the page against its model once more first.
+        return Response(page.model_dump_json(), media_type="application/json")
 
     @api.get("/api/v1/images/{key}", response_model=ImageInfo, tags=["images"])
     async def get_image_info(p: Caller, key: KeyParam) -> ImageInfo:

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_
+from sqlalchemy import Connection, and_, or_, select
 
 from ..protocol.models import ImagesPage, InboxFilter
 from .domain_errors import BadCursor
@@ -65,27 +65,28 @@ class InboxQuery:
 def images_page(conn: Connection, search: Search, q: InboxQuery) -> ImagesPage:
     if q.terms is not None and not q.terms:
         return ImagesPage(images=[], next_cursor=None)
-    query = summary_select()
+    # The page's rows are found first, on one index alone, and only they are then joined to their
+    # files and last comments: a planner given the whole join may scan every image instead.
     if q.filter == "mine":
         at, image_id = participants.c.last_activity_at, participants.c.image_id
-        query = query.join(participants, participants.c.image_id == images.c.id).where(
-            participants.c.tenant_id == q.tenant_id, participants.c.user_id == q.user_id,
-            images.c.tenant_id == q.tenant_id,
-        )
+        keys = select(image_id.label("image_id"), at.label("at")).where(
+            participants.c.tenant_id == q.tenant_id, participants.c.user_id == q.user_id)
     else:
         at, image_id = images.c.last_activity_at, images.c.id
-        query = query.where(images.c.tenant_id == q.tenant_id, images.c.last_activity_at.is_not(None))
-        if q.filter == "open":
-            query = query.where(images.c.open_count > 0)
-        else:
-            query = query.where(images.c.open_count + images.c.resolved_count > 0)
+        keys = select(image_id.label("image_id"), at.label("at")).where(
+            images.c.tenant_id == q.tenant_id, images.c.last_activity_at.is_not(None),
+            images.c.open_count > 0 if q.filter == "open" else images.c.open_count + images.c.resolved_count > 0,
+        )
     if q.terms is not None:
-        query = query.where(image_id.in_(search.image_ids(q.terms)))
+        keys = keys.where(search.matching(conn, q.terms, image_id))
     if q.cursor is not None:
         # The first condition bounds the index range; the second drops the ties already given.
-        query = query.where(at <= q.cursor.at, or_(at < q.cursor.at, and_(at == q.cursor.at,
-                                                                         image_id < q.cursor.image_id)))
-    rows: list[Any] = conn.execute(query.order_by(at.desc(), image_id.desc()).limit(q.limit + 1)).all()
+        keys = keys.where(at <= q.cursor.at, or_(at < q.cursor.at, and_(at == q.cursor.at,
+                                                                       image_id < q.cursor.image_id)))
+    page = keys.order_by(at.desc(), image_id.desc()).limit(q.limit + 1).subquery("page")
+    query = (summary_select().join(page, page.c.image_id == images.c.id)
+             .where(images.c.tenant_id == q.tenant_id).order_by(page.c.at.desc(), page.c.image_id.desc()))
+    rows: list[Any] = conn.execute(query).all()
     more = len(rows) > q.limit
     rows = rows[:q.limit]
     next_cursor = Cursor(rows[-1].last_activity_at, rows[-1].id).encode() if more else None
