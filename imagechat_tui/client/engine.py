@@ -484,8 +484,6 @@ class SyncEngine:
                 self._notify(InboxRowRemoved(frame.key))
         elif isinstance(frame, ErrorFrame):
             log.warning("server error frame: %s: %s", frame.code, frame.message)
-        elif isinstance(frame, InboxSubscribed | InboxRow | InboxRemoved):
-            return  # only sent after a subscribe-inbox, which this engine does not send yet
         else:
             for event in frame.events if isinstance(frame, Batch) else [frame]:
                 entry = self._images.get(event.image)
