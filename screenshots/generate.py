@@ -11,7 +11,11 @@ import asyncio
 import random
 import socket
 import tempfile
+import uuid
 from pathlib import Path
+
+import httpx
+from PIL import Image
 
 from imagechat_tui.client.engine import Backoff, LinkState
 from imagechat_tui.protocol.imagekey import file_image_key
@@ -60,14 +64,40 @@ async def main() -> None:
     def online(app: ImageChatApp) -> bool:
         return app.key is not None and app.engine.link.state is LinkState.ONLINE and bool(app.markers)
 
-    def viewer(url: str) -> ImageChatApp:
-        return ImageChatApp(str(sample), server=url, token=ana, cache=StateCache(work / "cache", url, ana),
+    def viewer(url: str, target: str | None = str(sample)) -> ImageChatApp:
+        return ImageChatApp(target, server=url, token=ana, cache=StateCache(work / "cache", url, ana),
                             backoff=Backoff(30, 30))
 
     await shoot(viewer(runner.url), "markers", (), online)
     await shoot(viewer(runner.url), "thread", ("n", "right_square_bracket"), online)
     await shoot(viewer(runner.url), "help", ("question_mark",), online)
     await shoot(viewer(runner.url), "zoomed", ("n", "n", "z", "plus"), online, size=(160, 48))
+
+    # The inbox: the sample stored on the server (its thumbnail shows) and two more images.
+    settings = work / "settings.png"
+    Image.linear_gradient("L").resize((640, 400)).convert("RGB").save(settings)
+    async with httpx.AsyncClient(base_url=runner.url + "/api/v1") as http:
+        for path, token, source in ((sample, ana, "https://tickets.example.com/4712/checkout-page.png"),
+                                    (settings, bob, "https://tickets.example.com/4711/settings.png")):
+            (await http.put(f"/images/{file_image_key(path)}", content=path.read_bytes(), params={"source": source},
+                            headers={"Authorization": f"Bearer {token}",
+                                     "Content-Type": "application/octet-stream"})).raise_for_status()
+        for key, text in ((file_image_key(settings), "The toggles' labels overlap at 125 % scaling"),
+                          ("sha256:" + "0" * 64, "Where is this one from? Nobody uploaded it")):
+            (await http.post("/chats", headers={"Authorization": f"Bearer {bob}"}, json={
+                "image": key, "x": 50, "y": 50, "text": text, "broadcastId": str(uuid.uuid4())})).raise_for_status()
+        # The latest word on the sample, so that it heads the inbox.
+        chats = (await http.get("/chats", params={"image": file_image_key(sample)},
+                                headers={"Authorization": f"Bearer {bob}"})).json()
+        (await http.post(f"/chats/{chats['markers'][1]['id']}/comments", headers={"Authorization": f"Bearer {bob}"},
+                         json={"text": "Ours: the payment service's, not the issuer's",
+                               "broadcastId": str(uuid.uuid4())})).raise_for_status()
+
+    def inbox_shown(app: ImageChatApp) -> bool:
+        return (app.inbox is not None and app.engine.link.state is LinkState.ONLINE and app.inbox.view.loaded
+                and len(app.inbox.pictures) == 2)
+
+    await shoot(viewer(runner.url, None), "inbox", (), inbox_shown)
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -39,6 +39,9 @@ from ..protocol.events import (
     NewImageChat,
     Subscribed,
     SubscribeFrame,
+    SubscribeInboxFrame,
+    UnsubscribeFrame,
+    UnsubscribeInboxFrame,
     decode_server_frame,
 )
 from ..protocol.imagekey import image_key
@@ -48,6 +51,7 @@ from ..protocol.models import (
     Comment,
     CreateChat,
     EditComment,
+    ImageSummary,
     Marker,
     MarkerPosition,
     Me,
@@ -121,7 +125,27 @@ class ImageDeleted:
     image: str
 
 
-Notice = LinkChanged | ImageChanged | Resynced | WriteFailed | ImageDeleted
+@dataclass(frozen=True, slots=True)
+class InboxFollowed:
+    """The inbox feed is (re)subscribed: reload the first page, as changes meanwhile were not sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRowChanged:
+    """An image's inbox row changed anywhere in the tenant, or appeared."""
+
+    row: ImageSummary
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRowRemoved:
+    """An image left the inbox (deleted, or its last marker deleted)."""
+
+    key: str
+
+
+Notice = (LinkChanged | ImageChanged | Resynced | WriteFailed | ImageDeleted | InboxFollowed | InboxRowChanged
+          | InboxRowRemoved)
 Listener = Callable[[Notice], None]
 
 
@@ -156,6 +180,8 @@ class SyncEngine:
         self._ssl = verify if isinstance(verify, ssl.SSLContext) else None
         self._images: dict[str, _Image] = {}
         self._listeners: list[Listener] = []
+        self._inbox = False
+        """Whether the inbox feed is followed: subscribed again on every connection."""
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self.link = Link(LinkState.CONNECTING)
@@ -211,6 +237,26 @@ class SyncEngine:
         """Fetch the image's whole state again: its conversation changed outside its event stream
         (an adoption moved markers under it)."""
         self._request_subscribe(self._images[image], full=True)
+
+    def unsubscribe(self, image: str) -> None:
+        """Stop following an image (the viewer moved to another one); its pending writes still finish."""
+        entry = self._images.pop(image, None)
+        if entry is None:
+            return
+        if entry.gap_timer is not None:
+            entry.gap_timer.cancel()
+        self._send(UnsubscribeFrame(image=image).model_dump_json())
+
+    def subscribe_inbox(self) -> None:
+        """Follow the tenant's inbox feed; every (re)subscription is followed by an InboxFollowed notice."""
+        if not self._inbox:
+            self._inbox = True
+            self._send(SubscribeInboxFrame().model_dump_json())
+
+    def unsubscribe_inbox(self) -> None:
+        if self._inbox:
+            self._inbox = False
+            self._send(UnsubscribeInboxFrame().model_dump_json())
 
     def markers(self, image: str) -> list[Marker]:
         """The image's markers as the user should see them: confirmed state plus pending writes."""
@@ -432,10 +478,17 @@ class SyncEngine:
             return
         if isinstance(frame, Subscribed):
             self._on_subscribed(frame)
+        elif isinstance(frame, InboxSubscribed):
+            if self._inbox:
+                self._notify(InboxFollowed())
+        elif isinstance(frame, InboxRow):
+            if self._inbox:
+                self._notify(InboxRowChanged(frame.row))
+        elif isinstance(frame, InboxRemoved):
+            if self._inbox:
+                self._notify(InboxRowRemoved(frame.key))
         elif isinstance(frame, ErrorFrame):
             log.warning("server error frame: %s: %s", frame.code, frame.message)
-        elif isinstance(frame, InboxSubscribed | InboxRow | InboxRemoved):
-            return  # only sent after a subscribe-inbox, which this engine does not send yet
         else:
             for event in frame.events if isinstance(frame, Batch) else [frame]:
                 entry = self._images.get(event.image)
@@ -445,11 +498,14 @@ class SyncEngine:
     # The live connection
 
     def _request_subscribe(self, entry: _Image, full: bool = False) -> None:
+        since = entry.order.last if entry.state.loaded and not full else None
+        self._send(_subscribe_frame(entry.state.key, since))
+
+    def _send(self, frame: str) -> None:
         ws = self._ws
         if ws is None or self.link.state is not LinkState.ONLINE:
-            return  # the next connection subscribes to every image
-        since = entry.order.last if entry.state.loaded and not full else None
-        asyncio.get_running_loop().create_task(_send_quietly(ws, _subscribe_frame(entry.state.key, since)))
+            return  # the next connection subscribes to every image and the inbox
+        asyncio.get_running_loop().create_task(_send_quietly(ws, frame))
 
     async def _run(self) -> None:
         while True:
@@ -488,6 +544,8 @@ class SyncEngine:
             online_since = loop.time()
             for entry in self._images.values():
                 self._request_subscribe(entry)
+            if self._inbox:
+                self._send(SubscribeInboxFrame().model_dump_json())
             while True:  # recv, not `async for`: every close raises, with the code the server sent
                 self._on_frame(await ws.recv())
         except RequestError as exc:

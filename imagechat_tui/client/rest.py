@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
@@ -17,6 +18,8 @@ from ..protocol.models import (
     CreateChat,
     EditComment,
     ImageInfo,
+    ImagesPage,
+    InboxFilter,
     MarkerResult,
     Me,
     PatchChat,
@@ -107,6 +110,20 @@ class RestClient:
         """Move the previous version's URL-keyed conversation (named by the hash of its key) under `key`."""
         return await self._call(AdoptResult, "POST", f"/images/{key}/adopt",
                                 body=AdoptImage(legacy_key_hash=legacy_key_hash))
+
+    async def images(self, filter: InboxFilter = "open", q: str = "", cursor: str | None = None,
+                     limit: int = 50) -> ImagesPage:
+        """A page of the inbox, most recent activity first; `cursor` is the previous page's next_cursor."""
+        params: dict[str, Any] = {"filter": filter, "limit": limit}
+        if q:
+            params["q"] = q
+        if cursor is not None:
+            params["cursor"] = cursor
+        return await self._call(ImagesPage, "GET", "/images", params=params)
+
+    async def thumbnail(self, key: str) -> bytes:
+        """The stored image's thumbnail, a PNG at most 64 px on a side."""
+        return (await self._send("GET", f"/images/{quote(key, safe=':')}/thumbnail")).content
 
     async def usage(self) -> Usage:
         return await self._call(Usage, "GET", "/usage")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+Scope = Literal["viewer", "inbox", "both"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +18,8 @@ class Action:
     help: str
     footer: str = ""
     """A short label, for the actions shown in the footer."""
+    scope: Scope = "viewer"
+    """Where the key works: on an image, in the inbox, or both (a key may mean one thing in each)."""
 
 
 ACTIONS = [
@@ -33,7 +38,7 @@ ACTIONS = [
     Action("move", "m", "move_marker", "Move the selected marker to the cursor"),
     Action("copy", "y", "copy_thread", "Copy the selected thread as Markdown, headed by its link"),
     Action("copy-link", "Y", "copy_link", "Copy the link to the image, at the selected marker"),
-    Action("close", "escape", "close_thread", "Back to the list of markers"),
+    Action("close", "escape", "close_thread", "Back to the list of markers; from there, back to the inbox"),
     Action("left", "left,h", "cursor(-1,0)", "Move the cursor left"),
     Action("right", "right,l", "cursor(1,0)", "Move the cursor right"),
     Action("up", "up,k", "cursor(0,-1)", "Move the cursor up"),
@@ -48,12 +53,23 @@ ACTIONS = [
     Action("pan-up", "shift+up,K", "pan(0,-1)", "Pan up"),
     Action("pan-down", "shift+down,J", "pan(0,1)", "Pan down"),
     Action("open-externally", "o", "open_externally", "Open the image in the desktop's image viewer"),
-    Action("help", "question_mark", "help", "Show the keys", "Help"),
-    Action("quit", "q", "quit", "Quit", "Quit"),
+    Action("inbox-open", "enter", "inbox_open", "Inbox: open the selected image", "Open", "inbox"),
+    Action("inbox-filter-open", "o", "inbox_filter('open')", "Inbox: only images with open markers", "Open only",
+           "inbox"),
+    Action("inbox-filter-all", "a", "inbox_filter('all')", "Inbox: every image with markers", "All", "inbox"),
+    Action("inbox-filter-mine", "m", "inbox_filter('mine')", "Inbox: images I placed a marker on or commented on",
+           "Mine", "inbox"),
+    Action("inbox-search", "slash", "inbox_search", "Inbox: search the comments' text", "Search", "inbox"),
+    Action("inbox-clear-search", "escape", "inbox_clear_search", "Inbox: clear the search", scope="inbox"),
+    Action("help", "question_mark", "help", "Show the keys", "Help", "both"),
+    Action("quit", "q", "quit", "Quit", "Quit", "both"),
 ]
+
+SCOPES: dict[str, Scope] = {a.action.split("(")[0]: a.scope for a in ACTIONS}
+"""Each action's scope by its name, as Textual's check_action is asked."""
 
 
 def key_names(keys: str) -> str:
     """Keys as the help screen shows them: `right_square_bracket` is `]`."""
-    names = {"right_square_bracket": "]", "left_square_bracket": "[", "question_mark": "?"}
+    names = {"right_square_bracket": "]", "left_square_bracket": "[", "question_mark": "?", "slash": "/"}
     return ", ".join(names.get(k.strip(), k.strip()) for k in keys.split(","))

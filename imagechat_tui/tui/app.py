@@ -16,12 +16,16 @@ from textual import work
 from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from ..client.engine import (
     Backoff,
     ImageChanged,
     ImageDeleted,
+    InboxFollowed,
+    InboxRowChanged,
+    InboxRowRemoved,
     LinkChanged,
     LinkState,
     Notice,
@@ -32,11 +36,11 @@ from ..client.errors import ClientError
 from ..client.imagecache import ImageCache
 from ..client.images import Resolved, share, shown_target
 from ..client.links import format_link
-from ..protocol.models import Comment, Marker
+from ..protocol.models import Comment, InboxFilter, Marker
 from ..protocol.permissions import may_change
 from ..protocol.safe import visible
 from . import clipboard
-from .actions import ACTIONS, key_names
+from .actions import ACTIONS, SCOPES, key_names
 from .cache import StateCache, copies_dir
 from .graphics.detect import Terminal
 from .graphics.pixels import PixelFrames, PixelPane, driver_writer
@@ -49,6 +53,7 @@ from .screens.compose import ComposeScreen, Draft, Drafts
 from .screens.confirm import ConfirmScreen
 from .screens.copied import CopiedScreen
 from .screens.help import HelpScreen
+from .screens.inbox import InboxScreen
 from .screens.main import MainScreen
 from .selection import Selection
 from .threads import as_markdown, utc_now
@@ -73,18 +78,21 @@ class ImageChatApp(OrderedKeys, PixelFrames):
     TITLE = "imagechat"
     BINDINGS = [Binding(a.keys, a.action, a.footer or a.help, show=bool(a.footer), id=a.id) for a in ACTIONS]
 
-    def __init__(self, target: str, *, server: str | Sequence[str], token: str, cafile: str | None = None,
+    def __init__(self, target: str | None, *, server: str | Sequence[str], token: str, cafile: str | None = None,
                  keymap: dict[str, str] | None = None, cache: StateCache | None = None,
                  clock: Callable[[], datetime] = utc_now, backoff: Backoff = Backoff(),
                  terminal: Terminal = HALF_BLOCKS, token_help: str = TOKEN_HELP,
-                 images: ImageCache | None = None, upload: bool = True) -> None:
+                 images: ImageCache | None = None, upload: bool = True,
+                 sample: Callable[[], str] | None = None) -> None:
+        """`target`: the image to open; None opens the inbox, whose empty state offers `sample()`."""
         super().__init__()
         self.terminal = terminal
         self.pixel_pane = None if terminal.mode == "halfblock" else PixelPane(terminal, driver_writer(self))
         self.pixel_panes += [self.pixel_pane] if self.pixel_pane else []
         self.token_help = token_help
-        self.target = target
+        self.target = target or ""
         self.engine = SyncEngine(server, token, cafile=cafile, backoff=backoff)
+        self.inbox = None if target else InboxScreen(self.engine, sample or (lambda: ""), clock)
         self.cafile = cafile
         self.keymap = keymap or {}
         self.cache = cache
@@ -125,12 +133,24 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self.set_interval(1.0, self._tick)
         self._show_link()
         await self.engine.start()
-        self.open_image(self.target)
+        if self.inbox is None:
+            self.open_image(self.target)
+            return
+        self.install_screen(self.inbox, "inbox")
+        self.engine.subscribe_inbox()
+        self.push_screen("inbox")
 
     async def on_unmount(self) -> None:
         super().on_unmount()
         self._save_cache()
         await self.engine.close()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Notices quote what others wrote, file names and what servers said: shown literally, never
+        as markup (`markup` is there for the signature, and ignored)."""
+        super().notify(visible(message, multiline=True), title=visible(title), severity=severity, timeout=timeout,
+                       markup=False)
 
     def place_pixels(self) -> None:
         self.main.image_view.place()
@@ -147,7 +167,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
                                 verify=self.cafile or True)
         except LoadError as exc:
             self.load_error = str(exc)
-            self.exit(return_code=1, message=Text(visible(self.load_error)))
+            self._close_image(self.load_error)
             return
         pyramid = Pyramid(loaded.image)
         # The first view's reduced levels, off the event loop.
@@ -225,8 +245,79 @@ class ImageChatApp(OrderedKeys, PixelFrames):
 
     def keys_on_hold(self) -> bool:
         # Keys typed before the image is open and the first connection made are meant for it:
-        # `a` and the comment after it.
+        # `a` and the comment after it. The inbox (and what is opened over it) takes keys at once.
+        if self.in_inbox:
+            return False
         return self.key is None or self.engine.link.state is LinkState.CONNECTING
+
+    # Switching between images, and the inbox
+
+    def switch_image(self, target: str) -> None:
+        """Show another image: the old one is let go (cache saved, unsubscribed), the new one opened."""
+        if self.inbox is not None and self.screen is self.inbox:
+            self.pop_screen()
+        if target == self.target and self.key is not None:
+            return  # the one still open behind the inbox
+        self._let_go()
+        self.main.show_loading()
+        self._show_status()
+        self.open_image(target)
+
+    def _let_go(self) -> None:
+        """Stop showing the current image: its state cached, unsubscribed, nothing of it selected."""
+        self._save_cache()
+        if self.key is not None:
+            self.engine.unsubscribe(self.key)
+        self.key, self.loaded, self.target = None, None, ""
+        self.selection = Selection()
+
+    def _close_image(self, message: str) -> None:
+        """The image can't be shown (any more): back to the inbox with the reason, or, without one, exit."""
+        if self.inbox is None:
+            self.exit(return_code=1, message=Text(visible(message)))
+            return
+        self._let_go()
+        self.notify(message, title="Can't show the image", severity="error")
+        self.action_back_to_inbox()
+
+    @property
+    def in_inbox(self) -> bool:
+        """Whether the inbox is shown, maybe under a dialog (help, the palette), rather than an image."""
+        return self.inbox is not None and self.inbox in self.screen_stack
+
+    def action_back_to_inbox(self) -> None:
+        if self.inbox is not None and not self.in_inbox:
+            self.push_screen("inbox")
+            self.release_keys()  # the inbox takes keys at once
+
+    def on_inbox_screen_open(self, message: InboxScreen.Open) -> None:
+        if message.key is not None and message.key == self.key:
+            self.pop_screen()  # the image open behind the inbox
+        elif message.target is None:
+            self.notify("The server does not hold this image and it has no source URL: open it from its file "
+                        "(imagechat-tui FILE).", severity="warning", title="Can't open it here")
+        else:
+            self.switch_image(message.target)
+
+    def action_inbox_open(self) -> None:
+        if self.inbox is not None:
+            self.inbox.open_selected()
+
+    def action_inbox_filter(self, filter: InboxFilter) -> None:
+        if self.inbox is not None:
+            self.inbox.set_query(filter=filter)
+
+    def action_inbox_search(self) -> None:
+        if self.inbox is not None:
+            self.inbox.start_search()
+
+    def action_inbox_clear_search(self) -> None:
+        if self.inbox is not None:
+            self.inbox.set_query(q="")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Inbox keys work in the inbox, the image's keys on the image (the same key may be both)."""
+        return self._in_scope(SCOPES.get(action, "both"))
 
     # Engine notices
 
@@ -248,8 +339,9 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         elif isinstance(notice, ImageChanged) and notice.image == self.key:
             self._schedule_refresh()
         elif isinstance(notice, ImageDeleted) and notice.image == self.key:
-            self.exit(return_code=1, message="An admin deleted this image with its whole conversation: "
-                                             "the viewer closed it.")
+            self._close_image("An admin deleted this image with its whole conversation: the viewer closed it.")
+        elif isinstance(notice, InboxFollowed | InboxRowChanged | InboxRowRemoved) and self.inbox is not None:
+            self.inbox.on_engine(notice)
 
     def _schedule_refresh(self, synced: bool = False) -> None:
         # Many events in one burst make one redraw.
@@ -272,6 +364,8 @@ class ImageChatApp(OrderedKeys, PixelFrames):
 
     def _show_link(self) -> None:
         self.main.show_link(self.engine.link, self.offline_since_sync, self.token_help)
+        if self.inbox is not None:
+            self.inbox.show_link(self.engine.link)
         self._show_status()
 
     def _show_status(self) -> None:
@@ -387,6 +481,9 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self.notify(f"Opened with {visible(how)}.")
 
     def action_close_thread(self) -> None:
+        if self.marker is None:
+            self.action_back_to_inbox()
+            return
         self.select(None)
 
     async def action_quit(self) -> None:
@@ -400,13 +497,17 @@ class ImageChatApp(OrderedKeys, PixelFrames):
 
     def action_help(self) -> None:
         keymap = self.keymap
-        self.push_screen(HelpScreen([(key_names(keymap.get(a.id, a.keys)), a.help) for a in ACTIONS],
+        here_first = sorted(ACTIONS, key=lambda a: not self._in_scope(a.scope))  # the keys that work here on top
+        self.push_screen(HelpScreen([(key_names(keymap.get(a.id, a.keys)), a.help) for a in here_first],
                                     f"Images are drawn with {self.terminal.reason}."))
+
+    def _in_scope(self, scope: str) -> bool:
+        return scope == "both" or (scope == "inbox") == self.in_inbox
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for action in ACTIONS:
-            if action.id != "quit":
+            if action.id != "quit" and self._in_scope(action.scope):
                 yield SystemCommand(action.help, f"keys: {key_names(self.keymap.get(action.id, action.keys))}",
                                     partial(self.run_action, action.action))
 

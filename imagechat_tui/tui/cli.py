@@ -1,4 +1,5 @@
-"""`imagechat-tui IMAGE`: open an image (URL, file or link) and its conversations; `--share` uploads it."""
+"""`imagechat-tui [IMAGE]`: open an image (URL, file or link) and its conversations, or with none, the
+inbox; `--share` uploads it."""
 
 from __future__ import annotations
 
@@ -43,8 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("image", nargs="?",
                         help="an http(s) URL, a local image file, or a link to an image on the server: "
-                             "sha256:<hex>, or sha256:<hex>#N to show its marker N (none: a built-in sample "
-                             "screenshot)")
+                             "sha256:<hex>, or sha256:<hex>#N to show its marker N (none: the inbox of images "
+                             "with conversations)")
     parser.add_argument("--share", action="store_true",
                         help="upload IMAGE to the server now, print the link that opens it "
                              "(imagechat-tui sha256:<hex>) and exit")
@@ -100,14 +101,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .app import ImageChatApp
     from .widgets.status import TOKEN_HELP
 
-    image = args.image or str(draw_sample(cache_dir().parent / "sample-screenshot.png"))
+    def sample() -> str:
+        return str(draw_sample(cache_dir().parent / "sample-screenshot.png"))
+
     token_help = TOKEN_HELP if local is None else (
         f"This is your own local server: delete {local.data_dir / 'local-token'} and start the viewer again "
         "to get a new token.")
     terminal = detect(settings.graphics, os.environ, TerminalIO.open())  # before Textual takes the terminal
-    app = ImageChatApp(image, server=servers, token=token, cafile=settings.cafile, keymap=settings.keymap,
+    app = ImageChatApp(args.image, server=servers, token=token, cafile=settings.cafile, keymap=settings.keymap,
                        cache=StateCache(cache_dir(), ",".join(servers), token), token_help=token_help,
-                       terminal=terminal, images=images, upload=settings.upload)
+                       terminal=terminal, images=images, upload=settings.upload, sample=sample)
     if local is not None:
         # Started (and restarted when gone) by the engine before each connection attempt, so its
         # start-up and any failure are shown in the viewer, not printed behind it.

@@ -33,11 +33,12 @@ def sample_key(sample: Path) -> str:
 
 @pytest.fixture
 def make_app(tmp_path: Path) -> Callable[..., ImageChatApp]:
-    def make(server: Harness | str, token: str, target: Path | str, **kwargs: Any) -> ImageChatApp:
+    def make(server: Harness | str, token: str, target: Path | str | None, **kwargs: Any) -> ImageChatApp:
+        """`target` None: the inbox."""
         url = server if isinstance(server, str) else server.url
         kwargs.setdefault("backoff", Backoff(0.05, 0.3))
         kwargs.setdefault("cache", StateCache(tmp_path / "cache", url, token))
-        return ImageChatApp(str(target), server=url, token=token, **kwargs)
+        return ImageChatApp(None if target is None else str(target), server=url, token=token, **kwargs)
 
     return make
 

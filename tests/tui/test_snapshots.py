@@ -18,6 +18,7 @@ from imagechat_tui.tui.app import ImageChatApp
 from imagechat_tui.tui.cache import StateCache
 from imagechat_tui.tui.sample import draw_sample, seed
 from imagechat_tui.tui.widgets import status
+from imagechat_tui.tui.widgets.inbox_list import InboxList
 from imagechat_tui.tui.widgets.status import OfflineBanner
 
 from ..conftest import ThreadedServer
@@ -131,3 +132,46 @@ def test_close_markers_as_one_badge_at_80_columns(snap_compare, threaded_server,
     app = ImageChatApp(str(plain), server=threaded_server.url, token=token,
                        cache=StateCache(tmp_path, threaded_server.url, token))
     assert snap_compare(app, terminal_size=(80, 24), run_before=loaded)
+
+
+def test_inbox(snap_compare, threaded_server, tmp_path) -> None:
+    """The inbox of a tenant of its own: a stored screenshot with its conversation, a stored image,
+    and one whose bytes the server never got (a placeholder instead of its picture, no name)."""
+    ana = threaded_server.token("u_ana", "Ana", tenant="inbox-snapshot")
+    bob = threaded_server.token("u_bob", "Bob", tenant="inbox-snapshot")
+    sample = draw_sample(tmp_path / "checkout.png")
+    plain = tmp_path / "settings.png"
+    Image.linear_gradient("L").resize((640, 400)).convert("RGB").save(plain)
+
+    def upload(path: Path, token: str, source: str) -> str:
+        key = file_image_key(path)
+        response = httpx.put(f"{threaded_server.url}/api/v1/images/{key}", content=path.read_bytes(),
+                             params={"source": source}, headers={"Authorization": f"Bearer {token}",
+                                                                 "Content-Type": "application/octet-stream"})
+        response.raise_for_status()
+        return key
+
+    def comment(token: str, key: str, text: str) -> None:
+        httpx.post(f"{threaded_server.url}/api/v1/chats", headers={"Authorization": f"Bearer {token}"},
+                   json={"image": key, "x": 50, "y": 50, "text": text, "broadcastId": str(uuid.uuid4())},
+                   ).raise_for_status()
+
+    comment(bob, "sha256:" + "0" * 64, "Where is this one from? Nobody uploaded it")
+    comment(bob, upload(plain, bob, "https://tickets.example.com/4711/settings.png"),
+            "The toggles' labels overlap at 125 % scaling")
+    threaded_server.run(seed(threaded_server.url, upload(sample, ana, "https://tickets.example.com/4712/checkout.png"),
+                             ana, bob))
+
+    async def loaded(pilot) -> None:
+        app = pilot.app
+        for _ in range(500):
+            if (app.engine.link.state is LinkState.ONLINE and app.inbox.view.loaded
+                    and len(app.inbox.view.rows) == 3 and len(app.inbox.pictures) == 2):
+                break
+            await pilot.pause(0.01)
+        app.inbox.query_one(InboxList).focus()
+        await pilot.pause()
+
+    url = threaded_server.url
+    app = ImageChatApp(None, server=url, token=ana, cache=StateCache(tmp_path, url, ana))
+    assert snap_compare(app, terminal_size=SIZE, run_before=loaded)

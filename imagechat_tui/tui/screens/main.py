@@ -64,6 +64,15 @@ class MainScreen(Screen[None]):
         self.query_one("#progress-text", Static).update(
             Content.assemble("Downloading · ", size, f" · {elapsed:.0f} s{waiting}"))
 
+    def show_loading(self) -> None:
+        """Another image is on its way: the progress again, and none of the old image's markers."""
+        self.query_one(ProgressBar).update(total=None, progress=0)
+        self.query_one("#progress-pane").display = True
+        self.image_view.set_badges([], None)
+        self.query_one(MarkerList).clear_options()
+        self.query_one(ThreadView).display = False
+        self.query_one(MarkerList).display = True
+
     def show_image(self, pyramid: Pyramid) -> None:
         self.query_one("#progress-pane").display = False
         self.image_view.set_image(pyramid)

@@ -1,0 +1,146 @@
+"""The inbox's view model with plain data: order, selection by key, the feed, filters, paging."""
+
+from __future__ import annotations
+
+from imagechat_tui.protocol.models import ImagesPage, ImageSummary, LastComment, UserRef
+from imagechat_tui.tui.inbox import NEAR_END, Inbox, Query
+
+
+def row(n: int, minute: int, open_count: int = 1, by: str = "u_bob") -> ImageSummary:
+    return ImageSummary(
+        key=f"sha256:{n:064x}", name=f"shot-{n}.png", stored=True, open_count=open_count, resolved_count=0,
+        last_activity_at=f"2026-11-26T09:{minute:02d}:00Z",
+        last_comment=LastComment(user=UserRef(id=by, name=by), excerpt="hello", created_at="2026-11-26T09:00:00Z",
+                                 marker_number=1),
+    )
+
+
+def key(n: int) -> str:
+    return f"sha256:{n:064x}"
+
+
+def page(*rows: ImageSummary, cursor: str | None = None) -> ImagesPage:
+    return ImagesPage(images=list(rows), next_cursor=cursor)
+
+
+def loaded(*rows: ImageSummary, cursor: str | None = None, query: Query | None = None) -> Inbox:
+    inbox = Inbox(query=query or Query(), me="u_ana")
+    inbox.begin_reload()
+    inbox.load_first(page(*rows, cursor=cursor))
+    return inbox
+
+
+def keys(inbox: Inbox) -> list[str]:
+    return [r.key for r in inbox.rows]
+
+
+def test_most_recent_activity_first_and_the_first_row_selected() -> None:
+    inbox = loaded(row(1, 10), row(2, 30), row(3, 20))
+    assert keys(inbox) == [key(2), key(3), key(1)]
+    assert inbox.key == key(2)
+
+
+def test_selection_follows_its_row_when_the_feed_moves_it() -> None:
+    inbox = loaded(row(1, 30), row(2, 20), row(3, 10))
+    inbox.select(key(3))
+    inbox.changed(row(3, 40))
+    assert keys(inbox) == [key(3), key(1), key(2)]
+    assert inbox.selected is not None and inbox.selected.key == key(3)
+    inbox.changed(row(4, 50))  # a new row on top: the selection stays on its row
+    assert inbox.key == key(3) and inbox.index == 1
+
+
+def test_a_removed_selected_row_hands_the_selection_to_the_row_in_its_place() -> None:
+    inbox = loaded(row(1, 30), row(2, 20), row(3, 10))
+    inbox.select(key(2))
+    inbox.removed(key(2))
+    assert keys(inbox) == [key(1), key(3)] and inbox.key == key(3)
+    inbox.removed(key(3))
+    assert inbox.key == key(1)
+    inbox.removed(key(1))
+    assert inbox.rows == [] and inbox.selected is None
+
+
+def test_a_reload_keeps_the_selected_row() -> None:
+    inbox = loaded(row(1, 30), row(2, 20), row(3, 10))
+    inbox.select(key(3))
+    inbox.begin_reload()
+    inbox.load_first(page(row(4, 40), row(1, 30), row(3, 10)))
+    assert inbox.key == key(3)
+
+
+def test_feed_rows_that_came_while_the_first_page_loaded_are_not_undone_by_it() -> None:
+    inbox = loaded(row(1, 30))
+    inbox.begin_reload()
+    inbox.changed(row(2, 50))  # newer than the page about to land
+    inbox.removed(key(1))
+    inbox.load_first(page(row(1, 30)))
+    assert keys(inbox) == [key(2)]
+
+
+def test_the_open_filter_drops_a_row_with_nothing_open_and_ignores_one_that_never_had() -> None:
+    inbox = loaded(row(1, 30), row(2, 20))
+    inbox.changed(row(1, 40, open_count=0))
+    assert keys(inbox) == [key(2)]
+    inbox.changed(row(3, 50, open_count=0))
+    assert keys(inbox) == [key(2)]
+    inbox.changed(row(3, 51, open_count=2))
+    assert keys(inbox) == [key(3), key(2)]
+
+
+def test_all_lists_resolved_rows_too() -> None:
+    inbox = loaded(row(1, 30), query=Query("all"))
+    inbox.changed(row(1, 40, open_count=0))
+    inbox.changed(row(2, 50, open_count=0))
+    assert keys(inbox) == [key(2), key(1)]
+
+
+def test_mine_takes_new_rows_only_when_my_comment_is_the_last() -> None:
+    inbox = loaded(row(1, 30, by="u_ana"), query=Query("mine"))
+    inbox.changed(row(2, 40, by="u_bob"))
+    assert keys(inbox) == [key(1)]
+    inbox.changed(row(3, 41, by="u_ana"))
+    inbox.changed(row(1, 42, by="u_bob"))  # listed: someone else's reply still updates it
+    assert keys(inbox) == [key(1), key(3)]
+
+
+def test_a_search_takes_feed_updates_of_listed_rows_only() -> None:
+    inbox = loaded(row(1, 30), query=Query("open", "declined"))
+    inbox.changed(row(2, 40))
+    inbox.changed(row(1, 41))
+    assert keys(inbox) == [key(1)] and inbox.rows[0].last_activity_at.endswith("09:41:00Z")
+
+
+def test_a_new_query_needs_a_reload_and_an_old_querys_next_page_is_dropped() -> None:
+    inbox = loaded(*(row(n, 50 - n) for n in range(1, 11)), cursor="c1")
+    inbox.select_index(9)
+    assert inbox.wants_next_page() == "c1"
+    assert not inbox.set_query(Query())
+    assert inbox.set_query(Query("all"))
+    assert not inbox.loaded
+    inbox.load_next("c1", page(row(20, 5)))
+    assert key(20) not in keys(inbox)
+
+
+def test_the_next_page_is_asked_for_once_near_the_end_and_appended_without_duplicates() -> None:
+    inbox = loaded(*(row(n, 50 - n) for n in range(1, 21)), cursor="c1")
+    inbox.select_index(20 - NEAR_END - 1)
+    assert inbox.wants_next_page() is None
+    inbox.select_index(20 - NEAR_END)
+    assert inbox.wants_next_page() == "c1"
+    assert inbox.wants_next_page() is None  # already on its way
+    inbox.load_next("c1", page(row(20, 30), row(21, 20), cursor="c2"))
+    assert keys(inbox)[-1] == key(21) and len(inbox.rows) == 21
+    assert inbox.next_cursor == "c2"
+    inbox.select_index(20)
+    assert inbox.wants_next_page() == "c2"
+    inbox.load_next("c2", None)  # failed: it may be asked for again
+    assert inbox.wants_next_page() == "c2"
+
+
+def test_a_feed_row_older_than_the_loaded_ones_waits_for_its_page() -> None:
+    inbox = loaded(row(1, 30), row(2, 20), cursor="c1")
+    inbox.changed(row(3, 10))
+    assert keys(inbox) == [key(1), key(2)]
+    inbox.changed(row(2, 20, open_count=3))  # the last row itself, changed without new activity
+    assert keys(inbox) == [key(1), key(2)] and inbox.rows[1].open_count == 3
