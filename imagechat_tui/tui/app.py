@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import work
 from textual.app import SystemCommand
@@ -91,6 +92,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self.pixel_panes += [self.pixel_pane] if self.pixel_pane else []
         self.token_help = token_help
         self.target = target or ""
+        self.closing = False
         self.engine = SyncEngine(server, token, cafile=cafile, backoff=backoff)
         self.inbox = None if target else InboxScreen(self.engine, sample or (lambda: ""), clock)
         self.cafile = cafile
@@ -321,7 +323,13 @@ class ImageChatApp(OrderedKeys, PixelFrames):
 
     # Engine notices
 
+    def exit(self, result: Any = None, return_code: int = 0, message: RenderableType | None = None) -> None:
+        self.closing = True  # the screens go before the engine: its last notices find nothing to update
+        super().exit(result, return_code, message)
+
     def on_engine_notice(self, message: EngineNotice) -> None:
+        if self.closing:
+            return
         notice = message.notice
         if isinstance(notice, LinkChanged):
             if notice.link.state is not LinkState.ONLINE and notice.link.state is not LinkState.CONNECTING:

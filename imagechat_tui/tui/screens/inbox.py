@@ -21,11 +21,12 @@ from textual.widgets import Footer, Input, Static
 
 from ...client.engine import InboxFollowed, InboxRowChanged, InboxRowRemoved, Link, LinkState, SyncEngine
 from ...client.errors import ClientError
+from ...client.images import is_url
+from ...protocol.imagekey import is_content_key
 from ...protocol.limits import INBOX_PAGE_DEFAULT, MAX_SEARCH_LENGTH
 from ...protocol.models import ImageSummary, InboxFilter
 from ...protocol.safe import visible
 from ..inbox import Inbox, Query
-from ..loader import is_url
 from ..thumbnails import thumbnail_lines
 from ..widgets.inbox_list import InboxList
 
@@ -36,8 +37,11 @@ PAGE = INBOX_PAGE_DEFAULT
 
 
 def open_target(row: ImageSummary) -> str | None:
-    """What the viewer opens for a row: the image from the server's store, else its source URL."""
+    """What the viewer opens for a row: the image from the server's store, else its source URL (for a
+    conversation of the previous version, its key: the whole URL, never shown, fetched as it was)."""
     if row.stored:
+        return row.key
+    if not is_content_key(row.key):
         return row.key
     if row.name and is_url(row.name):
         return row.name
