@@ -118,6 +118,8 @@ def ensure_server(server: LocalServer, wait: float = START_WAIT) -> None:
              "--host", DEFAULT_HOST, "--port", str(server.port), "--exit-when-idle", str(IDLE_EXIT)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             env=without_options(os.environ),
+            # Not the viewer's working directory: `-m` would import a checkout that happens to be there.
+            cwd=server.data_dir,
         )
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
