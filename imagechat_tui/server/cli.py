@@ -40,14 +40,16 @@ def serve(args: argparse.Namespace) -> int:
     except (SchemaError, ConnectionError) as exc:
         print(f"imagechat-server: {exc}", file=sys.stderr)
         return 2
-    pubsub = limiter = None
-    if args.redis_url:  # fan-out and write limits across every process
+    pubsub = limiter = tally = None
+    if args.redis_url:  # fan-out, write limits and usage figures across every process
+        from .cluster_usage import RedisTally
         from .ratelimit import RedisRateLimiter
         from .redis_pubsub import RedisPubSub  # the scale-out extra
 
         pubsub = RedisPubSub(args.redis_url)
         limiter = RedisRateLimiter(args.redis_url, config.write_rate, config.write_burst)
-    app = ImageChatServer(config, pubsub, limiter)
+        tally = RedisTally(args.redis_url)
+    app = ImageChatServer(config, pubsub, limiter, tally)
     server = build_runner(app, host=args.host, port=args.port, certfile=args.certfile, keyfile=args.keyfile,
                           log_level=args.log_level, exit_when_idle=args.exit_when_idle)
     try:
