@@ -20,6 +20,8 @@ from .config import (
 from .connections import RESERVED_FILES
 
 ENV_PREFIX = "IMAGECHAT_"
+LOOPS = ("auto", "asyncio", "uvloop")
+"""The event loops uvicorn can run the server on, by its names for them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,8 @@ SERVE = (
            float, DEFAULT_BODY_TIMEOUT, "SECONDS"),
     Option("--max-header-bytes", f"size of a request head, else 431 (default {DEFAULT_MAX_HEADER_BYTES})", int,
            DEFAULT_MAX_HEADER_BYTES, "BYTES"),
+    Option("--loop", "event loop: asyncio's own, uvloop (if installed; not on Windows), or auto: uvloop where "
+           "installed, else asyncio's (default auto)", default="auto", choices=LOOPS),
     Option("--exit-when-idle", "exit after this long with no connection and no request (the embedded server)",
            float, metavar="SECONDS"),
     Option("--log-level", "how much to log (default warning)", default="warning",
