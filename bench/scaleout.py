@@ -229,15 +229,39 @@ class Cluster:
         self.urls, self.servers, self.generators, self.probes = urls, servers, generators, probes
         self.writers, self.subscribers = writers, subscribers
         self.marker_id = ""
+        self.turns = [asyncio.Lock() for _ in writers]  # one request at a time on each keep-alive connection
 
     async def open(self) -> None:
         body = {"image": IMAGE, "x": 50, "y": 50, "text": "bench", "broadcastId": str(uuid.uuid4())}
         self.marker_id = (await self.writers[0].post("/api/v1/chats", body))["marker"]["id"]
 
     async def write(self, n: int) -> None:
-        await self.writers[n % len(self.writers)].post(
-            f"/api/v1/chats/{self.marker_id}/comments",
-            {"text": f"{FILLER} t={time.perf_counter_ns()}", "broadcastId": str(uuid.uuid4())})
+        """Write `n` through process n mod K; its latency counts from now, waiting for the connection included."""
+        body = {"text": f"{FILLER} t={time.perf_counter_ns()}", "broadcastId": str(uuid.uuid4())}
+        async with self.turns[n % len(self.writers)]:
+            await self.writers[n % len(self.writers)].post(f"/api/v1/chats/{self.marker_id}/comments", body)
+
+    async def steady(self, until: float, rate: float) -> int:
+        """Writes at `rate`, spread over the processes, each started on time whether or not the
+        one before was acknowledged (a server that can't keep up shows as latency)."""
+        start, writes, pending = time.perf_counter(), 0, []
+        while time.perf_counter() < until:
+            pending.append(asyncio.create_task(self.write(writes)))
+            writes += 1
+            await asyncio.sleep(max(0.0, start + writes / rate - time.perf_counter()))
+        await asyncio.gather(*pending)
+        return writes
+
+    async def flat_out(self, until: float) -> int:
+        """Writes through every process at once, each the moment its previous one was acknowledged."""
+        async def through(i: int) -> int:
+            done = 0
+            while time.perf_counter() < until:
+                await self.write(i)
+                done += 1
+            return done
+
+        return sum(await asyncio.gather(*(through(i) for i in range(len(self.writers)))))
 
     async def _report(self) -> tuple[int, list[float]]:
         reports = await asyncio.gather(*(g.ask("report") for g in [*self.generators, self.probes]))
@@ -249,12 +273,7 @@ class Cluster:
         cpu0 = [cpu_seconds(p) for p in self.servers]
         gen0 = [cpu_seconds(g.ps) for g in everyone]
         start = time.perf_counter()
-        writes = 0
-        while time.perf_counter() - start < seconds:
-            await self.write(writes)
-            writes += 1
-            if rate is not None:
-                await asyncio.sleep(max(0.0, start + writes / rate - time.perf_counter()))
+        writes = await (self.flat_out(start + seconds) if rate is None else self.steady(start + seconds, rate))
         elapsed = time.perf_counter() - start
         expected = writes * self.subscribers
         deadline = time.perf_counter() + DRAIN
