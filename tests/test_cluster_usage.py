@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest_asyncio
 
-from imagechat_tui.server.cluster_usage import LIVE_FOR
+from imagechat_tui.server.cluster_usage import LIVE_FOR, Live, RedisTally
 from imagechat_tui.server.config import sqlite_url
 from imagechat_tui.server.database import Database
 from imagechat_tui.server.schema import prepare
@@ -109,3 +109,22 @@ async def test_without_redis_each_process_counts_its_own_connections(start_proce
     assert await metric(second, "imagechat_cluster_connections", second.tenants["acme"]) == 2
     for ws in watchers:
         await ws.close()
+
+
+async def test_the_redis_tally_sums_live_processes_and_never_fails_a_read(own_redis: RedisServer) -> None:
+    """In-process: each tally sees the others' figures, not its own; a withdrawn one is gone at
+    once; with Redis down a report is dropped and a read is empty (the process's own figures)."""
+    first, second, third = (RedisTally(own_redis.url, prefix="t:") for _ in range(3))
+    try:
+        await first.report({"acme": Live(2, 5, 500)})
+        await second.report({"acme": Live(3, 1, 100), "other": Live(1, 0, 0)})
+        assert await third.others() == {"acme": Live(5, 6, 600), "other": Live(1, 0, 0)}
+        assert await first.others() == {"acme": Live(3, 1, 100), "other": Live(1, 0, 0)}
+        await second.close()
+        assert await third.others() == {"acme": Live(2, 5, 500)}
+        own_redis.kill()
+        await first.report({"acme": Live(1, 0, 0)})
+        assert await third.others() == {}
+    finally:
+        for tally in (first, third):
+            await tally.close()
