@@ -364,7 +364,7 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per K; figures are medians")
     parser.add_argument("--database-url", help="e.g. postgresql+asyncpg://… (default: SQLite in a temporary directory)")
     parser.add_argument("--redis-url", help="default: a redis-server of this run's own on a free port")
-    parser.add_argument("--loop", default="auto", choices=("auto", "asyncio", "uvloop"), help="the servers' loop")
+    parser.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"), help="the servers' event loop")
     args = parser.parse_args()
     if args.subscribers < args.probes * (args.generators + 1):
         parser.error("--subscribers must be at least --probes x (--generators + 1)")
