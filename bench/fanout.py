@@ -8,6 +8,11 @@ figures as ratios of the reference's.
 
     python bench/fanout.py                      # N = 100, 1000, 2000
     python bench/fanout.py --sizes 1000 --steady 5 --burst 3 --repeat 3
+    python bench/fanout.py --sizes 2000 --servers ours,reference,picows --loops asyncio,uvloop
+
+--loops runs the servers on asyncio's default event loop, uvloop's, or each in turn; --servers
+picows adds the reference on picows (a Cython WebSocket implementation). With several, a
+side-by-side table per N follows, deliveries per core also as a factor of ours on asyncio.
 
 With --repeat K each server is measured K times, alternating, and every figure is the median:
 on two shared cores single runs vary by about 10 %.
@@ -190,6 +195,14 @@ class Target:
     proc: subprocess.Popen[str]
     url = ""
 
+    def __init__(self, loop: str) -> None:
+        self.loop = loop
+        """The server's event loop: "asyncio" (its default one) or "uvloop"."""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} on {self.loop}"
+
     async def start(self) -> None: ...
     async def open_writer(self) -> None: ...
     async def write(self, text: str) -> None: ...
@@ -203,7 +216,7 @@ class Target:
         self.proc.wait(30)
 
 
-def _spawn(args: list[str]) -> tuple[subprocess.Popen[str], str]:
+def spawn(args: list[str]) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()  # type: ignore[union-attr]
     url = re.search(r"(http://\S+)", line)
@@ -215,7 +228,8 @@ def _spawn(args: list[str]) -> tuple[subprocess.Popen[str], str]:
 class Ours(Target):
     name = "imagechat"
 
-    def __init__(self) -> None:
+    def __init__(self, loop: str) -> None:
+        super().__init__(loop)
         self.dir = tempfile.mkdtemp(prefix="imagechat-bench-")
         self.http: HttpWriter | None = None
         self.marker_id = ""
@@ -229,8 +243,9 @@ class Ours(Target):
         self._admin("tenant", "create", "bench")
         self._token = self._admin("token", "create", "--tenant", "bench", "--user", "u_sub", "--name", "Sub")
         self.writer_token = self._admin("token", "create", "--tenant", "bench", "--user", "u_w", "--name", "Writer")
-        self.proc, self.url = _spawn([sys.executable, "-m", "imagechat_tui.server.cli", "--data-dir", self.dir,
-                                      "--port", "0", "--write-rate", "1e9", "--write-burst", "1e9"])
+        self.proc, self.url = spawn([sys.executable, "-m", "imagechat_tui.server.cli", "--data-dir", self.dir,
+                                      "--port", "0", "--write-rate", "1e9", "--write-burst", "1e9",
+                                      "--loop", self.loop])
 
     async def open_writer(self) -> None:
         self.http = HttpWriter(self.url, self.writer_token)
@@ -258,9 +273,10 @@ class Ours(Target):
 
 class Reference(Target):
     name = "reference"
+    script = "reference_server.py"
 
     async def start(self) -> None:
-        self.proc, self.url = _spawn([sys.executable, str(Path(__file__).with_name("reference_server.py"))])
+        self.proc, self.url = spawn([sys.executable, str(Path(__file__).with_name(self.script)), "--loop", self.loop])
         self.seq = 0
 
     async def open_writer(self) -> None:
@@ -292,6 +308,16 @@ class Reference(Target):
         return None
 
 
+class PicowsReference(Reference):
+    """The same bare broadcast server on picows' Cython WebSocket implementation."""
+
+    name = "picows reference"
+    script = "reference_picows.py"
+
+
+SERVERS: dict[str, type[Target]] = {"ours": Ours, "reference": Reference, "picows": PicowsReference}
+
+
 @dataclass
 class Phase:
     writes: int
@@ -319,7 +345,7 @@ class Phase:
         }
 
 
-def _cpu(proc: psutil.Process) -> float:
+def cpu_seconds(proc: psutil.Process) -> float:
     times = proc.cpu_times()
     return times.user + times.system
 
@@ -389,7 +415,7 @@ async def _phase(target: Target, receipts: Receipts, probes: Probes, server: psu
                  seconds: float, rate: float | None) -> Phase:
     receipts.reset()
     await probes.reset()
-    cpu0 = _cpu(server)
+    cpu0 = cpu_seconds(server)
     start = time.perf_counter()
     writes = 0
     while time.perf_counter() - start < seconds:
@@ -405,7 +431,7 @@ async def _phase(target: Target, receipts: Receipts, probes: Probes, server: psu
     while receipts.events + probed["events"] < expected and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
         probed = await probes.report()
-    cpu = _cpu(server) - cpu0
+    cpu = cpu_seconds(server) - cpu0
     return Phase(writes, elapsed, probed["latencies"], expected, receipts.events + probed["events"],
                  receipts.frames + probed["frames"], receipts.bytes + probed["bytes"], cpu,
                  server.memory_info().rss / 2**20)
@@ -483,28 +509,55 @@ def _targets(ours: dict[str, dict[str, float]], reference: dict[str, dict[str, f
         print(f"  {'met    ' if met else 'NOT met'}  {name}: {measured}")
 
 
+SIDE_BY_SIDE = ("deliveries/s/core", "p50 ms", "p99 ms", "delivered", "server cpu %", "server rss MB")
+
+
+def _side_by_side(n: int, results: dict[str, dict[str, dict[str, float]]], baseline: str) -> None:
+    """Every server on every loop in one table per phase, deliveries per core also as a factor of
+    `baseline`'s (ours on asyncio's default loop: the figure to beat 1.5 times)."""
+    for phase in next(iter(results.values())):
+        print(f"\nN = {n}, {phase}: side by side")
+        print(f"{'':26}" + "".join(f"{c:>18}" for c in SIDE_BY_SIDE) + f"{'x ' + baseline:>34}")
+        base = results[baseline][phase]["deliveries/s/core"] if baseline in results else float("nan")
+        for label, rows in results.items():
+            row = rows[phase]
+            print(f"{label:26}" + "".join(f"{row[c]:>18.3f}" for c in SIDE_BY_SIDE)
+                  + f"{row['deliveries/s/core'] / base:>34.2f}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100,1000,2000", help="subscriber counts")
     parser.add_argument("--steady", type=float, default=5.0, help="seconds of writes at 20/s")
     parser.add_argument("--burst", type=float, default=3.0, help="seconds of writes as fast as acknowledged")
     parser.add_argument("--repeat", type=int, default=1, help="runs per server; figures are medians")
+    parser.add_argument("--servers", default="ours,reference", help=f"which of {', '.join(SERVERS)}")
+    parser.add_argument("--loops", default="asyncio", help="event loops of the servers: asyncio, uvloop or both")
     args = parser.parse_args()
+    kinds = [SERVERS[name] for name in args.servers.split(",")]
+    loops = args.loops.split(",")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; one server process; "
-          f"generator in this process on loopback; median of {args.repeat} run(s)")
+          f"generator in this process on loopback (asyncio's loop); median of {args.repeat} run(s)")
     for n in (int(s) for s in args.sizes.split(",")):
-        runs: dict[str, list[dict[str, dict[str, float]]]] = {"ours": [], "reference": []}
-        for _ in range(args.repeat):
-            runs["ours"].append(await run(Ours(), n, args.steady, args.burst))
-            runs["reference"].append(await run(Reference(), n, args.steady, args.burst))
-        ours, reference = _median(runs["ours"]), _median(runs["reference"])
-        _print(f"N = {n}: imagechat", ours)
-        _print(f"N = {n}: bare websockets broadcast()", reference)
-        ratios = {phase: {k: ours[phase][k] / reference[phase][k] if reference[phase][k] else float("nan")
-                          for k in ours[phase]} for phase in ours}
-        _print(f"N = {n}: imagechat / reference", ratios)
-        if n == 1000:
-            _targets(ours, reference)
+        runs: dict[str, list[dict[str, dict[str, float]]]] = {}
+        for _ in range(args.repeat):  # alternating, so that a slow spell of the machine hits every server
+            for loop in loops:
+                for kind in kinds:
+                    target = kind(loop)
+                    runs.setdefault(target.label, []).append(await run(target, n, args.steady, args.burst))
+        results = {label: _median(measured) for label, measured in runs.items()}
+        for label, rows in results.items():
+            _print(f"N = {n}: {label}", rows)
+        for loop in loops:
+            ours, reference = results.get(Ours(loop).label), results.get(Reference(loop).label)
+            if ours is not None and reference is not None:
+                ratios = {phase: {k: ours[phase][k] / reference[phase][k] if reference[phase][k] else float("nan")
+                                  for k in ours[phase]} for phase in ours}
+                _print(f"N = {n}: imagechat / reference, both on {loop}", ratios)
+                if n == 1000:
+                    _targets(ours, reference)
+        if len(results) > 1:
+            _side_by_side(n, results, Ours("asyncio").label)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
@@ -36,10 +38,27 @@ async def main(port: int) -> None:
         await asyncio.Future()
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=0)
+def run_on(loop: str, main: Coroutine[Any, Any, None]) -> None:
+    """Run `main` on asyncio's default event loop or on uvloop's, until Ctrl-C or SIGTERM."""
+    factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
+    if loop == "uvloop":
+        import uvloop
+
+        factory = uvloop.new_event_loop
     try:
-        asyncio.run(main(parser.parse_args().port))
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(main)
     except KeyboardInterrupt:
         pass
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    args = arguments()
+    run_on(args.loop, main(args.port))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -36,9 +38,9 @@ def token(data_dir: Path, user: str = "u_ana", role: str = "member") -> str:
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path) -> None:
-        self.proc = subprocess.Popen([*SERVER, "--data-dir", str(data_dir), "--port", "0"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+    def __init__(self, data_dir: Path, *options: str) -> None:
+        self.proc = subprocess.Popen([*SERVER, "--data-dir", str(data_dir), "--port", "0", *options],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     async def url(self) -> str:
         return await self.url_of(self.proc)
@@ -68,14 +70,22 @@ async def test_tenant_and_token_commands(tmp_path: Path) -> None:
     assert secret.encode() not in db  # stored only as a hash
 
 
+def loops() -> list[Any]:
+    """Both event loops the server runs on; uvloop only where it is installed (not on Windows)."""
+    uvloop = pytest.mark.skipif(importlib.util.find_spec("uvloop") is None, reason="uvloop is not installed")
+    return ["asyncio", pytest.param("uvloop", marks=uvloop)]
+
+
+@pytest.mark.parametrize("loop", loops())
 @pytest.mark.parametrize(("sig", "code", "status"), [
     pytest.param(signal.SIGINT, 1001, 0, id="ctrl-c-going-away"),
     pytest.param(signal.SIGTERM, 1012, -signal.SIGTERM, id="sigterm-service-restart"),
 ])
 async def test_a_signal_closes_live_connections_with_its_code_and_exits_cleanly(
-        tmp_path: Path, sig: signal.Signals, code: int, status: int) -> None:
+        tmp_path: Path, sig: signal.Signals, code: int, status: int, loop: str) -> None:
+    """On either event loop: live frames, the signal handlers, the close codes and the exit status."""
     secret = token(tmp_path)
-    server = ServerProcess(tmp_path)
+    server = ServerProcess(tmp_path, "--loop", loop)
     url = await server.url()
     ws = await connect(url.replace("http", "ws") + "/api/v1/live",
                        additional_headers={"Authorization": f"Bearer {secret}"})
@@ -91,6 +101,14 @@ async def test_a_signal_closes_live_connections_with_its_code_and_exits_cleanly(
     # uvicorn raises the signal again once shut down: SIGTERM ends the process as it asks
     assert await asyncio.to_thread(server.proc.wait, 15) == status
     assert "Traceback" not in server.proc.stderr.read()  # type: ignore[union-attr]
+
+
+def test_asking_for_uvloop_where_it_is_missing_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvloop" else find_spec(name, *a))
+    assert cli.main(["--data-dir", str(tmp_path), "--loop", "uvloop"]) == 2
+    assert "--loop uvloop needs uvloop installed" in capsys.readouterr().err
 
 
 async def test_an_acknowledged_write_survives_kill_9(tmp_path: Path) -> None:

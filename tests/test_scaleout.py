@@ -20,6 +20,7 @@ from imagechat_tui.server.store import topic_of
 
 from .cluster import METRICS_TOKEN, Cluster, start_cluster
 from .conftest import IMAGE, services_unavailable, wait_for
+from .redis_server import RedisServer
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -149,3 +150,18 @@ async def wait_for_async(ask, done, what: str, timeout: float = 5.0) -> None:
     async with asyncio.timeout(timeout):
         while not done(await ask()):
             await asyncio.sleep(0.01)
+
+
+def test_the_scaleout_benchmark_runs_at_a_tiny_size() -> None:
+    """bench/scaleout.py end to end (one process, a handful of subscribers, under a second of writes):
+    its figures are for people to read, this only keeps the script working."""
+    if not RedisServer.available():
+        services_unavailable("redis-server")
+    script = Path(__file__).parents[1] / "bench" / "scaleout.py"
+    done = subprocess.run([sys.executable, str(script), "--processes", "1", "--subscribers", "6", "--generators", "1",
+                           "--probes", "2", "--rate", "10", "--steady", "0.3", "--burst", "0.2"],
+                          capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines() if line.split()[:1] == ["1"]]
+    assert len(rows) == 2, done.stdout  # one per phase, for K = 1
+    assert all(float(row[6]) == 1.0 for row in rows), done.stdout  # delivered / expected

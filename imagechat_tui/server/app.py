@@ -59,6 +59,7 @@ from ..protocol.models import (
     canonical_uuid,
     iso,
 )
+from .cluster_usage import HEARTBEAT, ClusterMeter, ClusterUsage, LocalTally, Tally, Totals
 from .config import ServerConfig
 from .database import Database
 from .domain_errors import DomainError, Forbidden, Invalid, NotFound
@@ -73,8 +74,8 @@ from .ratelimit import Limiter, RateLimiter
 from .readiness import unready
 from .schema import prepare
 from .search import search_terms
-from .store import CONVERSATION_CREATE_COUNT, Committed, Principal, Store
-from .usage import BANDWIDTH, MESSAGES, UsageMeter
+from .store import Committed, Principal, Store
+from .usage import UsageMeter
 
 log = logging.getLogger("imagechat.server")
 
@@ -105,11 +106,13 @@ class ImageChatServer:
     """The whole server as one ASGI app: `/api/v1/live` goes straight to the live endpoint (no
     middleware frames kept per idle connection), everything else to FastAPI."""
 
-    def __init__(self, config: ServerConfig, pubsub: PubSub | None = None, limiter: Limiter | None = None) -> None:
+    def __init__(self, config: ServerConfig, pubsub: PubSub | None = None, limiter: Limiter | None = None,
+                 tally: Tally | None = None) -> None:
         self.config = config
         self.db = Database(config.database_url)
         self.store = Store(self.db)
         self.meter = UsageMeter()
+        self.cluster_usage = ClusterUsage(self.meter, tally or LocalTally())
         self.hub = Hub(pubsub or LocalPubSub(), self.meter, self.store.image_history)
         self.live = LiveEndpoint(self.store, self.hub)
         self.limiter = limiter or RateLimiter(config.write_rate, config.write_burst)
@@ -139,6 +142,7 @@ class ImageChatServer:
         await self.hub.pubsub.start(self.hub.on_message, self.hub.on_relinked)
         tasks = [
             asyncio.create_task(_every(self.config.usage_flush, self._flush_usage, "write usage figures")),
+            asyncio.create_task(_every(HEARTBEAT, self.cluster_usage.report, "report live usage figures")),
             asyncio.create_task(_every(self.config.checkpoint_every, self.db.checkpoint, "checkpoint the WAL")),
             asyncio.create_task(self._watch_revocations()),
         ]
@@ -151,6 +155,7 @@ class ImageChatServer:
             await self.hub.close_all(1001, "server shutting down")
             await self.hub.settle()
             await self._flush_usage()
+            await self.cluster_usage.tally.close()
             await self.hub.pubsub.close()
             await self.limiter.close()
             await self.db.dispose()
@@ -175,7 +180,10 @@ class ImageChatServer:
                 log.exception("could not publish the inbox row of seq %d of %s", committed.seq, committed.topic)
 
     async def _flush_usage(self) -> None:
+        """Write the counts to the database, then tell the cluster they are no longer unflushed
+        (so that, in between, they are counted twice for a moment rather than missed)."""
         await self.store.add_usage(self.meter.take_deltas())
+        await self.cluster_usage.report()
 
     async def _watch_revocations(self) -> None:
         revision, _ = await self.store.revocations_after(0)
@@ -330,6 +338,8 @@ def build_api(server: ImageChatServer) -> FastAPI:
 
     registry = CollectorRegistry()
     registry.register(server.meter)
+    cluster_meter = ClusterMeter()
+    registry.register(cluster_meter)
     registry.register(LinkMeter(server.hub.pubsub.counts))
     metrics_token = server.config.metrics_token
 
@@ -342,6 +352,7 @@ def build_api(server: ImageChatServer) -> FastAPI:
         given = bearer_token(request.scope) or ""
         if not hmac.compare_digest(given.encode(), metrics_token.encode()):
             raise unauthorized("metrics need the bearer token given as --metrics-token")
+        cluster_meter.totals = await server.cluster_usage.totals(await store.usage())
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @api.get("/api/v1/me", response_model=Me)
@@ -492,15 +503,8 @@ def build_api(server: ImageChatServer) -> FastAPI:
     async def usage(p: Caller) -> Usage:
         if p.role != "admin":
             raise Forbidden("usage figures are for admins")
-        stored = await store.usage(p.tenant_id)
-        live = server.meter.tenant(p.tenant_id)
-        unflushed = live.unflushed()
-        return Usage(
-            tenant=p.tenant_id,
-            pub_sub_message_count=stored.get(MESSAGES, 0) + unflushed[MESSAGES],
-            pub_sub_bandwidth=stored.get(BANDWIDTH, 0) + unflushed[BANDWIDTH],
-            conversation_create_count=stored.get(CONVERSATION_CREATE_COUNT, 0),
-            connections=live.connections,
-        )
+        totals = (await server.cluster_usage.totals(await store.usage(p.tenant_id))).get(p.tenant_id, Totals())
+        return Usage(tenant=p.tenant_id, pub_sub_message_count=totals.messages, pub_sub_bandwidth=totals.bandwidth,
+                     conversation_create_count=totals.conversations, connections=totals.connections)
 
     return api

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -33,6 +34,10 @@ def serve(args: argparse.Namespace) -> int:
                           metrics_token=args.metrics_token, body_timeout=args.body_timeout,
                           header_timeout=args.header_timeout, max_header_bytes=args.max_header_bytes,
                           max_connections=args.max_connections)
+    if args.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        print("imagechat-server: --loop uvloop needs uvloop installed (pip install uvloop; not on Windows)",
+              file=sys.stderr)
+        return 2
     try:  # here, not in the lifespan, so that a refusal is one clear line rather than a traceback
         asyncio.run(_with_database(config.database_url, _schema_ready))
         if args.redis_url:
@@ -40,16 +45,18 @@ def serve(args: argparse.Namespace) -> int:
     except (SchemaError, ConnectionError) as exc:
         print(f"imagechat-server: {exc}", file=sys.stderr)
         return 2
-    pubsub = limiter = None
-    if args.redis_url:  # fan-out and write limits across every process
+    pubsub = limiter = tally = None
+    if args.redis_url:  # fan-out, write limits and usage figures across every process
+        from .cluster_usage import RedisTally
         from .ratelimit import RedisRateLimiter
         from .redis_pubsub import RedisPubSub  # the scale-out extra
 
         pubsub = RedisPubSub(args.redis_url)
         limiter = RedisRateLimiter(args.redis_url, config.write_rate, config.write_burst)
-    app = ImageChatServer(config, pubsub, limiter)
+        tally = RedisTally(args.redis_url)
+    app = ImageChatServer(config, pubsub, limiter, tally)
     server = build_runner(app, host=args.host, port=args.port, certfile=args.certfile, keyfile=args.keyfile,
-                          log_level=args.log_level, exit_when_idle=args.exit_when_idle)
+                          log_level=args.log_level, exit_when_idle=args.exit_when_idle, loop=args.loop)
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; the shutdown is done

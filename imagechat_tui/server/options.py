@@ -20,6 +20,11 @@ from .config import (
 from .connections import RESERVED_FILES
 
 ENV_PREFIX = "IMAGECHAT_"
+LOOPS = ("asyncio", "uvloop")
+"""The event loops the server runs on, by uvicorn's names for them. asyncio's is the default
+whatever is installed (not uvicorn's "auto", which takes uvloop where installed): uvloop measured
+no faster here (README "Benchmark"), and reports running out of file descriptors in its own way,
+without the rate-limited line that `connections.AcceptErrorLog` writes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,8 @@ SERVE = (
            float, DEFAULT_BODY_TIMEOUT, "SECONDS"),
     Option("--max-header-bytes", f"size of a request head, else 431 (default {DEFAULT_MAX_HEADER_BYTES})", int,
            DEFAULT_MAX_HEADER_BYTES, "BYTES"),
+    Option("--loop", "event loop: asyncio's own, or uvloop if installed (not on Windows) (default asyncio)",
+           default="asyncio", choices=LOOPS),
     Option("--exit-when-idle", "exit after this long with no connection and no request (the embedded server)",
            float, metavar="SECONDS"),
     Option("--log-level", "how much to log (default warning)", default="warning",

@@ -77,7 +77,8 @@ class Runner(uvicorn.Server):
 
 def build_runner(app: ImageChatServer, *, host: str, port: int, certfile: str | None = None,
                  keyfile: str | None = None, log_level: str = "warning", announce: bool = True,
-                 exit_when_idle: float | None = None) -> Runner:
+                 exit_when_idle: float | None = None, loop: str = "asyncio") -> Runner:
+    """`loop` matters only to `Runner.run`, which makes the event loop; `serve` runs on the caller's."""
     settings = app.config
     limits = ConnectionLimits(settings.header_timeout, settings.max_header_bytes,
                               settings.max_connections or default_max_connections())
@@ -86,6 +87,7 @@ def build_runner(app: ImageChatServer, *, host: str, port: int, certfile: str | 
         host=host,
         port=port,
         interface="asgi3",
+        loop=loop,  # asyncio's unless asked: see options.LOOPS
         http=GuardedHttp.with_limits(limits),
         ws="websockets-sansio",
         ws_max_size=MAX_FRAME_BYTES,

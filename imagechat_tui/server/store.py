@@ -580,10 +580,16 @@ class Store:
         if per_tenant:
             await self.db.run(work)
 
-    async def usage(self, tenant_id: str) -> dict[str, int]:
-        query = select(usage.c.name, usage.c.value).where(usage.c.tenant_id == tenant_id)
+    async def usage(self, tenant_id: str | None = None) -> dict[str, dict[str, int]]:
+        """The flushed figures per tenant: one tenant's, or (None) every tenant's."""
+        query = select(usage.c.tenant_id, usage.c.name, usage.c.value)
+        if tenant_id is not None:
+            query = query.where(usage.c.tenant_id == tenant_id)
         rows = await self.db.run(lambda conn: conn.execute(query).all(), snapshot=True)
-        return {r.name: int(r.value) for r in rows}
+        figures: dict[str, dict[str, int]] = {}
+        for r in rows:
+            figures.setdefault(r.tenant_id, {})[r.name] = int(r.value)
+        return figures
 
     # Image files
 
