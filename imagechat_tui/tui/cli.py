@@ -17,6 +17,7 @@ from .sample import draw_sample
 from .settings import (
     CAFILE_ENV,
     GRAPHICS_ENV,
+    PRESENCE_ENV,
     SERVER_ENV,
     TOKEN_ENV,
     SettingsError,
@@ -32,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
         "else who has it open. With no server configured, a local one is started (your own: shared by "
         "every terminal of yours, restarted when it is gone, its port kept in your data directory).",
         epilog=f"Settings come from the flags, then the environment, then {config_file()} "
-        "(keys: server, token, cafile, graphics, and a [keymap] table). Press ? in the viewer for the keys.",
+        "(keys: server, token, cafile, graphics, presence, and a [keymap] table). Press ? in the viewer for the keys.",
     )
     parser.add_argument("image", nargs="?",
                         help="an http(s) URL or a local image file (none: a built-in sample screenshot)")
@@ -43,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--cafile", help=f"CA certificate to trust for https/wss (env {CAFILE_ENV})")
     parser.add_argument("--graphics", choices=MODES,
                         help=f"how to draw the image (env {GRAPHICS_ENV}; default auto: ask the terminal)")
+    parser.add_argument("--presence", choices=("on", "off"),
+                        help=f"off: others don't see that you view an image or write on it; you still see them "
+                             f"(env {PRESENCE_ENV}; config presence = false; default on)")
     parser.add_argument("--config", type=Path, help=f"the config file (default {config_file()})")
     return parser
 
@@ -50,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = resolve(args.server, args.token, args.cafile, args.config, args.graphics)
+        settings = resolve(args.server, args.token, args.cafile, args.config, args.graphics, args.presence)
     except SettingsError as exc:
         print(f"imagechat-tui: {exc}", file=sys.stderr)
         return 2
@@ -76,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     terminal = detect(settings.graphics, os.environ, TerminalIO.open())  # before Textual takes the terminal
     app = ImageChatApp(image, server=servers, token=token, cafile=settings.cafile, keymap=settings.keymap,
                        cache=StateCache(cache_dir(), ",".join(servers), token), token_help=token_help,
-                       terminal=terminal)
+                       terminal=terminal, presence=settings.presence)
     if local is not None:
         # Started (and restarted when gone) by the engine before each connection attempt, so its
         # start-up and any failure are shown in the viewer, not printed behind it.
