@@ -29,16 +29,14 @@ def board_with(*viewers: tuple[str, str, str]) -> PresenceBoard:
     """A board where each (connection, user id, name) views T at time 0."""
     board = PresenceBoard("p1")
     for key, uid, name in viewers:
-        board.connect(key, uid, name, 0.0)
-        board.use(key, True, 0.0)
+        board.use(key, uid, name, True, 0.0)
         board.view(key, T, "img", 0.0)
     return board
 
 
 def test_a_viewer_gets_the_whole_list_and_the_others_what_changed() -> None:
     board = board_with(("a", "u_ana", "Ana"))
-    board.connect("b", "u_bo", "Bo", 1.0)
-    board.use("b", True, 1.0)
+    board.use("b", "u_bo", "Bo", True, 1.0)
     outs = board.view("b", T, "img", 1.0)
     assert told(outs, "b") == [{"type": "presence", "image": "img",
                                 "users": [{"id": "u_ana", "name": "Ana"}, {"id": "u_bo", "name": "Bo"}]}]
@@ -50,8 +48,7 @@ def test_a_viewer_gets_the_whole_list_and_the_others_what_changed() -> None:
 
 def test_a_user_with_two_connections_is_listed_once() -> None:
     board = board_with(("a", "u_ana", "Ana"), ("b1", "u_bo", "Bo"))
-    board.connect("b2", "u_bo", "Bo", 1.0)
-    board.use("b2", True, 1.0)
+    board.use("b2", "u_bo", "Bo", True, 1.0)
     assert told(board.view("b2", T, "img", 1.0), "a") == []  # nothing changed for Ana
     assert list(board.people(T, 1.0)) == ["u_ana", "u_bo"]
     writing = board.writing("b2", T, "m_3", 2.0)
@@ -83,11 +80,9 @@ def test_a_connection_not_heard_from_is_taken_for_gone_until_it_speaks() -> None
 
 def test_hidden_connections_see_but_are_not_seen() -> None:
     board = PresenceBoard("p1")
-    board.connect("h", "u_hid", "Hidden", 0.0)
-    board.use("h", False, 0.0)
+    board.use("h", "u_hid", "Hidden", False, 0.0)
     assert told(board.view("h", T, "img", 0.0), "h")[0]["users"] == []
-    board.connect("a", "u_ana", "Ana", 0.0)
-    board.use("a", True, 0.0)
+    board.use("a", "u_ana", "Ana", True, 0.0)
     assert told(board.view("a", T, "img", 0.0), "h")[0]["users"] == [{"id": "u_ana", "name": "Ana"}]
     assert board.writing("h", T, "m_1", 1.0) == []
     assert list(board.people(T, 1.0)) == ["u_ana"]
@@ -122,7 +117,6 @@ def test_a_process_publishes_on_change_and_again_while_it_has_viewers() -> None:
 
 def test_a_v1_connection_neither_gets_nor_is_on_the_lists() -> None:
     board = board_with(("a", "u_ana", "Ana"))
-    board.connect("old", "u_old", "Old", 0.0)
     assert board.view("old", T, "img", 0.0) == []
     assert board.writing("old", T, "m_1", 0.0) == []
-    assert list(board.people(T, 0.0)) == ["u_ana"]
+    assert list(board.people(T, 0.0)) == ["u_ana"] and "old" not in board.conns

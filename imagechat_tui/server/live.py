@@ -275,7 +275,6 @@ class Hub:
     def attach(self, conn: LiveConnection) -> None:
         self.connections[conn] = None
         conn.usage.connections += 1
-        self.presence.connect(conn, conn.principal.user_id, conn.principal.user_name, time.monotonic())
 
     def detach(self, conn: LiveConnection) -> None:
         """Forget a connection at once (it gets nothing more); the topics it leaves are unlinked later."""
@@ -513,7 +512,8 @@ class LiveEndpoint:
     def _presence(self, conn: LiveConnection, frame: ClientFrame) -> None:
         board, now = self.hub.presence, time.monotonic()
         if isinstance(frame, UsePresenceFrame):
-            self.hub.carry_out(board.use(conn, frame.visible, now))
+            p = conn.principal
+            self.hub.carry_out(board.use(conn, p.user_id, p.user_name, frame.visible, now))
         elif isinstance(frame, WritingFrame | StoppedWritingFrame):
             topic = topic_of(conn.principal.tenant_id, frame.image)
             if topic not in conn.subs:

@@ -92,8 +92,6 @@ class _Conn:
     user_id: str
     name: str
     heard: float
-    enabled: bool = False
-    """It sent `use-presence`."""
     hidden: bool = False
     writing: dict[str, tuple[str, float]] = field(default_factory=dict)
     """topic -> (marker id or NEW_MARKER, when announced)."""
@@ -123,10 +121,7 @@ class PresenceBoard:
         self.topics: dict[str, _Topic] = {}
         self.malformed = 0
 
-    # Connections
-
-    def connect(self, key: Key, user_id: str, name: str, now: float) -> None:
-        self.conns[key] = _Conn(user_id, name, now)
+    # Connections: only those that took up presence are known here (idle connections are many).
 
     def heard(self, key: Key, now: float) -> list[Out]:
         """Anything came from the connection: it is alive. A connection taken for gone is back."""
@@ -137,13 +132,13 @@ class PresenceBoard:
         conn.heard = now
         return self._changed(conn.topics, now) if was_stale and not conn.hidden else []
 
-    def use(self, key: Key, visible: bool, now: float) -> list[Out]:
+    def use(self, key: Key, user_id: str, name: str, visible: bool, now: float) -> list[Out]:
         """The connection takes up presence for the images it views from now on: listed on them
         if `visible`, else only told."""
         conn = self.conns.get(key)
         if conn is None:
-            return []
-        conn.enabled, conn.hidden = True, not visible
+            conn = self.conns[key] = _Conn(user_id, name, now)
+        conn.hidden = not visible
         if conn.hidden:
             conn.writing.clear()
         return self._changed(conn.topics, now)
@@ -162,7 +157,7 @@ class PresenceBoard:
         """The connection was sent the image's state (`subscribed`): it gets the whole list, and
         the others what changed."""
         conn = self.conns.get(key)
-        if conn is None or not conn.enabled:
+        if conn is None:
             return []
         state = self.topics.get(topic)
         if state is None:
