@@ -246,7 +246,7 @@ class Hub:
 
     def on_message(self, topic: str, seq: int, event: str) -> None:
         if not seq:  # presence, which takes no seq (events start at 1)
-            self.carry_out(self.presence.remote(topic, event, time.monotonic()))
+            self.presence.remote(topic, event, time.monotonic())
             return
         subscribers = self.topics.get(topic)
         if subscribers:
@@ -280,16 +280,16 @@ class Hub:
         """Forget a connection at once (it gets nothing more); the topics it leaves are unlinked later."""
         if self.connections.pop(conn, 0) is None:
             conn.usage.connections -= 1
-        self.carry_out(self.presence.disconnect(conn, time.monotonic()))
+        self.presence.disconnect(conn)
         for topic in conn.subs:
             self._drop(conn, topic)
 
     # Presence: the rules are `presence_core`'s; here they are carried out.
 
     def presence_tick(self) -> None:
-        self.carry_out(self.presence.tick(time.monotonic()))
+        self._carry_out(self.presence.tick(time.monotonic()))
 
-    def carry_out(self, outs: list[Out]) -> None:
+    def _carry_out(self, outs: list[Out]) -> None:
         for out in outs:
             if isinstance(out, Tell):
                 frame = Frame(out.text)
@@ -396,7 +396,7 @@ class Hub:
 
     def leave(self, conn: LiveConnection, topic: str) -> None:
         if conn.subs.pop(topic, None) is not None:
-            self.carry_out(self.presence.leave(conn, topic, time.monotonic()))
+            self.presence.leave(conn, topic)
             self._drop(conn, topic)
 
     def close_where(self, predicate: Callable[[LiveConnection], bool], code: int, reason: str) -> None:
@@ -493,7 +493,7 @@ class LiveEndpoint:
         (about 750 bytes per idle connection)."""
         if message["type"] == "websocket.disconnect":
             return False
-        self.hub.carry_out(self.hub.presence.heard(conn, time.monotonic()))
+        self.hub.presence.heard(conn, time.monotonic())
         frame = _parse_frame(conn, message)
         if frame is not None:
             await self._handle(conn, frame)
@@ -513,15 +513,15 @@ class LiveEndpoint:
         board, now = self.hub.presence, time.monotonic()
         if isinstance(frame, UsePresenceFrame):
             p = conn.principal
-            self.hub.carry_out(board.use(conn, p.user_id, p.user_name, frame.visible, now))
+            board.use(conn, p.user_id, p.user_name, frame.visible, now)
         elif isinstance(frame, WritingFrame | StoppedWritingFrame):
             topic = topic_of(conn.principal.tenant_id, frame.image)
             if topic not in conn.subs:
                 conn.push_control(error_frame("not_subscribed", "subscribe to the image before writing on it"))
             elif isinstance(frame, WritingFrame):
-                self.hub.carry_out(board.writing(conn, topic, frame.marker_id, now))
+                board.writing(conn, topic, frame.marker_id, now)
             else:
-                self.hub.carry_out(board.stopped_writing(conn, topic, now))
+                board.stopped_writing(conn, topic)
         # a heartbeat only says the connection is alive, which `_receive` noted already
 
     async def _subscribe(self, conn: LiveConnection, frame: SubscribeFrame) -> None:
@@ -553,7 +553,9 @@ class LiveEndpoint:
         self.hub.follow(topic, conn.principal.tenant_id, key, seq)
         for event in newer:
             conn.push_event(event)
-        self.hub.carry_out(self.hub.presence.view(conn, topic, key, time.monotonic()))
+        whole = self.hub.presence.view(conn, topic, key, time.monotonic())
+        if whole is not None:
+            conn.push_control(whole.text)
 
 
 def _parse_frame(conn: LiveConnection, message: MutableMapping[str, Any]) -> ClientFrame | None:

@@ -1,12 +1,13 @@
 """The rules of presence, without I/O (like `live_core`): who is viewing each image and who is
 writing on which marker, across the processes of a cluster.
 
-Inputs are method calls with the time: a connection came, was heard from, took up presence
-(`use-presence`, shown or hidden), viewed an
+Inputs are method calls with the time: a connection took up presence (`use-presence`, shown or
+hidden), was heard from, viewed an
 image (its `subscribed` went out), left it, announced or stopped writing, went away; another
-process's account of an image came over pub/sub; the clock ticked. Outputs are what the calls
-return: `Tell` (a frame to some local connections) and `Publish` (this process's account of an
-image, for the others). `live.Hub` carries them out.
+process's account of an image came over pub/sub; the clock ticked. Outputs: `view` returns the
+whole list for the connection that viewed; `tick` returns the rest, `Tell` (a frame to some local
+connections) and `Publish` (this process's account of an image, for the others). `live.Hub`
+carries them out, and ticks every TICK seconds.
 
 The rules:
 - only connections that sent `use-presence` take part: they get the lists of the images they
@@ -19,13 +20,14 @@ The rules:
 - each process publishes its own viewers of an image (deduplicated) whenever they change (at the
   next tick) and every PUBLISH_EVERY while it has any; another process's account is dropped
   REMOTE_TTL after its last message (that process died or lost its link);
-- local connections get the whole list after subscribing (`presence`) and then only what changed
-  (`presence-changed`), as soon as it changes here or at the tick that notices it.
+- local connections get the whole list after subscribing (`presence`) and then what changed
+  (`presence-changed`), at the next tick: a burst of comings and goings (a thousand viewers
+  reconnecting after a restart) makes one frame per viewer and tick, not one per change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -123,16 +125,7 @@ class PresenceBoard:
 
     # Connections: only those that took up presence are known here (idle connections are many).
 
-    def heard(self, key: Key, now: float) -> list[Out]:
-        """Anything came from the connection: it is alive. A connection taken for gone is back."""
-        conn = self.conns.get(key)
-        if conn is None:
-            return []
-        was_stale = now - conn.heard > PRESENCE_TTL
-        conn.heard = now
-        return self._changed(conn.topics, now) if was_stale and not conn.hidden else []
-
-    def use(self, key: Key, user_id: str, name: str, visible: bool, now: float) -> list[Out]:
+    def use(self, key: Key, user_id: str, name: str, visible: bool, now: float) -> None:
         """The connection takes up presence for the images it views from now on: listed on them
         if `visible`, else only told."""
         conn = self.conns.get(key)
@@ -141,86 +134,78 @@ class PresenceBoard:
         conn.hidden = not visible
         if conn.hidden:
             conn.writing.clear()
-        return self._changed(conn.topics, now)
 
-    def disconnect(self, key: Key, now: float) -> list[Out]:
+    def heard(self, key: Key, now: float) -> None:
+        """Anything came from the connection: it is alive (and back, if it was taken for gone)."""
+        conn = self.conns.get(key)
+        if conn is not None:
+            conn.heard = now
+
+    def disconnect(self, key: Key) -> None:
         conn = self.conns.pop(key, None)
-        if conn is None:
-            return []
-        for topic in conn.topics:
-            self.topics[topic].members.pop(key, None)
-        return self._changed(conn.topics, now)
+        if conn is not None:
+            for topic in conn.topics:
+                self.topics[topic].members.pop(key, None)
 
     # Images
 
-    def view(self, key: Key, topic: str, image: str, now: float) -> list[Out]:
-        """The connection was sent the image's state (`subscribed`): it gets the whole list, and
-        the others what changed."""
+    def view(self, key: Key, topic: str, image: str, now: float) -> Tell | None:
+        """The connection was sent the image's state (`subscribed`): the whole list for it."""
         conn = self.conns.get(key)
         if conn is None:
-            return []
+            return None
         state = self.topics.get(topic)
         if state is None:
             state = self.topics[topic] = _Topic(image)
         conn.topics.add(topic)
         state.members[key] = None
-        out = self._changed([topic], now, skip=key)
-        frame = Presence(image=state.image, users=[p.wire() for p in state.shown.values()])
-        out.append(Tell((key,), frame.model_dump_json(exclude_none=True)))
-        return out
+        frame = Presence(image=image, users=[p.wire() for p in self.people(topic, now).values()])
+        return Tell((key,), frame.model_dump_json(exclude_none=True))
 
-    def leave(self, key: Key, topic: str, now: float) -> list[Out]:
+    def leave(self, key: Key, topic: str) -> None:
         conn = self.conns.get(key)
-        state = self.topics.get(topic)
-        if conn is None or state is None or topic not in conn.topics:
-            return []
-        conn.topics.discard(topic)
-        conn.writing.pop(topic, None)
-        state.members.pop(key, None)
-        return self._changed([topic], now)
+        if conn is not None and topic in conn.topics:
+            conn.topics.discard(topic)
+            conn.writing.pop(topic, None)
+            self.topics[topic].members.pop(key, None)
 
-    def writing(self, key: Key, topic: str, marker_id: str | None, now: float) -> list[Out]:
+    def writing(self, key: Key, topic: str, marker_id: str | None, now: float) -> None:
         conn = self.conns.get(key)
-        if conn is None or conn.hidden or topic not in conn.topics:
-            return []
-        before = conn.writing.get(topic)
-        conn.writing[topic] = (marker_id or NEW_MARKER, now)
-        return self._changed([topic], now) if before is None or before[0] != (marker_id or NEW_MARKER) else []
+        if conn is not None and not conn.hidden and topic in conn.topics:
+            conn.writing[topic] = (marker_id or NEW_MARKER, now)
 
-    def stopped_writing(self, key: Key, topic: str, now: float) -> list[Out]:
+    def stopped_writing(self, key: Key, topic: str) -> None:
         conn = self.conns.get(key)
-        if conn is None or conn.writing.pop(topic, None) is None:
-            return []
-        return self._changed([topic], now)
+        if conn is not None:
+            conn.writing.pop(topic, None)
 
-    def remote(self, topic: str, text: str, now: float) -> list[Out]:
+    def remote(self, topic: str, text: str, now: float) -> None:
         """Another process's account of the image came (our own comes back too: ignored)."""
         state = self.topics.get(topic)
         if state is None:
-            return []
+            return
         try:
             account = ProcessPresence.model_validate_json(text)
         except ValidationError:
             self.malformed += 1
-            return []
+            return
         if account.process == self.process:
-            return []
+            return
         if account.users:
             state.remote[account.process] = (tuple(Person.of(u) for u in account.users), now + REMOTE_TTL)
-        elif state.remote.pop(account.process, None) is None:
-            return []
-        return self._changed([topic], now)
+        else:
+            state.remote.pop(account.process, None)
 
     # Time
 
     def tick(self, now: float) -> list[Out]:
-        """Expire what is due, tell the members, and publish this process's accounts that changed
-        or are due again; topics nobody here views any more are forgotten."""
+        """Expire what is due, tell each image's members what changed, and publish this process's
+        accounts that changed or are due again; images nobody here views any more are forgotten."""
         out: list[Out] = []
         for topic, state in list(self.topics.items()):
             state.remote = {p: account for p, account in state.remote.items() if account[1] > now}
-            out += self._changed([topic], now)
             own = self._local(topic, now)
+            out += self._changes(state, self._merged(own, state))
             if own != state.published or (own and now - state.published_at >= PUBLISH_EVERY):
                 state.published, state.published_at = own, now
                 account = ProcessPresence(process=self.process, users=[p.wire() for p in own])
@@ -233,8 +218,11 @@ class PresenceBoard:
 
     def people(self, topic: str, now: float) -> dict[str, Person]:
         """Everyone viewing the image, by user id."""
-        state = self.topics[topic]
-        everyone = {p.id: p for p in self._local(topic, now)}
+        return self._merged(self._local(topic, now), self.topics[topic])
+
+    def _merged(self, own: tuple[Person, ...], state: _Topic) -> dict[str, Person]:
+        """This process's viewers and the other processes', once each: writing wins."""
+        everyone = {p.id: p for p in own}
         for process in sorted(state.remote):
             for person in state.remote[process][0]:
                 if person.id not in everyone or (everyone[person.id].writing is None and person.writing is not None):
@@ -259,19 +247,12 @@ class PresenceBoard:
                 latest[conn.user_id] = (since, Person(conn.user_id, conn.name, writing[0] if writing else None))
         return tuple(person for _, (_, person) in sorted(latest.items()))
 
-    def _changed(self, topics: Iterable[str], now: float, skip: Key | None = None) -> list[Out]:
-        """Tell each topic's members (but `skip`) what changed in its list since they were last told."""
-        out: list[Out] = []
-        for topic in topics:
-            state = self.topics.get(topic)
-            if state is None:
-                continue
-            people = self.people(topic, now)
-            came = [p for uid, p in people.items() if state.shown.get(uid) != p]
-            left = [uid for uid in state.shown if uid not in people]
-            state.shown = people
-            to = tuple(key for key in state.members if key != skip)
-            if (came or left) and to:
-                frame = PresenceChanged(image=state.image, users=[p.wire() for p in came], left=left)
-                out.append(Tell(to, frame.model_dump_json(exclude_none=True)))
-        return out
+    def _changes(self, state: _Topic, people: dict[str, Person]) -> list[Out]:
+        """What changed in the image's list since its members were last told, for them."""
+        came = [p for uid, p in people.items() if state.shown.get(uid) != p]
+        left = [uid for uid in state.shown if uid not in people]
+        state.shown = people
+        if not (came or left) or not state.members:
+            return []
+        frame = PresenceChanged(image=state.image, users=[p.wire() for p in came], left=left)
+        return [Tell(tuple(state.members), frame.model_dump_json(exclude_none=True))]
