@@ -65,7 +65,7 @@ class Viewer:
         self.ws = ws
         self.down = 0
         self.up = 0
-        self.people = 0
+        self.people: set[str] = set()
         self.reader = asyncio.get_running_loop().create_task(self._read())
         self.beat = asyncio.get_running_loop().create_task(self._heartbeats())
 
@@ -76,9 +76,10 @@ class Viewer:
             if frame["type"] in ("presence", "presence-changed"):
                 self.down += frame_bytes(len(text.encode()), masked=False)
                 if frame["type"] == "presence":
-                    self.people = len(frame["users"])
+                    self.people = {user["id"] for user in frame["users"]}
                 else:
-                    self.people += len(frame["users"]) - len(frame["left"])
+                    self.people.difference_update(frame["left"])
+                    self.people.update(user["id"] for user in frame["users"])
 
     async def _heartbeats(self) -> None:
         await asyncio.sleep(PRESENCE_HEARTBEAT * (hash(self) % 1000) / 1000)  # spread out, as real viewers are
@@ -116,11 +117,11 @@ async def main(viewers: int, quiet: float, redis_url: str) -> None:
     for i, token in enumerate(tokens):
         url = runners[i % 2][0].url.replace("http", "ws") + "/api/v1/live"
         ws = await connect(url, additional_headers={"Authorization": f"Bearer {token}"}, ping_interval=None,
-                           compression=None, max_size=None)
+                           compression=None, max_size=None, open_timeout=120)
         await ws.send(json.dumps({"type": "use-presence", "visible": True}))
         await ws.send(json.dumps({"type": "subscribe", "image": IMAGE, "since": None}))
         crowd.append(Viewer(ws))
-    await wait_until(lambda: all(v.people == viewers for v in crowd), 120, "every viewer to list every other")
+    await wait_until(lambda: all(len(v.people) == viewers for v in crowd), 300, "every viewer to list every other")
     joined = time.monotonic() - started
     join_down = sum(v.down for v in crowd) / viewers
     await asyncio.sleep(1.0)  # the last accounts published
