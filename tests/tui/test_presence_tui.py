@@ -7,7 +7,6 @@ import httpx
 import pytest
 from textual.widgets import Static
 
-from imagechat_tui.client.engine import LinkState
 from imagechat_tui.protocol.safe import visible
 from imagechat_tui.tui.settings import SettingsError, resolve
 from imagechat_tui.tui.widgets.status import StatusBar
@@ -79,9 +78,11 @@ async def test_a_hidden_viewer_is_not_shown(server: Harness, make_app, sample, s
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         await wait_for(lambda: "here: Bo" in status(app), 2.0, "Ana sees Bo")
-        await pilot.press("a")
-        await wait_for(lambda: bo.link.state is LinkState.ONLINE and bo.state(sample_key).loaded, 5.0, "Bo synced")
-        assert [u.id for u in bo.people(sample_key)] == ["u_bo"]
+        await pilot.press("a")  # the compose box: a visible viewer would announce writing now
+        cy = await engines(server.url, await server.token("u_cy", "Cy"))
+        cy.subscribe(sample_key)  # comes after Ana's compose box, so Bo hearing of Cy means a tick went by
+        await wait_for(lambda: {u.id for u in bo.people(sample_key)} == {"u_bo", "u_cy"}, 2.0, "Bo sees Cy")
+        assert "u_ana" not in {u.id for u in bo.people(sample_key)}
 
 
 def test_presence_off_from_the_file_the_environment_or_the_flag(tmp_path, monkeypatch) -> None:
