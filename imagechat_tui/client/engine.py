@@ -34,6 +34,9 @@ from ..protocol.events import (
     FrameError,
     HeartbeatFrame,
     ImageChatUpdated,
+    InboxRemoved,
+    InboxRow,
+    InboxSubscribed,
     NewImageChat,
     Presence,
     PresenceChanged,
@@ -501,7 +504,9 @@ class SyncEngine:
             self._on_subscribed(frame)
         elif isinstance(frame, ErrorFrame):
             log.warning("server error frame: %s: %s", frame.code, frame.message)
-        elif isinstance(frame, Batch | NewImageChat | ImageChatUpdated | DeletedImageChat | DeletedImage):
+        elif isinstance(frame, InboxSubscribed | InboxRow | InboxRemoved):
+            return  # only sent after a subscribe-inbox, which this engine does not send yet
+        else:
             for event in frame.events if isinstance(frame, Batch) else [frame]:
                 entry = self._images.get(event.image)
                 if entry is not None:

@@ -51,6 +51,11 @@ class OrderedKeys(App[Any]):
         else:
             await self._send_key(event)
 
+    @property
+    def keys_pending(self) -> bool:
+        """Whether keys typed are still being dealt with, one after another."""
+        return self._key_busy or bool(self._held_keys)
+
     def keys_on_hold(self) -> bool:
         """Overridden to hold typed keys until what they are meant for is on screen; then call
         `release_keys`. A priority binding (ctrl+q) or quit pressed before any key is held goes at once."""
