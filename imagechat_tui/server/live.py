@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
@@ -21,9 +22,13 @@ from ..protocol.events import (
     BadFrame,
     ClientFrame,
     InboxSubscribed,
+    StoppedWritingFrame,
     SubscribeFrame,
     SubscribeInboxFrame,
+    UnsubscribeFrame,
     UnsubscribeInboxFrame,
+    UsePresenceFrame,
+    WritingFrame,
     decode_client_frame,
     error_frame,
     replay_frame,
@@ -38,6 +43,7 @@ from ..protocol.limits import (
 from .eager import start_eagerly
 from .intake import bearer_token
 from .live_core import CLOSE_GRACE, Close, Frame, LiveCore, Subscription
+from .presence_core import Out, PresenceBoard, Tell
 from .pubsub import PubSub
 from .store import History, Principal, Store, inbox_topic, is_inbox_topic, topic_of
 from .usage import TenantUsage, UsageMeter
@@ -129,7 +135,11 @@ class LiveConnection:
         self._carry_out(self.core.push(True, frame), True)
 
     def push_control(self, text: str) -> None:
-        self._carry_out(self.core.push(False, Frame(text)), False)
+        self.push_frame(Frame(text))
+
+    def push_frame(self, frame: Frame) -> None:
+        """A control frame, shared by several connections (presence)."""
+        self._carry_out(self.core.push(False, frame), False)
 
     def _carry_out(self, out: Frame | Close | None, is_event: bool) -> None:
         if isinstance(out, Close):
@@ -237,8 +247,12 @@ class Hub:
         self._due: set[str] = set()  # topics to bring up to date from the store
         self._unfollowed: set[str] = set()  # due while no subscriber had read its first seq yet
         self._catching_up = False
+        self.presence = PresenceBoard(uuid.uuid4().hex)
 
     def on_message(self, topic: str, seq: int, event: str) -> None:
+        if not seq:  # presence, which takes no seq (events start at 1)
+            self.presence.remote(topic, event, time.monotonic())
+            return
         subscribers = self.topics.get(topic)
         if subscribers:
             followed = self.followed.get(topic)
@@ -278,8 +292,24 @@ class Hub:
         """Forget a connection at once (it gets nothing more); the topics it leaves are unlinked later."""
         if self.connections.pop(conn, 0) is None:
             conn.usage.connections -= 1
+        self.presence.disconnect(conn)
         for topic in conn.subs:
             self._drop(conn, topic)
+
+    # Presence: the rules are `presence_core`'s; here they are carried out.
+
+    def presence_tick(self) -> None:
+        self._carry_out(self.presence.tick(time.monotonic()))
+
+    def _carry_out(self, outs: list[Out]) -> None:
+        for out in outs:
+            if isinstance(out, Tell):
+                frame = Frame(out.text)
+                for conn in out.to:
+                    if isinstance(conn, LiveConnection):
+                        conn.push_frame(frame)
+            else:  # seq 0: not an event; a lost one is made good by the next, within PUBLISH_EVERY
+                self._in_background(self.pubsub.publish(out.topic, 0, out.text), "publishing presence")
 
     def _drop(self, conn: LiveConnection, topic: str) -> None:
         subscribers = self.topics.get(topic)
@@ -378,6 +408,7 @@ class Hub:
 
     def leave(self, conn: LiveConnection, topic: str) -> None:
         if conn.subs.pop(topic, None) is not None:
+            self.presence.leave(conn, topic)
             self._drop(conn, topic)
 
     def close_where(self, predicate: Callable[[LiveConnection], bool], code: int, reason: str) -> None:
@@ -474,6 +505,7 @@ class LiveEndpoint:
         (about 750 bytes per idle connection)."""
         if message["type"] == "websocket.disconnect":
             return False
+        self.hub.presence.heard(conn, time.monotonic())
         frame = _parse_frame(conn, message)
         if frame is not None:
             await self._handle(conn, frame)
@@ -488,8 +520,25 @@ class LiveEndpoint:
             self.hub.leave(conn, inbox_topic(conn.principal.tenant_id))
         elif isinstance(frame, AuthFrame):
             conn.push_control(error_frame("bad_frame", "already authenticated"))
-        else:
+        elif isinstance(frame, UnsubscribeFrame):
             self.hub.leave(conn, topic_of(conn.principal.tenant_id, frame.image))
+        else:
+            self._presence(conn, frame)
+
+    def _presence(self, conn: LiveConnection, frame: ClientFrame) -> None:
+        board, now = self.hub.presence, time.monotonic()
+        if isinstance(frame, UsePresenceFrame):
+            p = conn.principal
+            board.use(conn, p.user_id, p.user_name, frame.visible, now)
+        elif isinstance(frame, WritingFrame | StoppedWritingFrame):
+            topic = topic_of(conn.principal.tenant_id, frame.image)
+            if topic not in conn.subs:
+                conn.push_control(error_frame("not_subscribed", "subscribe to the image before writing on it"))
+            elif isinstance(frame, WritingFrame):
+                board.writing(conn, topic, frame.marker_id, now)
+            else:
+                board.stopped_writing(conn, topic)
+        # a heartbeat only says the connection is alive, which `_receive` noted already
 
     async def _join(self, conn: LiveConnection, topic: str) -> Subscription | None:
         """Start a subscribe to `topic` (its events held until `subscribed`); None, after telling
@@ -544,6 +593,9 @@ class LiveEndpoint:
         self.hub.follow(topic, conn.principal.tenant_id, key, seq)
         for event in newer:
             conn.push_event(event)
+        whole = self.hub.presence.view(conn, topic, key, time.monotonic())
+        if whole is not None:
+            conn.push_control(whole.text)
 
 
 def _parse_frame(conn: LiveConnection, message: MutableMapping[str, Any]) -> ClientFrame | None:

@@ -30,6 +30,7 @@ from ..client.engine import (
     LinkChanged,
     LinkState,
     Notice,
+    PeopleChanged,
     Resynced,
     SyncEngine,
 )
@@ -84,7 +85,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
                  clock: Callable[[], datetime] = utc_now, backoff: Backoff = Backoff(),
                  terminal: Terminal = HALF_BLOCKS, token_help: str = TOKEN_HELP,
                  images: ImageCache | None = None, upload: bool = True,
-                 sample: Callable[[], str] | None = None) -> None:
+                 sample: Callable[[], str] | None = None, presence: bool = True) -> None:
         """`target`: the image to open; None opens the inbox, whose empty state offers `sample()`."""
         super().__init__()
         self.terminal = terminal
@@ -93,7 +94,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self.token_help = token_help
         self.target = target or ""
         self.closing = False
-        self.engine = SyncEngine(server, token, cafile=cafile, backoff=backoff)
+        self.engine = SyncEngine(server, token, cafile=cafile, backoff=backoff, presence=presence)
         self.inbox = None if target else InboxScreen(self.engine, sample or (lambda: ""), clock)
         self.cafile = cafile
         self.keymap = keymap or {}
@@ -344,7 +345,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
                             title="Resynced")
                 self._show_link()
             self._schedule_refresh(synced=True)
-        elif isinstance(notice, ImageChanged) and notice.image == self.key:
+        elif isinstance(notice, ImageChanged | PeopleChanged) and notice.image == self.key:
             self._schedule_refresh()
         elif isinstance(notice, ImageDeleted) and notice.image == self.key:
             self._close_image("An admin deleted this image with its whole conversation: the viewer closed it.")
@@ -380,7 +381,34 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         user = self.engine.me.user.name if self.engine.me else ""
         name = self.loaded.name if self.loaded is not None else shown_target(self.target)
         loaded = self.key is not None and self.engine.state(self.key).loaded
-        self.main.show_status(self.engine.link, name, self.selection, user, loaded)
+        self.main.show_status(self.engine.link, name, self.selection, user, loaded, self._others())
+
+    # Presence
+
+    def _others(self) -> tuple[str, ...]:
+        """The names of the other people viewing the image now."""
+        if self.key is None:
+            return ()
+        me = self.engine.me.user.id if self.engine.me else None
+        return tuple(user.name for user in self.engine.people(self.key) if user.id != me)
+
+    def _writers(self) -> list[tuple[str, str]]:
+        """Who else is writing, and where: (name, "on 3" or "a new marker")."""
+        assert self.key is not None
+        me = self.engine.me.user.id if self.engine.me else None
+        writers = []
+        for user in self.engine.people(self.key):
+            if user.writing is not None and user.id != me:
+                writers.append((user.name, self._where(user.writing.marker_id)))
+        return writers
+
+    def _where(self, marker_id: str | None) -> str:
+        if marker_id is None:
+            return "a new marker"
+        marker = next((m for m in self.markers if m.id == marker_id), None)
+        if marker is None:
+            return "on a marker"
+        return f"on {self.label(marker.id)}"
 
     # The views
 
@@ -393,6 +421,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self._reveal_wanted_marker(final=synced)
         me = self.engine.me.user.id if self.engine.me else None
         self.main.show_markers(self.selection, self.clock(), lambda uid: uid == me)
+        self.main.show_writing(self._writers())
         self._show_status()
 
     @property
@@ -560,8 +589,13 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self.notify(f"Only its author or a moderator can {what}.", severity="warning", title="Not yours")
         return False
 
-    def _compose(self, title: str, text: str, draft: Draft, send: Callable[[str], None]) -> None:
-        self.push_screen(ComposeScreen(title, text, self.drafts, draft),
+    def _compose(self, title: str, text: str, draft: Draft, send: Callable[[str], None],
+                 marker_id: str | None = None) -> None:
+        """Open the compose box for `marker_id`'s thread (None: a new marker), announcing it."""
+        key = draft[0]
+        self.push_screen(ComposeScreen(title, text, self.drafts, draft,
+                                       typing=lambda: self.engine.writing(key, marker_id),
+                                       closed=lambda: self.engine.stopped_writing(key)),
                          lambda result: result is not None and send(result))
 
     def action_place(self) -> None:
@@ -583,7 +617,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             assert key is not None and marker is not None
             draft = (key, "comment", marker.id)
             self._compose(f"Comment on marker {self.label(marker.id)}", "", draft, lambda text: self._write(
-                "Commenting", lambda: self.engine.add_comment(key, marker.id, text), draft=draft))
+                "Commenting", lambda: self.engine.add_comment(key, marker.id, text), draft=draft), marker.id)
 
     def action_reply(self) -> None:
         if not self._writable():
@@ -595,7 +629,8 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             return
         draft = (key, "reply", comment.id)
         self._compose(f"Reply to {visible(comment.user.name)}", "", draft, lambda text: self._write(
-            "Replying", lambda: self.engine.add_comment(key, marker.id, text, parent_id=comment.id), draft=draft))
+            "Replying", lambda: self.engine.add_comment(key, marker.id, text, parent_id=comment.id), draft=draft),
+            marker.id)
 
     def action_edit(self) -> None:
         if not self._writable():
@@ -609,7 +644,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             return
         draft = (key, "edit", comment.id)
         self._compose("Edit your comment", comment.text, draft, lambda text: self._write(
-            "Editing", lambda: self.engine.edit_comment(key, comment.id, text), draft=draft))
+            "Editing", lambda: self.engine.edit_comment(key, comment.id, text), draft=draft), comment.marker_id)
 
     def action_delete_comment(self) -> None:
         if not self._writable():

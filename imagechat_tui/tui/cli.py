@@ -22,6 +22,7 @@ from .sample import draw_sample
 from .settings import (
     CAFILE_ENV,
     GRAPHICS_ENV,
+    PRESENCE_ENV,
     SERVER_ENV,
     TOKEN_ENV,
     UPLOAD_ENV,
@@ -39,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         "else who has it open. With no server configured, a local one is started (your own: shared by "
         "every terminal of yours, restarted when it is gone, its port kept in your data directory).",
         epilog=f"Settings come from the flags, then the environment, then {config_file()} "
-        "(keys: server, token, cafile, graphics, upload, image_cache_mb, and a [keymap] table). "
+        "(keys: server, token, cafile, graphics, upload, image_cache_mb, presence, and a [keymap] table). "
         "Press ? in the viewer for the keys.",
     )
     parser.add_argument("image", nargs="?",
@@ -59,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--cafile", help=f"CA certificate to trust for https/wss (env {CAFILE_ENV})")
     parser.add_argument("--graphics", choices=MODES,
                         help=f"how to draw the image (env {GRAPHICS_ENV}; default auto: ask the terminal)")
+    parser.add_argument("--presence", action=argparse.BooleanOptionalAction, default=None,
+                        help=f"whether others see that you view an image and write on it; you see them either way "
+                             f"(env {PRESENCE_ENV}=1 or 0; config presence = false; default: shown)")
     parser.add_argument("--config", type=Path, help=f"the config file (default {config_file()})")
     return parser
 
@@ -66,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = resolve(args.server, args.token, args.cafile, args.config, args.graphics, args.upload)
+        settings = resolve(args.server, args.token, args.cafile, args.config, args.graphics, args.upload,
+                           args.presence)
     except SettingsError as exc:
         print(f"imagechat-tui: {exc}", file=sys.stderr)
         return 2
@@ -110,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     terminal = detect(settings.graphics, os.environ, TerminalIO.open())  # before Textual takes the terminal
     app = ImageChatApp(args.image, server=servers, token=token, cafile=settings.cafile, keymap=settings.keymap,
                        cache=StateCache(cache_dir(), ",".join(servers), token), token_help=token_help,
-                       terminal=terminal, images=images, upload=settings.upload, sample=sample)
+                       terminal=terminal, images=images, upload=settings.upload, sample=sample,
+                       presence=settings.presence)
     if local is not None:
         # Started (and restarted when gone) by the engine before each connection attempt, so its
         # start-up and any failure are shown in the viewer, not printed behind it.

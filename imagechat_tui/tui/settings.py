@@ -17,6 +17,7 @@ TOKEN_ENV = "IMAGECHAT_TOKEN"
 CAFILE_ENV = "IMAGECHAT_CAFILE"
 GRAPHICS_ENV = "IMAGECHAT_GRAPHICS"
 UPLOAD_ENV = "IMAGECHAT_UPLOAD"
+PRESENCE_ENV = "IMAGECHAT_PRESENCE"
 DEFAULT_IMAGE_CACHE_MB = 512
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
@@ -44,6 +45,8 @@ class Settings:
     """Whether images go to the server: when the first marker is placed on one, and with --share."""
     image_cache_mb: int = DEFAULT_IMAGE_CACHE_MB
     """The image cache's bound, in MB; the least recently used images go first past it."""
+    presence: bool = True
+    """Whether others see that you view an image and write on it (you see them either way)."""
 
 
 def read_file(path: Path) -> Settings:
@@ -61,15 +64,13 @@ def read_file(path: Path) -> Settings:
         if value is not None and not isinstance(value, str):
             raise SettingsError(f"{path}: {name} must be a string")
     _check_graphics(values["graphics"], str(path))
-    upload = data.get("upload", True)
-    if not isinstance(upload, bool):
-        raise SettingsError(f"{path}: upload must be true or false")
+    upload, presence = (_file_switch(data, name, path) for name in ("upload", "presence"))
     cache_mb = data.get("image_cache_mb", DEFAULT_IMAGE_CACHE_MB)
     if not isinstance(cache_mb, int) or isinstance(cache_mb, bool) or cache_mb < 1:
         raise SettingsError(f"{path}: image_cache_mb must be a whole number of megabytes, 1 or more")
     server = values.pop("server")
     return Settings(servers=server_urls([server] if server else []), keymap=dict(keymap), upload=upload,
-                    image_cache_mb=cache_mb, **values)
+                    presence=presence, image_cache_mb=cache_mb, **values)
 
 
 def server_urls(values: Iterable[str]) -> tuple[str, ...]:
@@ -82,27 +83,38 @@ def _check_graphics(value: str | None, where: str) -> None:
         raise SettingsError(f"{where}: graphics must be one of {', '.join(MODES)}, not {value!r}")
 
 
-def _env_upload() -> bool | None:
-    value = os.environ.get(UPLOAD_ENV, "").strip().lower()
+def _file_switch(data: dict[str, object], name: str, path: Path) -> bool:
+    value = data.get(name, True)
+    if not isinstance(value, bool):
+        raise SettingsError(f"{path}: {name} must be true or false")
+    return value
+
+
+def _env_switch(name: str) -> bool | None:
+    value = os.environ.get(name, "").strip().lower()
     if not value:
         return None
     if value not in _BOOLEANS:
-        raise SettingsError(f"{UPLOAD_ENV} must be 1 or 0 (true/false, yes/no, on/off), not {value!r}")
+        raise SettingsError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), not {value!r}")
     return _BOOLEANS[value]
 
 
+def _first(*values: bool | None) -> bool:
+    return next(value for value in values if value is not None)
+
+
 def resolve(servers: Iterable[str] | None, token: str | None, cafile: str | None, path: Path | None = None,
-            graphics: str | None = None, upload: bool | None = None) -> Settings:
+            graphics: str | None = None, upload: bool | None = None, presence: bool | None = None) -> Settings:
     """Flags win over the environment, which wins over the config file."""
     file = read_file(path or config_file())
     _check_graphics(os.environ.get(GRAPHICS_ENV), GRAPHICS_ENV)
-    env_upload = _env_upload()
     return Settings(
         servers=server_urls(servers or []) or server_urls([os.environ.get(SERVER_ENV, "")]) or file.servers,
         token=token or os.environ.get(TOKEN_ENV) or file.token,
         cafile=cafile or os.environ.get(CAFILE_ENV) or file.cafile,
         keymap=file.keymap,
         graphics=graphics or os.environ.get(GRAPHICS_ENV) or file.graphics,
-        upload=next(value for value in (upload, env_upload, file.upload) if value is not None),
+        upload=_first(upload, _env_switch(UPLOAD_ENV), file.upload),
+        presence=_first(presence, _env_switch(PRESENCE_ENV), file.presence),
         image_cache_mb=file.image_cache_mb,
     )

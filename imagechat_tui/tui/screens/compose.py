@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -47,8 +49,13 @@ class ComposeScreen(ModalScreen[str | None]):
         Binding("escape", "cancel", "Keep as draft", priority=True),
     ]
 
-    def __init__(self, title: str, text: str = "", drafts: Drafts | None = None, draft: Draft | None = None) -> None:
+    def __init__(self, title: str, text: str = "", drafts: Drafts | None = None, draft: Draft | None = None,
+                 typing: Callable[[], None] | None = None, closed: Callable[[], None] | None = None) -> None:
+        """`typing` is called when the box opens and as the text changes, `closed` when it goes:
+        they announce to the others that the user is writing here."""
         super().__init__()
+        self.typing = typing
+        self.closed = closed
         self.drafts = drafts if drafts is not None else Drafts()
         self.draft = draft
         kept = self.drafts.get(draft) if draft is not None else None
@@ -67,6 +74,16 @@ class ComposeScreen(ModalScreen[str | None]):
         area = self.query_one(TextArea)
         area.focus()
         area.move_cursor(area.document.end)
+        if self.typing is not None:
+            self.typing()
+
+    def on_text_area_changed(self) -> None:
+        if self.typing is not None:
+            self.typing()
+
+    def on_unmount(self) -> None:
+        if self.closed is not None:
+            self.closed()
 
     def action_send(self) -> None:
         text = self.query_one(TextArea).text.strip()

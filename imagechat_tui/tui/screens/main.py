@@ -22,7 +22,7 @@ from ..badges import Badge
 from ..graphics.pixels import PixelPane
 from ..pyramid import Pyramid
 from ..selection import Selection
-from ..widgets.conversation import MarkerList, ThreadView
+from ..widgets.conversation import MarkerList, ThreadView, WritingLine
 from ..widgets.image_view import ImageView
 from ..widgets.status import OfflineBanner, StatusBar
 
@@ -44,6 +44,7 @@ class MainScreen(Screen[None]):
                     yield Static(id="progress-text")
                 yield ImageView(self.pixel_pane, id="image")
             with Vertical(id="side"):
+                yield WritingLine(id="writing")
                 yield MarkerList(id="markers")
                 yield ThreadView(id="thread")
         yield StatusBar(id="status")
@@ -95,9 +96,13 @@ class MainScreen(Screen[None]):
     def show_link(self, link: Link, catching_up: bool, token_help: str) -> None:
         self.query_one(OfflineBanner).show(link, catching_up=catching_up, token_help=token_help)
 
-    def show_status(self, link: Link, name: str, selection: Selection, user: str, loaded: bool) -> None:
+    def show_status(self, link: Link, name: str, selection: Selection, user: str, loaded: bool,
+                    others: tuple[str, ...] = ()) -> None:
         markers = selection.markers
         open_count = sum(1 for m in markers if m.status == "open")
         view = self.image_view
         self.query_one(StatusBar).show(link, name, open_count, len(markers), user,
-                                       (view.describe(), view.describe(compact=True)), loaded)
+                                       (view.describe(), view.describe(compact=True)), loaded, others)
+
+    def show_writing(self, writers: list[tuple[str, str]]) -> None:
+        self.query_one(WritingLine).show(writers)

@@ -63,6 +63,16 @@ class MarkerList(OptionList):
             self.post_message(self.Opened(event.option.id))
 
 
+class WritingLine(Static):
+    """Who else is writing on the image, and where: "Ana is writing on 3". Hidden when no one is."""
+
+    def show(self, writers: list[tuple[str, str]]) -> None:
+        """`writers`: (name, where), where as "on 3" or "a new marker"."""
+        self.display = bool(writers)
+        self.update(Content(" · ").join(
+            Content.assemble((visible(name), "bold"), f" is writing {where}") for name, where in writers))
+
+
 class ThreadView(VerticalScroll):
     """One marker's conversation; replies indented under the comment they answer.
 

@@ -42,13 +42,14 @@ class StatusBar(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._shown: tuple[Link, str, int, int, str, tuple[str, str], bool] | None = None
+        self._shown: tuple[Link, str, int, int, str, tuple[str, str], bool, tuple[str, ...]] | None = None
 
     def show(self, link: Link, image: str, open_count: int, total: int, user: str,
-             view: tuple[str, str] = ("", ""), loaded: bool = True) -> None:
+             view: tuple[str, str] = ("", ""), loaded: bool = True, others: tuple[str, ...] = ()) -> None:
         """`view` is the account of the view, long and compact; `loaded`, whether the image's
-        markers ever came (from the server or the cache)."""
-        self._shown = (link, image, open_count, total, user, view, loaded)
+        markers ever came (from the server or the cache); `others`, the names of the other people
+        viewing the image now."""
+        self._shown = (link, image, open_count, total, user, view, loaded, others)
         self._draw()
 
     def on_resize(self) -> None:
@@ -57,16 +58,18 @@ class StatusBar(Static):
     def _draw(self) -> None:
         if self._shown is None:
             return
-        link, image, open_count, total, user, (view, compact_view), loaded = self._shown
+        link, image, open_count, total, user, (view, compact_view), loaded, others = self._shown
         state, style = _LINK[link.state]
         who, name = _fit(visible(user), 16), visible(image)
         width = (self.size.width or 80) - 1
         counts = marker_counts(link, loaded, open_count, total)
         short_counts = marker_counts(link, loaded, open_count, total, short=True)
+        people, few = here(others), here(others, short=True)
         # From the fullest to the barest; the first that leaves the name a few characters wins.
-        for counts_text, view_text in ((counts, view), (counts, compact_view), (short_counts, compact_view),
-                                       (short_counts, "")):
-            middle = [counts_text, view_text] if view_text else [counts_text]
+        for counts_text, view_text, people_text in (
+                (counts, view, people), (counts, compact_view, people), (short_counts, compact_view, people),
+                (short_counts, compact_view, few), (short_counts, "", few)):
+            middle = [text for text in (counts_text, view_text, people_text) if text]
             fixed = len(state) + len(who) + sum(map(len, middle)) + len(self.SEPARATOR) * (len(middle) + 2)
             if width - fixed >= min(len(name), 8):
                 break
@@ -75,6 +78,15 @@ class StatusBar(Static):
         for text in middle:
             parts += [self.SEPARATOR, text]
         self.update(Content.assemble(*parts, self.SEPARATOR, who))
+
+
+def here(others: tuple[str, ...], short: bool = False) -> str:
+    """Who else is viewing: their names (each sanitised and cut short), or, `short`, how many."""
+    if not others:
+        return ""
+    if short:
+        return f"+{len(others)} here"
+    return "here: " + ", ".join(_fit(visible(name), 16) for name in others)
 
 
 def _fit(text: str, width: int) -> str:
