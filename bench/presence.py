@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import tempfile
 import time
@@ -39,7 +40,7 @@ from imagechat_tui.server.config import ServerConfig
 from imagechat_tui.server.redis_pubsub import RedisPubSub
 from imagechat_tui.server.runner import build_runner
 
-IMAGE = "https://shots.example.com/presence-bench.png"
+IMAGE = "sha256:" + hashlib.sha256(b"presence bench").hexdigest()
 HEARTBEAT = json.dumps({"type": "heartbeat"})
 
 
