@@ -5,13 +5,16 @@
 Prints, for an inbox of N rows (the list the viewer holds after N/50 pages): the view model's time to
 apply one feed row (moved to the top, the selection kept), and the list widget's time to redraw all
 N rows after it; then, against a real server in this process, the time from a marker written over
-REST to its row at the top of a headless viewer's inbox (the feed end to end, one process).
+REST to its row at the top of a headless viewer's inbox (the feed end to end, one process); and the
+time from enter on an inbox row to that image's first frame, its bytes fetched from the server's
+store, then again from the viewer's image cache (a second viewer on the same cache).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import statistics
 import tempfile
 import time
@@ -24,6 +27,7 @@ import httpx
 from textual.app import App, ComposeResult
 
 from imagechat_tui.client.engine import LinkState
+from imagechat_tui.client.imagecache import ImageCache
 from imagechat_tui.protocol.models import ImagesPage, ImageSummary, LastComment, UserRef
 from imagechat_tui.server import admin
 from imagechat_tui.server.app import ImageChatServer
@@ -31,6 +35,7 @@ from imagechat_tui.server.config import ServerConfig, sqlite_url
 from imagechat_tui.server.runner import build_runner
 from imagechat_tui.tui.app import ImageChatApp
 from imagechat_tui.tui.inbox import Inbox
+from imagechat_tui.tui.sample import SAMPLE_SIZE, draw_sample
 from imagechat_tui.tui.widgets.inbox_list import InboxList
 
 START = datetime(2026, 11, 26, tzinfo=UTC)
@@ -106,12 +111,49 @@ async def end_to_end() -> None:
           f"{statistics.median(latencies) * 1e3:.0f} ms, worst {max(latencies) * 1e3:.0f} ms of 20")
 
 
+async def open_first_row(app: ImageChatApp, key: str) -> float:
+    """Seconds from enter on the inbox's first row to the frame that shows the image `key`."""
+    async with app.run_test(size=(160, 48)) as pilot:
+        assert app.inbox is not None
+        view = app.inbox.view
+        await until(lambda: view.rows and app.engine.link.state is LinkState.ONLINE, 10)
+        started = time.perf_counter()
+        await pilot.press("enter")
+        await until(lambda: app.loaded is not None and app.loaded.key == key, 10, 0.001)
+        await pilot.pause()  # the frame drawn
+        return time.perf_counter() - started
+
+
+async def open_from_inbox() -> None:
+    work = Path(tempfile.mkdtemp(prefix="imagechat-inbox-bench-"))
+    server = ImageChatServer(ServerConfig(sqlite_url(work), write_rate=1e6, write_burst=1e6))
+    runner = build_runner(server, host="127.0.0.1", port=0, announce=False)
+    serving = asyncio.create_task(runner.serve())
+    await until(lambda: runner.started, 10)
+    await admin.create_tenant(server.db, "bench")
+    ana = (await admin.create_token(server.db, "bench", "u_ana", "Ana", "member"))[1]
+    data = draw_sample(work / "shot.png").read_bytes()
+    key = f"sha256:{hashlib.sha256(data).hexdigest()}"
+    async with httpx.AsyncClient(base_url=runner.url + "/api/v1", headers={"Authorization": f"Bearer {ana}"}) as http:
+        (await http.put(f"/images/{key}", content=data, params={"name": "shot.png"})).raise_for_status()
+        (await http.post("/chats", json={"image": key, "x": 50, "y": 50, "text": "here",
+                                         "broadcastId": str(uuid.uuid4())})).raise_for_status()
+    images = ImageCache(work / "image-cache")
+    for how in ("from the server's store", "from the image cache"):
+        took = await open_first_row(ImageChatApp(None, server=runner.url, token=ana, images=images), key)
+        print(f"enter on an inbox row to the image's first frame ({SAMPLE_SIZE[0]}x{SAMPLE_SIZE[1]} PNG, "
+              f"{len(data) / 1e3:.0f} KB), {how}: {took * 1e3:.0f} ms")
+    runner.should_exit = True
+    await serving
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=500)
     args = parser.parse_args()
     asyncio.run(local(args.rows))
     asyncio.run(end_to_end())
+    asyncio.run(open_from_inbox())
 
 
 if __name__ == "__main__":
