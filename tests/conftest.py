@@ -140,8 +140,8 @@ async def engines() -> AsyncIterator[Callable[..., Any]]:
     made: list[SyncEngine] = []
 
     async def make(url: str, token: str, backoff: Backoff = Backoff(0.05, 0.5),
-                   cafile: str | None = None) -> SyncEngine:
-        engine = SyncEngine(url, token, backoff=backoff, cafile=cafile)
+                   cafile: str | None = None, presence: bool = True) -> SyncEngine:
+        engine = SyncEngine(url, token, backoff=backoff, cafile=cafile, presence=presence)
         made.append(engine)
         await engine.start()
         return engine

@@ -32,14 +32,27 @@ from ..protocol.events import (
     DeletedImageChat,
     ErrorFrame,
     FrameError,
+    HeartbeatFrame,
     ImageChatUpdated,
     NewImageChat,
+    Presence,
+    PresenceChanged,
+    PresentUser,
+    StoppedWritingFrame,
     Subscribed,
     SubscribeFrame,
+    UsePresenceFrame,
+    WritingFrame,
     decode_server_frame,
 )
 from ..protocol.imagekey import normalize_image_key
-from ..protocol.limits import CLOSE_SERVICE_RESTART, CLOSE_UNAUTHENTICATED, GAP_WAIT
+from ..protocol.limits import (
+    CLOSE_SERVICE_RESTART,
+    CLOSE_UNAUTHENTICATED,
+    GAP_WAIT,
+    PRESENCE_HEARTBEAT,
+    WRITING_REFRESH,
+)
 from ..protocol.models import (
     AddComment,
     Comment,
@@ -118,7 +131,14 @@ class ImageDeleted:
     image: str
 
 
-Notice = LinkChanged | ImageChanged | Resynced | WriteFailed | ImageDeleted
+@dataclass(frozen=True, slots=True)
+class PeopleChanged:
+    """Who is viewing the image, or writing on it, changed (see `SyncEngine.people`)."""
+
+    image: str
+
+
+Notice = LinkChanged | ImageChanged | Resynced | WriteFailed | ImageDeleted | PeopleChanged
 Listener = Callable[[Notice], None]
 
 
@@ -138,13 +158,15 @@ class _Image:
     synced: asyncio.Event = field(default_factory=asyncio.Event)
     remote_applied: int = 0
     deleted: bool = False
+    people: dict[str, PresentUser] = field(default_factory=dict)
+    """Who views the image now, by user id (this user too), as the server last said; empty offline."""
 
 
 class SyncEngine:
     def __init__(self, server_urls: str | Sequence[str], token: str, *, cafile: str | None = None,
-                 backoff: Backoff = Backoff()) -> None:
+                 backoff: Backoff = Backoff(), presence: bool = True) -> None:
         """`server_urls`: one server (or load balancer), or several processes of one cluster to
-        fail over between."""
+        fail over between. `presence` False: this viewer is in no one's list of viewers or writers."""
         urls = [server_urls] if isinstance(server_urls, str) else list(server_urls)
         self._servers = Servers([url.rstrip("/") for url in urls], backoff)
         verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=cafile) if cafile else True
@@ -155,6 +177,9 @@ class SyncEngine:
         self._listeners: list[Listener] = []
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
+        self.presence = presence
+        self._writing: dict[str, tuple[str | None, float]] = {}
+        """image -> (the marker written on, None for a new one; when last announced)."""
         self.link = Link(LinkState.CONNECTING)
         self.me: Me | None = None
         self.before_connect: Callable[[], Awaitable[None]] | None = None
@@ -229,6 +254,53 @@ class SyncEngine:
 
     async def wait_synced(self, image: str) -> None:
         await self._images[image].synced.wait()
+
+    # Presence
+
+    def people(self, image: str) -> list[PresentUser]:
+        """Who views the image now, this user included, as the server last said (none while offline)."""
+        return list(self._images[image].people.values())
+
+    def writing(self, image: str, marker_id: str | None) -> None:
+        """The user is writing on `marker_id` of the image (None: a new marker). Call it when the
+        compose box opens and as they type: it is sent at most every WRITING_REFRESH seconds, and
+        again after a reconnect."""
+        if not self.presence:
+            return
+        now = time.monotonic()
+        last = self._writing.get(image)
+        if last is not None and last[0] == marker_id and now - last[1] < WRITING_REFRESH:
+            return
+        self._writing[image] = (marker_id, now)
+        self._send(WritingFrame(image=image, marker_id=marker_id).model_dump_json())
+
+    def stopped_writing(self, image: str) -> None:
+        """The compose box closed."""
+        if self._writing.pop(image, None) is not None:
+            self._send(StoppedWritingFrame(image=image).model_dump_json())
+
+    def _on_presence(self, frame: Presence | PresenceChanged) -> None:
+        entry = self._images.get(frame.image)
+        if entry is None:
+            return
+        if isinstance(frame, Presence):
+            entry.people = {}
+        for uid in frame.left if isinstance(frame, PresenceChanged) else ():
+            entry.people.pop(uid, None)
+        entry.people.update((user.id, user) for user in frame.users)
+        self._notify(PeopleChanged(frame.image))
+
+    def _forget_people(self) -> None:
+        """Offline: who is there is unknown until the server says again."""
+        for key, entry in self._images.items():
+            if entry.people:
+                entry.people = {}
+                self._notify(PeopleChanged(key))
+
+    async def _heartbeat(self, ws: ClientConnection) -> None:
+        while True:
+            await asyncio.sleep(PRESENCE_HEARTBEAT)
+            await _send_quietly(ws, _HEARTBEAT)
 
     # Writes: optimistic, refused at once while offline, never queued.
 
@@ -422,11 +494,14 @@ class SyncEngine:
         except FrameError as exc:
             log.warning("ignored a frame the client does not understand: %s", exc)
             return
+        if isinstance(frame, Presence | PresenceChanged):
+            self._on_presence(frame)
+            return
         if isinstance(frame, Subscribed):
             self._on_subscribed(frame)
         elif isinstance(frame, ErrorFrame):
             log.warning("server error frame: %s: %s", frame.code, frame.message)
-        else:
+        elif isinstance(frame, Batch | NewImageChat | ImageChatUpdated | DeletedImageChat | DeletedImage):
             for event in frame.events if isinstance(frame, Batch) else [frame]:
                 entry = self._images.get(event.image)
                 if entry is not None:
@@ -435,11 +510,15 @@ class SyncEngine:
     # The live connection
 
     def _request_subscribe(self, entry: _Image) -> None:
-        ws = self._ws
-        if ws is None or self.link.state is not LinkState.ONLINE:
-            return  # the next connection subscribes to every image
         since = entry.order.last if entry.state.loaded else None
-        asyncio.get_running_loop().create_task(_send_quietly(ws, _subscribe_frame(entry.state.key, since)))
+        self._send(_subscribe_frame(entry.state.key, since))  # offline: the next connection subscribes
+
+    def _send(self, text: str) -> None:
+        """Send a frame if online (in call order); else nothing: what is still wanted is sent again
+        on the next connection."""
+        ws = self._ws
+        if ws is not None and self.link.state is LinkState.ONLINE:
+            asyncio.get_running_loop().create_task(_send_quietly(ws, text))
 
     async def _run(self) -> None:
         while True:
@@ -470,14 +549,20 @@ class SyncEngine:
             return Ended(f"can't connect ({type(exc).__name__})")
         loop = asyncio.get_running_loop()
         online_since: float | None = None
+        heartbeat: asyncio.Task[None] | None = None
         try:
             if self.me is None:
                 self.me = await self.rest.me()
+            await ws.send(UsePresenceFrame(visible=self.presence).model_dump_json())  # before any subscribe
             self._ws = ws
             self._set_link(Link(LinkState.ONLINE))
             online_since = loop.time()
             for entry in self._images.values():
                 self._request_subscribe(entry)
+            for image, (marker_id, _) in self._writing.items():
+                self._send(WritingFrame(image=image, marker_id=marker_id).model_dump_json())
+            if self.presence:
+                heartbeat = loop.create_task(self._heartbeat(ws))
             while True:  # recv, not `async for`: every close raises, with the code the server sent
                 self._on_frame(await ws.recv())
         except RequestError as exc:
@@ -496,6 +581,9 @@ class SyncEngine:
             return Ended("connection lost", online_for)
         finally:
             self._ws = None
+            if heartbeat is not None:
+                heartbeat.cancel()
+            self._forget_people()
             await ws.close()
 
     def _refused(self) -> None:
@@ -520,6 +608,9 @@ def _live_url(server_url: str) -> str:
 
 def _broadcast_id() -> str:
     return str(uuid.uuid4())
+
+
+_HEARTBEAT = HeartbeatFrame().model_dump_json()
 
 
 def _subscribe_frame(image: str, since: int | None) -> str:

@@ -17,6 +17,7 @@ from ..protocol.models import (
     MarkerResult,
     Me,
     PatchChat,
+    People,
     SeqResult,
     Usage,
 )
@@ -51,6 +52,9 @@ class RestClient:
 
     async def me(self) -> Me:
         return await self._call(Me, "GET", "/me")
+
+    async def users(self) -> People:
+        return await self._call(People, "GET", "/users")
 
     async def chats(self, image: str) -> ChatsPage:
         return await self._call(ChatsPage, "GET", "/chats", params={"image": image})

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from .models import Comment, ImageKey, ImageSummary, Marker, MarkerPosition, Model, Request
+from .models import Comment, ImageKey, ImageSummary, Marker, MarkerPosition, Model, ObjectId, Request
 
 Change = Literal["comment-added", "comment-edited", "comment-deleted", "status", "moved"]
 
@@ -141,8 +141,45 @@ class InboxRemoved(Model):
     key: str
 
 
+# Presence (docs/protocol.md, "Presence"): who is viewing an image now, and who is writing on which
+# marker. Ephemeral: never stored, never sequenced (no seq, no broadcastId).
+
+
+class Writing(Model):
+    """Where a viewer is writing: in the thread of `markerId`, or (None) a new marker's first comment."""
+
+    marker_id: str | None = None
+
+
+class PresentUser(Model):
+    """One person viewing the image, however many terminals they have on it."""
+
+    id: str
+    name: str
+    writing: Writing | None = None
+
+
+class Presence(Model):
+    """Everyone viewing the image now (the whole set): sent right after each `subscribed`."""
+
+    type: Literal["presence"] = "presence"
+    image: str
+    users: list[PresentUser]
+
+
+class PresenceChanged(Model):
+    """Since the last presence frame: people who came or whose writing changed (`users`, whole),
+    and the ids of those who left."""
+
+    type: Literal["presence-changed"] = "presence-changed"
+    image: str
+    users: list[PresentUser] = Field(default_factory=list)
+    left: list[str] = Field(default_factory=list)
+
+
 ServerFrame = (Subscribed | Batch | ErrorFrame | NewImageChat | ImageChatUpdated | DeletedImageChat | DeletedImage
-               | InboxSubscribed | InboxRow | InboxRemoved)
+               | InboxSubscribed | InboxRow | InboxRemoved
+               | Presence | PresenceChanged)
 _server_frame_adapter: TypeAdapter[ServerFrame] = TypeAdapter(
     Annotated[ServerFrame, Field(discriminator="type")]
 )
@@ -192,7 +229,35 @@ class UnsubscribeInboxFrame(Request):
     type: Literal["unsubscribe-inbox"] = "unsubscribe-inbox"
 
 
-ClientFrame = AuthFrame | SubscribeFrame | UnsubscribeFrame | SubscribeInboxFrame | UnsubscribeInboxFrame
+class UsePresenceFrame(Request):
+    """Take up presence, before subscribing: the images subscribed from now on come with their
+    `presence` lists, and if `visible` this connection is on them (else it only sees them)."""
+
+    type: Literal["use-presence"] = "use-presence"
+    visible: bool = True
+
+
+class HeartbeatFrame(Request):
+    """Sent every PRESENCE_HEARTBEAT seconds by a visible connection: one not heard from for
+    PRESENCE_TTL is taken for gone (killed, network lost) and leaves everyone's list."""
+
+    type: Literal["heartbeat"] = "heartbeat"
+
+
+class WritingFrame(ImageFrame):
+    """This connection's user is writing on `markerId` (None: a new marker) of a subscribed image;
+    sent again while typing, it lapses WRITING_TTL seconds after the last one."""
+
+    type: Literal["writing"] = "writing"
+    marker_id: ObjectId | None = None
+
+
+class StoppedWritingFrame(ImageFrame):
+    type: Literal["stopped-writing"] = "stopped-writing"
+
+
+ClientFrame = (AuthFrame | SubscribeFrame | UnsubscribeFrame | SubscribeInboxFrame | UnsubscribeInboxFrame
+               | UsePresenceFrame | HeartbeatFrame | WritingFrame | StoppedWritingFrame)
 _client_frame_adapter: TypeAdapter[ClientFrame] = TypeAdapter(
     Annotated[ClientFrame, Field(discriminator="type")]
 )

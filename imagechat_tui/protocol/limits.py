@@ -17,6 +17,16 @@ EXCERPT_LENGTH = 120
 """Characters of an inbox row's last comment."""
 MAX_SEARCH_LENGTH = 200
 
+# Presence (docs/protocol.md, "Presence"), in seconds.
+PRESENCE_HEARTBEAT = 3.0
+"""How often a viewer that shows its presence sends a frame (a `heartbeat` if nothing else)."""
+PRESENCE_TTL = 7.0
+"""A connection not heard from for this long leaves the lists of viewers (taken for gone)."""
+WRITING_REFRESH = 3.0
+"""How often, at most and while typing, a client repeats its `writing` frame."""
+WRITING_TTL = 10.0
+"""A `writing` not repeated for this long lapses: the user stopped typing."""
+
 # WebSocket close codes.
 CLOSE_GOING_AWAY = 1001
 CLOSE_SERVICE_RESTART = 1012

@@ -253,3 +253,9 @@ class ErrorBody(Model):
 
 class ErrorResponse(Model):
     error: ErrorBody
+
+
+class People(Model):
+    """`GET /users`: the tenant's people, for everyone in it (no roles, no tokens)."""
+
+    users: list[UserRef]

@@ -50,6 +50,7 @@ from ..protocol.models import (
     Model,
     ObjectId,
     PatchChat,
+    People,
     SeqResult,
     TenantRef,
     Usage,
@@ -65,6 +66,7 @@ from .inbox import Cursor, InboxQuery
 from .intake import PRINCIPAL, BodyLimit, Intake, bearer_token
 from .live import Hub, LiveEndpoint, Receive, Scope, Send
 from .metrics import LinkMeter
+from .presence_core import TICK as PRESENCE_TICK
 from .pubsub import LocalPubSub, PubSub
 from .ratelimit import Limiter, RateLimiter
 from .readiness import unready
@@ -138,6 +140,7 @@ class ImageChatServer:
             asyncio.create_task(_every(self.config.usage_flush, self._flush_usage, "write usage figures")),
             asyncio.create_task(_every(self.config.checkpoint_every, self.db.checkpoint, "checkpoint the WAL")),
             asyncio.create_task(self._watch_revocations()),
+            asyncio.create_task(_every(PRESENCE_TICK, self._tick_presence, "expire and publish presence")),
         ]
         try:
             yield
@@ -167,6 +170,9 @@ class ImageChatServer:
             except Exception:
                 log.exception("could not publish the inbox row of seq %d of %s", committed.seq, committed.topic)
         return Response(committed.body, status_code=committed.status, media_type="application/json")
+
+    async def _tick_presence(self) -> None:
+        self.hub.presence_tick()
 
     async def _flush_usage(self) -> None:
         await self.store.add_usage(self.meter.take_deltas())
@@ -342,6 +348,10 @@ def build_api(server: ImageChatServer) -> FastAPI:
     async def me(p: Caller) -> Me:
         return Me(user=MeUser(id=p.user_id, name=p.user_name, role=p.role), tenant=TenantRef(id=p.tenant_id,
                                                                                              name=p.tenant_name))
+
+    @api.get("/api/v1/users", response_model=People)
+    async def users(p: Caller) -> People:
+        return People(users=await store.people(p.tenant_id))
 
     @api.get("/api/v1/chats", response_model=ChatsPage)
     async def chats(p: Caller, image: ImageParam) -> ChatsPage:

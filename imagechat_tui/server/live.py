@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
@@ -20,7 +21,11 @@ from ..protocol.events import (
     AuthFrame,
     BadFrame,
     ClientFrame,
+    StoppedWritingFrame,
     SubscribeFrame,
+    UnsubscribeFrame,
+    UsePresenceFrame,
+    WritingFrame,
     decode_client_frame,
     error_frame,
     replay_frame,
@@ -35,6 +40,7 @@ from ..protocol.limits import (
 from .eager import start_eagerly
 from .intake import bearer_token
 from .live_core import CLOSE_GRACE, Close, Frame, LiveCore
+from .presence_core import Out, PresenceBoard, Tell
 from .pubsub import PubSub
 from .store import History, Principal, Store, topic_of
 from .usage import TenantUsage, UsageMeter
@@ -124,7 +130,11 @@ class LiveConnection:
         self._carry_out(self.core.push(True, frame), True)
 
     def push_control(self, text: str) -> None:
-        self._carry_out(self.core.push(False, Frame(text)), False)
+        self.push_frame(Frame(text))
+
+    def push_frame(self, frame: Frame) -> None:
+        """A control frame, shared by several connections (presence)."""
+        self._carry_out(self.core.push(False, frame), False)
 
     def _carry_out(self, out: Frame | Close | None, is_event: bool) -> None:
         if isinstance(out, Close):
@@ -232,8 +242,12 @@ class Hub:
         self._due: set[str] = set()  # topics to bring up to date from the store
         self._unfollowed: set[str] = set()  # due while no subscriber had read its first seq yet
         self._catching_up = False
+        self.presence = PresenceBoard(uuid.uuid4().hex)
 
     def on_message(self, topic: str, seq: int, event: str) -> None:
+        if not seq:  # presence, which takes no seq (events start at 1)
+            self.carry_out(self.presence.remote(topic, event, time.monotonic()))
+            return
         subscribers = self.topics.get(topic)
         if subscribers:
             followed = self.followed.get(topic)
@@ -261,13 +275,30 @@ class Hub:
     def attach(self, conn: LiveConnection) -> None:
         self.connections[conn] = None
         conn.usage.connections += 1
+        self.presence.connect(conn, conn.principal.user_id, conn.principal.user_name, time.monotonic())
 
     def detach(self, conn: LiveConnection) -> None:
         """Forget a connection at once (it gets nothing more); the topics it leaves are unlinked later."""
         if self.connections.pop(conn, 0) is None:
             conn.usage.connections -= 1
+        self.carry_out(self.presence.disconnect(conn, time.monotonic()))
         for topic in conn.subs:
             self._drop(conn, topic)
+
+    # Presence: the rules are `presence_core`'s; here they are carried out.
+
+    def presence_tick(self) -> None:
+        self.carry_out(self.presence.tick(time.monotonic()))
+
+    def carry_out(self, outs: list[Out]) -> None:
+        for out in outs:
+            if isinstance(out, Tell):
+                frame = Frame(out.text)
+                for conn in out.to:
+                    if isinstance(conn, LiveConnection):
+                        conn.push_frame(frame)
+            else:  # seq 0: not an event; a lost one is made good by the next, within PUBLISH_EVERY
+                self._in_background(self.pubsub.publish(out.topic, 0, out.text), "publishing presence")
 
     def _drop(self, conn: LiveConnection, topic: str) -> None:
         subscribers = self.topics.get(topic)
@@ -366,6 +397,7 @@ class Hub:
 
     def leave(self, conn: LiveConnection, topic: str) -> None:
         if conn.subs.pop(topic, None) is not None:
+            self.carry_out(self.presence.leave(conn, topic, time.monotonic()))
             self._drop(conn, topic)
 
     def close_where(self, predicate: Callable[[LiveConnection], bool], code: int, reason: str) -> None:
@@ -462,6 +494,7 @@ class LiveEndpoint:
         (about 750 bytes per idle connection)."""
         if message["type"] == "websocket.disconnect":
             return False
+        self.hub.carry_out(self.hub.presence.heard(conn, time.monotonic()))
         frame = _parse_frame(conn, message)
         if frame is not None:
             await self._handle(conn, frame)
@@ -472,8 +505,24 @@ class LiveEndpoint:
             await self._subscribe(conn, frame)
         elif isinstance(frame, AuthFrame):
             conn.push_control(error_frame("bad_frame", "already authenticated"))
-        else:
+        elif isinstance(frame, UnsubscribeFrame):
             self.hub.leave(conn, topic_of(conn.principal.tenant_id, frame.image))
+        else:
+            self._presence(conn, frame)
+
+    def _presence(self, conn: LiveConnection, frame: ClientFrame) -> None:
+        board, now = self.hub.presence, time.monotonic()
+        if isinstance(frame, UsePresenceFrame):
+            self.hub.carry_out(board.use(conn, frame.visible, now))
+        elif isinstance(frame, WritingFrame | StoppedWritingFrame):
+            topic = topic_of(conn.principal.tenant_id, frame.image)
+            if topic not in conn.subs:
+                conn.push_control(error_frame("not_subscribed", "subscribe to the image before writing on it"))
+            elif isinstance(frame, WritingFrame):
+                self.hub.carry_out(board.writing(conn, topic, frame.marker_id, now))
+            else:
+                self.hub.carry_out(board.stopped_writing(conn, topic, now))
+        # a heartbeat only says the connection is alive, which `_receive` noted already
 
     async def _subscribe(self, conn: LiveConnection, frame: SubscribeFrame) -> None:
         key, since = frame.image, frame.since
@@ -504,6 +553,7 @@ class LiveEndpoint:
         self.hub.follow(topic, conn.principal.tenant_id, key, seq)
         for event in newer:
             conn.push_event(event)
+        self.hub.carry_out(self.hub.presence.view(conn, topic, key, time.monotonic()))
 
 
 def _parse_frame(conn: LiveConnection, message: MutableMapping[str, Any]) -> ClientFrame | None:

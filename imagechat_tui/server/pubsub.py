@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 Handler = Callable[[str, int, str], None]
-"""Called with (topic, seq, encoded event) for each message on a subscribed topic."""
+"""Called with (topic, seq, encoded event) for each message on a subscribed topic; seq 0 is not an
+event but a process's account of who views the image (presence_core), which takes no seq."""
 Relinked = Callable[[], None]
 """Called when the link to the broker is back after a loss, every subscription restored: what was
 published meanwhile never arrived, and the hub fetches it from the store."""

@@ -80,6 +80,8 @@ class RedisPubSub:
             await self._redis.publish(self._prefix + topic, pack(seq, event))
         except (redis.RedisError, OSError) as exc:
             self.counts.publish_failures += 1
+            if not seq:  # presence (seq 0) is published again anyway, and a stale one must not come back late
+                return
             self._log.warning("publish", "Redis did not take seq %d of %s (%s); sending it again until it does",
                               seq, topic, exc)
             self._keep(topic, seq, event)

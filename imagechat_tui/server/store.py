@@ -182,6 +182,11 @@ class _Statements:
             .join(tenants, tenants.c.id == tokens.c.tenant_id)
             .where(tokens.c.token_hash == bindparam("b_hash"), tokens.c.revoked_at.is_(None))
         )
+        self.people = (
+            select(tokens.c.user_id, tokens.c.user_name)
+            .where(tokens.c.tenant_id == bindparam("b_tenant"), tokens.c.revoked_at.is_(None))
+            .order_by(tokens.c.created_at, tokens.c.id)
+        )
         self.revoked = select(tokens.c.id, tokens.c.revision).where(tokens.c.revision > bindparam("b_revision"))
         self.image = select(images.c.id, images.c.seq).where(
             images.c.tenant_id == bindparam("b_tenant"), images.c.key_hash == bindparam("b_key_hash")
@@ -293,6 +298,15 @@ class Store:
         params = {"b_revision": revision}
         rows = await self.db.run(lambda conn: conn.execute(self.q.revoked, params).all(), snapshot=True)
         return max((r.revision for r in rows), default=revision), [r.id for r in rows]
+
+    async def people(self, tenant_id: str) -> list[UserRef]:
+        """The tenant's users who hold a token that is not revoked, by name; a user's name is the
+        one on their newest token."""
+        params = {"b_tenant": tenant_id}
+        rows = await self.db.run(lambda conn: conn.execute(self.q.people, params).all(), snapshot=True)
+        names = {row.user_id: row.user_name for row in rows}  # oldest first: the newest name wins
+        return sorted((UserRef(id=uid, name=name) for uid, name in names.items()),
+                      key=lambda user: (user.name.casefold(), user.id))
 
     # Reads
 
