@@ -21,8 +21,10 @@ from ..protocol.events import (
     AuthFrame,
     BadFrame,
     ClientFrame,
+    NotificationsSubscribed,
     StoppedWritingFrame,
     SubscribeFrame,
+    SubscribeNotificationsFrame,
     UnsubscribeFrame,
     UsePresenceFrame,
     WritingFrame,
@@ -42,7 +44,7 @@ from .intake import bearer_token
 from .live_core import CLOSE_GRACE, Close, Frame, LiveCore
 from .presence_core import Out, PresenceBoard, Tell
 from .pubsub import PubSub
-from .store import History, Principal, Store, topic_of
+from .store import History, Principal, Store, topic_of, user_topic
 from .usage import TenantUsage, UsageMeter
 
 log = logging.getLogger("imagechat.live")
@@ -507,6 +509,8 @@ class LiveEndpoint:
             conn.push_control(error_frame("bad_frame", "already authenticated"))
         elif isinstance(frame, UnsubscribeFrame):
             self.hub.leave(conn, topic_of(conn.principal.tenant_id, frame.image))
+        elif isinstance(frame, SubscribeNotificationsFrame):
+            await self._subscribe_notifications(conn)
         else:
             self._presence(conn, frame)
 
@@ -554,6 +558,32 @@ class LiveEndpoint:
         for event in newer:
             conn.push_event(event)
         self.hub.carry_out(self.hub.presence.view(conn, topic, key, time.monotonic()))
+
+
+    async def _subscribe_notifications(self, conn: LiveConnection) -> None:
+        """The caller's own notifications, from their user's topic (never anyone else's: the topic
+        is the principal's). Not sequenced: the client reloads its list after the answer."""
+        topic = user_topic(conn.principal.tenant_id, conn.principal.user_id)
+        if topic in conn.subs:
+            conn.push_control(NotificationsSubscribed().model_dump_json())
+            return
+        sub = conn.core.subscribe(topic)
+        if sub is None:
+            conn.push_control(error_frame("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS} subscriptions"))
+            return
+        try:
+            await self.hub.join(conn, topic)
+        except Exception as exc:  # pub/sub is down: the client reconnects later and reloads
+            log.warning("pub/sub subscribe failed: %r", exc)
+            conn.core.unsubscribe(topic)
+            conn.close(CLOSE_TRY_AGAIN, "live updates are unavailable for a moment: reconnect")
+            return
+        newer = conn.core.subscribed(topic, sub, 0)
+        if newer is None:
+            return
+        conn.push_control(NotificationsSubscribed().model_dump_json())
+        for frame in newer:
+            conn.push_event(frame)
 
 
 def _parse_frame(conn: LiveConnection, message: MutableMapping[str, Any]) -> ClientFrame | None:
