@@ -48,3 +48,15 @@ def test_mention_tokens() -> None:
     assert not mentionable("u a") and not mentionable("u>a") and not mentionable("")
     assert excerpt("ab <@u_ana> cd", 8) == "ab "
     assert excerpt("ab <@u_ana> cd", 11) == "ab <@u_ana>"
+
+
+def test_typed_names_become_tokens_and_back() -> None:
+    from imagechat_tui.protocol.mentions import completions, with_tokens
+
+    names = {"u_ana": "Ana", "u_al": "Ana Lima", "u_x1": "Sam", "u_x2": "Sam", "u_h": "<b>[red]x\x1b"}
+    typed = "@Ana Lima and @Ana, @Sam, @Anaxagoras, mail@Ana and @<b>[red]x\x1b!"
+    tokens = with_tokens(typed, names)
+    assert tokens == "<@u_al> and <@u_ana>, @Sam, @Anaxagoras, mail<@u_ana> and <@u_h>!"
+    assert shown(tokens, names) == typed
+    assert completions("an", names) == [("u_ana", "Ana"), ("u_al", "Ana Lima")]
+    assert completions("", {"bad id": "Z"}) == []

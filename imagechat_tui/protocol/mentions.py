@@ -65,3 +65,26 @@ def excerpt(text: str, length: int) -> str:
     if len(text) <= length:
         return text
     return _CUT_TOKEN.sub("", text[:length])
+
+
+def with_tokens(text: str, names: Mapping[str, str]) -> str:
+    """`text` as typed, each `@Name` of someone in `names` (id -> name) made their token: the inverse
+    of `shown`. A name two people share is left as typed (it can't say whom); longer names first,
+    so that `@Ana Lima` is not taken for `@Ana`."""
+    ids_by_name: dict[str, list[str]] = {}
+    for user_id, name in names.items():
+        if mentionable(user_id) and name.strip():
+            ids_by_name.setdefault(name, []).append(user_id)
+    unique = {name: ids[0] for name, ids in ids_by_name.items() if len(ids) == 1}
+    if not unique:
+        return text
+    pattern = re.compile("@(" + "|".join(re.escape(n) for n in sorted(unique, key=len, reverse=True)) + r")(?!\w)")
+    return pattern.sub(lambda match: mention_token(unique[match.group(1)]), text)
+
+
+def completions(prefix: str, names: Mapping[str, str], limit: int = 5) -> list[tuple[str, str]]:
+    """(id, name) of the people whose name starts with `prefix` (any case), by name."""
+    folded = prefix.casefold()
+    found = [(user_id, name) for user_id, name in names.items()
+             if mentionable(user_id) and name.casefold().startswith(folded)]
+    return sorted(found, key=lambda person: (person[1].casefold(), person[0]))[:limit]

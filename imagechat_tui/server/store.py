@@ -319,7 +319,7 @@ class Store:
         self.db = db
         self.q = _Statements(db.is_sqlite)
         self.s = SummaryStatements(db.is_sqlite)
-        self.n = NotificationStatements()
+        self.n = NotificationStatements(db.is_sqlite)
         self.search = search_for("sqlite" if db.is_sqlite else "postgresql")
 
     # Auth and tenants

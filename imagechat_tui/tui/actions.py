@@ -47,6 +47,7 @@ ACTIONS = [
     Action("pan-up", "shift+up,K", "pan(0,-1)", "Pan up"),
     Action("pan-down", "shift+down,J", "pan(0,1)", "Pan down"),
     Action("open-externally", "o", "open_externally", "Open the image in the desktop's image viewer"),
+    Action("notifications", "N", "notifications", "Notifications: replies, comments, mentions, status changes"),
     Action("help", "question_mark", "help", "Show the keys", "Help"),
     Action("quit", "q", "quit", "Quit", "Quit"),
 ]

@@ -17,16 +17,18 @@ from textual.screen import Screen
 
 from ..client.engine import (
     Backoff,
+    DirectoryChanged,
     ImageChanged,
     ImageDeleted,
     LinkChanged,
     LinkState,
     Notice,
+    NotificationsChanged,
     Resynced,
     SyncEngine,
 )
 from ..client.errors import ClientError
-from ..protocol.models import Comment, Marker
+from ..protocol.models import Comment, Marker, Notification
 from ..protocol.permissions import may_change
 from ..protocol.safe import visible
 from . import clipboard
@@ -43,6 +45,7 @@ from .screens.confirm import ConfirmScreen
 from .screens.copied import CopiedScreen
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
+from .screens.notifications import WHAT, NotificationsScreen
 from .selection import Selection
 from .threads import as_markdown, utc_now
 from .widgets.conversation import MarkerList
@@ -57,6 +60,9 @@ class EngineNotice(Message):
 
 
 HALF_BLOCKS = Terminal("halfblock", None, None, "half-blocks (the default without a terminal to ask)")
+
+
+_IMAGE_ACTIONS = {a.action.split("(")[0] for a in ACTIONS} - {"notifications", "help", "quit"}
 
 
 class ImageChatApp(OrderedKeys, PixelFrames):
@@ -163,6 +169,10 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             self._schedule_refresh()
         elif isinstance(notice, ImageChanged) and notice.image == self.key:
             self._schedule_refresh()
+        elif isinstance(notice, NotificationsChanged):
+            self._show_notifications(notice.arrived)
+        elif isinstance(notice, DirectoryChanged):
+            self._schedule_refresh()
         elif isinstance(notice, ImageDeleted) and notice.image == self.key:
             self.exit(return_code=1, message="An admin deleted this image with its whole conversation: "
                                              "the viewer closed it.")
@@ -193,7 +203,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         user = self.engine.me.user.name if self.engine.me else ""
         name = self.loaded.name if self.loaded is not None else self.target
         loaded = self.key is not None and self.engine.state(self.key).loaded
-        self.main.show_status(self.engine.link, name, self.selection, user, loaded)
+        self.main.show_status(self.engine.link, name, self.selection, user, loaded, self.engine.notifications.unread)
 
     # The views
 
@@ -203,7 +213,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             return
         self.selection.update(self.engine.markers(self.key))
         me = self.engine.me.user.id if self.engine.me else None
-        self.main.show_markers(self.selection, self.clock(), lambda uid: uid == me)
+        self.main.show_markers(self.selection, self.clock(), lambda uid: uid == me, self.engine.directory)
         self._show_status()
 
     @property
@@ -310,6 +320,69 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self.push_screen(ConfirmScreen(f"Quit and lose {count} unsent draft{'' if count == 1 else 's'}?"),
                          lambda yes: yes and self.exit())
 
+    # Notifications
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The image's keys stay with the image: not while the notifications cover it.
+        if isinstance(self.screen, NotificationsScreen) and action in _IMAGE_ACTIONS:
+            return False
+        return True
+
+    def action_notifications(self) -> None:
+        if isinstance(self.screen, NotificationsScreen):
+            self.pop_screen()
+            return
+        self.push_screen(NotificationsScreen())
+        self.call_after_refresh(self._show_notifications)
+
+    def _show_notifications(self, arrived: Notification | None = None) -> None:
+        """The unread count wherever the user is, the list if it is open, and a notice of a new one."""
+        if not self.main.is_attached:  # a reload answered while the viewer closes
+            return
+        book = self.engine.notifications
+        self._show_status()
+        if isinstance(self.screen, NotificationsScreen):
+            self.screen.show(book.items, book.unread, self.engine.directory, self.clock())
+        if arrived is not None:
+            self.notify(f"{visible(arrived.by.name)} {WHAT[arrived.kind]} on marker {arrived.marker_number}. "
+                        f"{key_names(self.keymap.get('notifications', 'N'))} lists your notifications.",
+                        title="Notification")
+
+    def on_notifications_screen_open(self, message: NotificationsScreen.Open) -> None:
+        n = message.notification
+        if not n.read:
+            self._mark_read([n.id])
+        self.pop_screen()
+        self.open_at(n.image, n.marker_number)
+
+    def on_notifications_screen_mark_read(self, message: NotificationsScreen.MarkRead) -> None:
+        self._mark_read(message.ids)
+
+    def on_notifications_screen_mark_all_read(self) -> None:
+        self._mark_read(None)
+
+    @work(group="notifications")
+    async def _mark_read(self, ids: list[int] | None) -> None:
+        """Some notifications read (None: all); the user's other viewers are told by the server."""
+        try:
+            await (self.engine.mark_all_read() if ids is None else self.engine.mark_read(ids))
+        except ClientError as exc:
+            self.notify(str(exc), title="Could not mark read", severity="error")
+
+    def open_at(self, key: str, number: int) -> None:
+        """Show marker `number` of image `key` (a link's `sha256:<hex>#N`). Only the image open now,
+        until the viewer opens any link: then this is that opening, with `f"{key}#{number}"`."""
+        if key != self.key:
+            self.notify(f"That is marker {number} of another image: open it with imagechat-tui "
+                        f"{visible(key)}#{number}", title="Another image", severity="warning")
+            return
+        marker = next((m for m in self.markers if m.number == number), None)
+        if marker is None:
+            self.notify(f"Marker {number} is gone from this image.", severity="warning")
+            return
+        self.select(marker.id)
+        self.main.image_view.reveal(marker.x, marker.y)
+
     def action_help(self) -> None:
         keymap = self.keymap
         self.push_screen(HelpScreen([(key_names(keymap.get(a.id, a.keys)), a.help) for a in ACTIONS],
@@ -364,7 +437,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         return False
 
     def _compose(self, title: str, text: str, draft: Draft, send: Callable[[str], None]) -> None:
-        self.push_screen(ComposeScreen(title, text, self.drafts, draft),
+        self.push_screen(ComposeScreen(title, text, self.drafts, draft, self.engine.directory),
                          lambda result: result is not None and send(result))
 
     def action_place(self) -> None:

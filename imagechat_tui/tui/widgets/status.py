@@ -42,13 +42,13 @@ class StatusBar(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._shown: tuple[Link, str, int, int, str, tuple[str, str], bool] | None = None
+        self._shown: tuple[Link, str, int, int, str, tuple[str, str], bool, int] | None = None
 
     def show(self, link: Link, image: str, open_count: int, total: int, user: str,
-             view: tuple[str, str] = ("", ""), loaded: bool = True) -> None:
+             view: tuple[str, str] = ("", ""), loaded: bool = True, unread: int = 0) -> None:
         """`view` is the account of the view, long and compact; `loaded`, whether the image's
-        markers ever came (from the server or the cache)."""
-        self._shown = (link, image, open_count, total, user, view, loaded)
+        markers ever came (from the server or the cache); `unread`, the user's unread notifications."""
+        self._shown = (link, image, open_count, total, user, view, loaded, unread)
         self._draw()
 
     def on_resize(self) -> None:
@@ -57,9 +57,11 @@ class StatusBar(Static):
     def _draw(self) -> None:
         if self._shown is None:
             return
-        link, image, open_count, total, user, (view, compact_view), loaded = self._shown
+        link, image, open_count, total, user, (view, compact_view), loaded, unread = self._shown
         state, style = _LINK[link.state]
         who, name = _fit(visible(user), 16), visible(image)
+        # Unread notifications always show, whatever else gives way: they are news from elsewhere.
+        unread_part = unread_text(unread) + self.SEPARATOR if unread else ""
         width = (self.size.width or 80) - 1
         counts = marker_counts(link, loaded, open_count, total)
         short_counts = marker_counts(link, loaded, open_count, total, short=True)
@@ -67,14 +69,20 @@ class StatusBar(Static):
         for counts_text, view_text in ((counts, view), (counts, compact_view), (short_counts, compact_view),
                                        (short_counts, "")):
             middle = [counts_text, view_text] if view_text else [counts_text]
-            fixed = len(state) + len(who) + sum(map(len, middle)) + len(self.SEPARATOR) * (len(middle) + 2)
+            fixed = (len(state) + len(unread_part) + len(who) + sum(map(len, middle))
+                     + len(self.SEPARATOR) * (len(middle) + 2))
             if width - fixed >= min(len(name), 8):
                 break
         parts: list[str | tuple[str, str]] = [(state, style), self.SEPARATOR,
                                               (_fit(name, width - fixed), "$text-muted")]
         for text in middle:
             parts += [self.SEPARATOR, text]
-        self.update(Content.assemble(*parts, self.SEPARATOR, who))
+        self.update(Content.assemble(*parts, self.SEPARATOR, (unread_part, "bold $warning"), who))
+
+
+def unread_text(unread: int) -> str:
+    """The unread notifications, as the status bar says them (N opens the list)."""
+    return f"✉ {unread} unread"
 
 
 def _fit(text: str, width: int) -> str:
