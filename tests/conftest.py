@@ -53,20 +53,6 @@ def services_unavailable(what: str) -> None:
     pytest.skip(f"{what} not reachable")
 
 
-async def reset_postgres(url: str) -> None:
-    import asyncpg
-
-    dsn = url.replace("postgresql+asyncpg", "postgresql")
-    try:
-        conn = await asyncio.wait_for(asyncpg.connect(dsn), 5)
-    except (TimeoutError, OSError, asyncpg.PostgresError):
-        services_unavailable("PostgreSQL")
-    try:
-        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-    finally:
-        await conn.close()
-
-
 @contextlib.asynccontextmanager
 async def fresh_postgres_database() -> AsyncIterator[str]:
     """A new, empty database of this test's own (others' tests share the `test` one)."""

@@ -344,7 +344,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         if isinstance(self.screen, NotificationsScreen):
             self.screen.show(book.items, book.unread, self.engine.directory, self.clock())
         if arrived is not None:
-            self.notify(f"{visible(arrived.by.name)} {WHAT[arrived.kind]} on marker {arrived.marker_number}. "
+            self.notify(f"{visible(arrived.by.name)} {WHAT[arrived.kind]} {arrived.marker_number}. "
                         f"{key_names(self.keymap.get('notifications', 'N'))} lists your notifications.",
                         title="Notification")
 

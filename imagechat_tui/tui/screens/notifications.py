@@ -22,12 +22,13 @@ from ..threads import relative_time
 from ..widgets.status import unread_text
 
 WHAT: dict[NotificationKind, str] = {
-    "reply": "replied to you",
-    "comment": "commented",
-    "mention": "mentioned you",
+    "reply": "replied to you on marker",
+    "comment": "commented on marker",
+    "mention": "mentioned you on marker",
     "resolved": "resolved your marker",
     "reopened": "reopened your marker",
 }
+"""What happened, said before the marker's number."""
 
 EMPTY = Content.styled("Nothing yet. Replies to you, comments on markers you placed or commented on, mentions "
                        "and your markers resolved or reopened appear here.", "$text-muted")
@@ -42,7 +43,7 @@ def image_label(n: Notification) -> str:
 def notification_option(n: Notification, now: datetime, names: Mapping[str, str]) -> Content:
     dot = ("● ", "bold $warning") if not n.read else ("  ", "")
     head = Content.assemble(
-        dot, (visible(n.by.name), "bold"), f" {WHAT[n.kind]} on marker ", (str(n.marker_number), "bold"),
+        dot, (visible(n.by.name), "bold"), f" {WHAT[n.kind]} ", (str(n.marker_number), "bold"),
         " · ", (image_label(n), "$text-muted"), " · ", (relative_time(n.created_at, now), "$text-muted"),
     )
     if not n.excerpt:
