@@ -346,7 +346,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         if arrived is not None:
             self.notify(f"{visible(arrived.by.name)} {WHAT[arrived.kind]} {arrived.marker_number}. "
                         f"{key_names(self.keymap.get('notifications', 'N'))} lists your notifications.",
-                        title="Notification")
+                        title="Notification", markup=False)  # a name is data, never markup
 
     def on_notifications_screen_open(self, message: NotificationsScreen.Open) -> None:
         n = message.notification
@@ -374,7 +374,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         until the viewer opens any link: then this is that opening, with `f"{key}#{number}"`."""
         if key != self.key:
             self.notify(f"That is marker {number} of another image: open it with imagechat-tui "
-                        f"{visible(key)}#{number}", title="Another image", severity="warning")
+                        f"{visible(key)}#{number}", title="Another image", severity="warning", markup=False)
             return
         marker = next((m for m in self.markers if m.number == number), None)
         if marker is None:

@@ -46,6 +46,7 @@ async def test_unread_count_list_enter_to_the_marker_and_mark_all(server: Harnes
             response = await bo_http.post(f"/chats/{marker.id}/comments", json={"text": text, "broadcastId": bid()})
             assert response.status_code == 201
         await wait_for(lambda: "✉ 2 unread" in status_text(app), 3, "the unread count in the status bar")
+        assert any("[b]Bo[/b]␛[31m" in str(n.message) for n in app._notifications)  # the name literally
 
         await pilot.press("N")
         await wait_for(lambda: isinstance(app.screen, NotificationsScreen) and len(listed(app)) == 2, 3,
