@@ -16,7 +16,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from imagechat_tui.client.engine import LinkState, SyncEngine
+from imagechat_tui.client.engine import LinkChanged, LinkState, SyncEngine
 from imagechat_tui.protocol.limits import CLOSE_SERVICE_RESTART
 from imagechat_tui.server.redis_pubsub import RedisPubSub
 
@@ -169,10 +169,13 @@ async def test_engines_see_each_other_and_reannounce_writing_after_a_reconnect(s
     await wait_for(lambda: names(ana) == names(hidden) == {"Ana": False, "Bo": False}, what="both listed, once")
     bo.writing(IMAGE, "m_7")
     await wait_for(lambda: names(ana)["Bo"] == "m_7", what="Bo writing on m_7")
+    links: list[LinkState] = []
+    bo.add_listener(lambda notice: isinstance(notice, LinkChanged) and links.append(notice.link.state))
     server.app.hub.close_where(lambda c: c.principal.user_id == "u_bo", CLOSE_SERVICE_RESTART, "restart")
-    await wait_for(lambda: bo.link.state is not LinkState.ONLINE or "Bo" not in names(ana), what="Bo dropped")
-    await wait_for(lambda: bo.link.state is LinkState.ONLINE and names(ana).get("Bo") == "m_7",
-                   what="Bo writing again after his reconnect")
+    await wait_for(lambda: links[-2:] == [LinkState.RECONNECTING, LinkState.ONLINE], what="Bo reconnected")
+    await wait_for(lambda: names(ana).get("Bo") == "m_7", what="Bo writing after his reconnect")
+    assert server.app.hub.presence.conns and all(
+        c.writing for c in server.app.hub.presence.conns.values() if c.user_id == "u_bo")  # his new connection
     bo.stopped_writing(IMAGE)
     await wait_for(lambda: names(ana)["Bo"] is False, what="Bo stopped")
     hidden.writing(IMAGE, "m_7")  # says nothing: the check below would see it
