@@ -267,6 +267,10 @@ on, a mention, their marker resolved or reopened (one notification per user per 
 mention, reply, comment that applies)."""
 
 
+NotificationId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+"""Ids are positive 64-bit integers, as the databases store them (a larger number is a 422, not a 500)."""
+
+
 class Notification(Model):
     """One user's notice of someone else's write (`GET /notifications`, the `notification` frame)."""
 
@@ -298,8 +302,8 @@ class NotificationsPage(Model):
 class MarkRead(Request):
     """`POST /notifications/read`: the ids given, or every notification up to `upTo` (inclusive)."""
 
-    ids: Annotated[list[int], Field(max_length=100)] | None = None
-    up_to: int | None = None
+    ids: Annotated[list[NotificationId], Field(max_length=100)] | None = None
+    up_to: NotificationId | None = None
 
 
 class ReadResult(Model):

@@ -110,9 +110,16 @@ def is_inbox_topic(topic: str) -> bool:
     return topic.endswith("/" + INBOX_TOPIC)
 
 
+USER_TOPIC = "user"
+
+
 def user_topic(tenant_id: str, user_id: str) -> str:
     """The pub/sub topic of one user's notifications."""
-    return f"{tenant_id}/user/{key_hash(user_id)}"
+    return f"{tenant_id}/{USER_TOPIC}/{key_hash(user_id)}"
+
+
+def is_user_topic(topic: str) -> bool:
+    return topic.split("/")[-2:-1] == [USER_TOPIC]
 
 
 @dataclass(frozen=True, slots=True)
