@@ -72,6 +72,9 @@ async def main() -> None:
     await shoot(viewer(runner.url), "thread", ("n", "right_square_bracket"), online)
     await shoot(viewer(runner.url), "help", ("question_mark",), online)
     await shoot(viewer(runner.url), "zoomed", ("n", "n", "z", "plus"), online, size=(160, 48))
+    await mention(runner.url, file_image_key(sample), bob)
+    await shoot(viewer(runner.url), "notifications", ("N",),
+                lambda app: online(app) and app.engine.notifications.loaded and bool(app.engine.directory))
 
     # The inbox: the sample stored on the server (its thumbnail shows) and two more images.
     settings = work / "settings.png"
@@ -111,6 +114,17 @@ async def main() -> None:
 
     runner.should_exit = True
     await serving
+
+
+async def mention(url: str, key: str, bob: str) -> None:
+    """Bob asks Ana about his marker, so that her notifications hold a mention too."""
+    async with httpx.AsyncClient(base_url=url + "/api/v1", headers={"Authorization": f"Bearer {bob}"}) as http:
+        markers = (await http.get("/chats", params={"image": key})).json()["markers"]
+        question = next(m for m in markers if m["createdBy"]["id"] == "u_bob")
+        response = await http.post(f"/chats/{question['id']}/comments", json={
+            "text": "<@u_ana> the log says it comes from the payment gateway: can you confirm?",
+            "broadcastId": str(uuid.uuid4())})
+        response.raise_for_status()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import uuid
@@ -57,27 +58,35 @@ def services_unavailable(what: str) -> None:
     pytest.skip(f"{what} not reachable")
 
 
-async def reset_postgres(url: str) -> None:
+@contextlib.asynccontextmanager
+async def fresh_postgres_database() -> AsyncIterator[str]:
+    """A new, empty database of this test's own (others' tests share the `test` one)."""
     import asyncpg
 
-    dsn = url.replace("postgresql+asyncpg", "postgresql")
+    name = f"imagechat_{uuid.uuid4().hex[:12]}"
     try:
-        conn = await asyncio.wait_for(asyncpg.connect(dsn), 5)
+        admin = await asyncio.wait_for(asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg", "postgresql")), 5)
     except (TimeoutError, OSError, asyncpg.PostgresError):
         services_unavailable("PostgreSQL")
     try:
-        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        await admin.execute(f"CREATE DATABASE {name}")
+        try:
+            yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+        finally:
+            await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
     finally:
-        await conn.close()
+        await admin.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Both storage back-ends, for the tests that ask for this fixture."""
+@pytest_asyncio.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Both storage back-ends, for the tests that ask for this fixture; PostgreSQL in a database of
+    the test's own (helpers working at once share the server: a shared one was dropped under them)."""
     if request.param == "postgres":
-        await reset_postgres(POSTGRES_URL)
-        return POSTGRES_URL
-    return sqlite_url(tmp_path)
+        async with fresh_postgres_database() as url:
+            yield url
+        return
+    yield sqlite_url(tmp_path)
 
 
 @pytest.fixture

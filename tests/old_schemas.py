@@ -6,11 +6,18 @@ from __future__ import annotations
 from sqlalchemy import text, update
 from sqlalchemy.engine import Connection
 
-from imagechat_tui.server.schema import images_inbox, markers_by_number, meta, participants
+from imagechat_tui.server.schema import images_inbox, markers_by_number, meta, notifications, participants
+
+
+def back_to_version_4(conn: Connection) -> None:
+    """Undo 4 → 5: no notifications."""
+    notifications.drop(conn)  # with its indexes
+    _record(conn, 4)
 
 
 def back_to_version_3(conn: Connection) -> None:
-    """Undo 3 → 4: no inbox summaries, participants or comment search."""
+    """Undo 3 → 4 (after 4 → 5): no inbox summaries, participants or comment search."""
+    back_to_version_4(conn)
     if conn.dialect.name == "sqlite":
         for trigger in ("comment_text_insert", "comment_text_update", "comment_text_delete", "comment_docs_image"):
             conn.execute(text(f"DROP TRIGGER {trigger}"))

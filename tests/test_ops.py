@@ -4,13 +4,11 @@ however many processes start at once."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy import select
@@ -23,7 +21,7 @@ from imagechat_tui.server.ratelimit import RateLimiter, RedisRateLimiter
 from imagechat_tui.server.redis_pubsub import RedisPubSub
 from imagechat_tui.server.schema import SCHEMA_VERSION, meta, prepare
 
-from .conftest import IMAGE, POSTGRES_URL, bid, services_unavailable
+from .conftest import IMAGE, bid, fresh_postgres_database
 from .redis_server import RedisServer
 
 
@@ -45,24 +43,6 @@ async def test_readyz_is_503_with_the_reason_while_redis_is_down_and_healthz_sta
         while (await http.get("/readyz")).status_code != 200:
             assert loop.time() < deadline, "still not ready 10 s after Redis came back"
             await asyncio.sleep(0.05)
-
-
-@contextlib.asynccontextmanager
-async def fresh_postgres_database() -> AsyncIterator[str]:
-    """A new, empty database of this test's own (others' tests share the `test` one)."""
-    name = f"imagechat_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = await asyncio.wait_for(asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg", "postgresql")), 5)
-    except (TimeoutError, OSError, asyncpg.PostgresError):
-        services_unavailable("PostgreSQL")
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-        try:
-            yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-        finally:
-            await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-    finally:
-        await admin.close()
 
 
 async def prepare_at_once(urls: list[str]) -> list[int]:

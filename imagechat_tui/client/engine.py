@@ -15,9 +15,9 @@ import logging
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -38,6 +38,9 @@ from ..protocol.events import (
     InboxRow,
     InboxSubscribed,
     NewImageChat,
+    NotificationFrame,
+    NotificationsRead,
+    NotificationsSubscribed,
     Presence,
     PresenceChanged,
     PresentUser,
@@ -45,6 +48,7 @@ from ..protocol.events import (
     Subscribed,
     SubscribeFrame,
     SubscribeInboxFrame,
+    SubscribeNotificationsFrame,
     UnsubscribeFrame,
     UnsubscribeInboxFrame,
     UsePresenceFrame,
@@ -67,13 +71,16 @@ from ..protocol.models import (
     ImageSummary,
     Marker,
     MarkerPosition,
+    MarkRead,
     Me,
+    Notification,
     PatchChat,
     Status,
     UserRef,
     now_iso,
 )
 from .errors import ClientError, OfflineError, RequestError
+from .notifications import NotificationBook
 from .rest import RestClient
 from .sequencer import Sequencer
 from .servers import Backoff, Ended, Servers
@@ -164,8 +171,21 @@ class PeopleChanged:
     image: str
 
 
+@dataclass(frozen=True, slots=True)
+class NotificationsChanged:
+    """The user's notifications or their unread count changed (see `SyncEngine.notifications`)."""
+
+    arrived: Notification | None = None
+    """A new one that just came live, for the viewer to announce."""
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryChanged:
+    """The tenant's people were loaded (see `SyncEngine.directory`): mentions show their names."""
+
+
 Notice = (LinkChanged | ImageChanged | Resynced | WriteFailed | ImageDeleted | InboxFollowed | InboxRowChanged
-          | InboxRowRemoved | PeopleChanged)
+          | InboxRowRemoved | PeopleChanged | NotificationsChanged | DirectoryChanged)
 Listener = Callable[[Notice], None]
 
 
@@ -211,6 +231,11 @@ class SyncEngine:
         """image -> (the marker written on, None for a new one; when last announced)."""
         self.link = Link(LinkState.CONNECTING)
         self.me: Me | None = None
+        self.notifications = NotificationBook()
+        """The user's own notifications, newest first: reloaded on every connection, kept live."""
+        self.directory: dict[str, str] = {}
+        """The tenant's people, id -> current name, loaded on every connection (for mentions)."""
+        self._tasks: set[asyncio.Task[None]] = set()
         self.before_connect: Callable[[], Awaitable[None]] | None = None
         """Awaited before every connection attempt (the viewer makes sure its local server runs);
         a ClientError from it fails the attempt, with its message as the reason shown."""
@@ -237,6 +262,9 @@ class SyncEngine:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        for task in tuple(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         for image in self._images.values():
             if image.gap_timer is not None:
                 image.gap_timer.cancel()
@@ -355,6 +383,59 @@ class SyncEngine:
         while True:
             await asyncio.sleep(PRESENCE_HEARTBEAT)
             await _send_quietly(ws, _HEARTBEAT)
+
+    # Notifications and the tenant's people
+
+    async def load_more_notifications(self) -> None:
+        """The next older page, if there is one."""
+        cursor = self.notifications.next_cursor
+        if cursor is not None:
+            self.notifications.extend(await self.rest.notifications(cursor))
+            self._notify(NotificationsChanged())
+
+    async def mark_read(self, ids: Sequence[int]) -> None:
+        await self._mark_read(MarkRead(ids=list(ids)))
+
+    async def mark_all_read(self) -> None:
+        """Every notification up to the newest loaded."""
+        if self.notifications.items:
+            await self._mark_read(MarkRead(up_to=self.notifications.items[0].id))
+
+    async def _mark_read(self, body: MarkRead) -> None:
+        result = await self.rest.mark_read(body)
+        self.notifications.read(NotificationsRead(ids=body.ids, up_to=body.up_to))
+        self.notifications.unread = result.unread_count
+        self._notify(NotificationsChanged())
+
+    async def _reload_notifications(self) -> None:
+        self.notifications.load(await self.rest.notifications())
+        self._notify(NotificationsChanged())
+
+    async def _load_directory(self) -> None:
+        people = await self.rest.users()
+        self.directory = {user.id: user.name for user in people.users}
+        self._notify(DirectoryChanged())
+
+    def _on_notifications(self, frame: NotificationsSubscribed | NotificationFrame | NotificationsRead) -> None:
+        if isinstance(frame, NotificationsSubscribed):  # (re)subscribed: what came meanwhile is in the list
+            self._in_background(self._reload_notifications(), "reload notifications")
+        elif isinstance(frame, NotificationFrame):
+            if self.notifications.arrived(frame.notification):
+                self._notify(NotificationsChanged(frame.notification))
+        else:
+            self.notifications.read(frame)
+            self._notify(NotificationsChanged())
+            self._in_background(self._reload_notifications(), "reload the unread count")
+
+    def _in_background(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._finished(done, what))
+
+    def _finished(self, task: asyncio.Task[None], what: str) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.info("could not %s: %s", what, task.exception())  # the next connection tries again
 
     # Writes: optimistic, refused at once while offline, never queued.
 
@@ -551,6 +632,9 @@ class SyncEngine:
         if isinstance(frame, Presence | PresenceChanged):
             self._on_presence(frame)
             return
+        if isinstance(frame, NotificationsSubscribed | NotificationFrame | NotificationsRead):
+            self._on_notifications(frame)
+            return
         if isinstance(frame, Subscribed):
             self._on_subscribed(frame)
         elif isinstance(frame, InboxSubscribed):
@@ -617,6 +701,8 @@ class SyncEngine:
             if self.me is None:
                 self.me = await self.rest.me()
             await ws.send(UsePresenceFrame(visible=self.presence).model_dump_json())  # before any subscribe
+            await ws.send(_SUBSCRIBE_NOTIFICATIONS)
+            self._in_background(self._load_directory(), "load the tenant's people")
             self._ws = ws
             self._set_link(Link(LinkState.ONLINE))
             online_since = loop.time()
@@ -676,6 +762,7 @@ def _broadcast_id() -> str:
 
 
 _HEARTBEAT = HeartbeatFrame().model_dump_json()
+_SUBSCRIBE_NOTIFICATIONS = SubscribeNotificationsFrame().model_dump_json()
 
 
 def _subscribe_frame(image: str, since: int | None) -> str:

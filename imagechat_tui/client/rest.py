@@ -21,9 +21,12 @@ from ..protocol.models import (
     ImagesPage,
     InboxFilter,
     MarkerResult,
+    MarkRead,
     Me,
+    NotificationsPage,
     PatchChat,
     People,
+    ReadResult,
     SeqResult,
     Usage,
 )
@@ -68,6 +71,13 @@ class RestClient:
 
     async def users(self) -> People:
         return await self._call(People, "GET", "/users")
+
+    async def notifications(self, cursor: str | None = None) -> NotificationsPage:
+        return await self._call(NotificationsPage, "GET", "/notifications",
+                                params={"cursor": cursor} if cursor is not None else None)
+
+    async def mark_read(self, body: MarkRead) -> ReadResult:
+        return await self._call(ReadResult, "POST", "/notifications/read", body=body)
 
     async def chats(self, image: str) -> ChatsPage:
         return await self._call(ChatsPage, "GET", "/chats", params={"image": image})

@@ -8,7 +8,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from .models import Comment, ImageKey, ImageSummary, Marker, MarkerPosition, Model, ObjectId, Request
+from .models import (
+    Comment,
+    ImageKey,
+    ImageSummary,
+    Marker,
+    MarkerPosition,
+    Model,
+    Notification,
+    ObjectId,
+    Request,
+)
 
 Change = Literal["comment-added", "comment-edited", "comment-deleted", "status", "moved"]
 
@@ -177,9 +187,30 @@ class PresenceChanged(Model):
     left: list[str] = Field(default_factory=list)
 
 
+# The notifications feed: each user's own notifications, on a per-user topic. Not sequenced: a viewer
+# that (re)subscribes reloads the first page of `GET /notifications`.
+
+
+class NotificationsSubscribed(Model):
+    type: Literal["notifications-subscribed"] = "notifications-subscribed"
+
+
+class NotificationFrame(Model):
+    type: Literal["notification"] = "notification"
+    notification: Notification
+
+
+class NotificationsRead(Model):
+    """Some of the user's notifications were marked read (by any of their viewers): the ids, or all up to `upTo`."""
+
+    type: Literal["notifications-read"] = "notifications-read"
+    ids: list[int] | None = None
+    up_to: int | None = None
+
+
 ServerFrame = (Subscribed | Batch | ErrorFrame | NewImageChat | ImageChatUpdated | DeletedImageChat | DeletedImage
                | InboxSubscribed | InboxRow | InboxRemoved
-               | Presence | PresenceChanged)
+               | Presence | PresenceChanged | NotificationsSubscribed | NotificationFrame | NotificationsRead)
 _server_frame_adapter: TypeAdapter[ServerFrame] = TypeAdapter(
     Annotated[ServerFrame, Field(discriminator="type")]
 )
@@ -256,8 +287,14 @@ class StoppedWritingFrame(ImageFrame):
     type: Literal["stopped-writing"] = "stopped-writing"
 
 
+class SubscribeNotificationsFrame(Request):
+    """The caller's own notifications, live; there is no one else's to ask for."""
+
+    type: Literal["subscribe-notifications"] = "subscribe-notifications"
+
+
 ClientFrame = (AuthFrame | SubscribeFrame | UnsubscribeFrame | SubscribeInboxFrame | UnsubscribeInboxFrame
-               | UsePresenceFrame | HeartbeatFrame | WritingFrame | StoppedWritingFrame)
+               | UsePresenceFrame | HeartbeatFrame | WritingFrame | StoppedWritingFrame | SubscribeNotificationsFrame)
 _client_frame_adapter: TypeAdapter[ClientFrame] = TypeAdapter(
     Annotated[ClientFrame, Field(discriminator="type")]
 )

@@ -305,3 +305,54 @@ class People(Model):
     """`GET /users`: the tenant's people, for everyone in it (no roles, no tokens)."""
 
     users: list[UserRef]
+
+
+NotificationKind = Literal["reply", "comment", "mention", "resolved", "reopened"]
+"""Why a user is told: a reply to their comment, a new comment on a marker they created or commented
+on, a mention, their marker resolved or reopened (one notification per user per write, the first of
+mention, reply, comment that applies)."""
+
+
+NotificationId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+"""Ids are positive 64-bit integers, as the databases store them (a larger number is a 422, not a 500)."""
+
+
+class Notification(Model):
+    """One user's notice of someone else's write (`GET /notifications`, the `notification` frame)."""
+
+    id: int
+    """Increasing in creation order: the list's order and the handle to mark it read."""
+    kind: NotificationKind
+    image: str
+    image_name: str | None
+    """As in the inbox: the image's source or file name; None if unknown."""
+    marker_id: str
+    marker_number: int
+    comment_id: str | None
+    """The comment that caused it; None for a status change."""
+    by: UserRef
+    excerpt: str
+    """The comment's first characters (at most 120; mention tokens kept), "" for a status change."""
+    created_at: str
+    read: bool = False
+
+
+class NotificationsPage(Model):
+    notifications: list[Notification]
+    next_cursor: str | None
+    """Pass as `cursor` for older ones (keyset by id); None on the last page."""
+    unread_count: int
+    """How many of the caller's notifications are unread, all pages together."""
+
+
+class MarkRead(Request):
+    """`POST /notifications/read`: the ids given, or every notification up to `upTo` (inclusive)."""
+
+    ids: Annotated[list[NotificationId], Field(max_length=100)] | None = None
+    up_to: NotificationId | None = None
+
+
+class ReadResult(Model):
+    read: int
+    """How many notifications this call marked read (those read already are not counted)."""
+    unread_count: int

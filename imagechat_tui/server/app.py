@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.exceptions import HTTPException
 
 from .. import __version__
-from ..protocol.events import Event, events_page
+from ..protocol.events import Event, NotificationsRead, events_page
 from ..protocol.limits import (
     CLOSE_UNAUTHENTICATED,
     INBOX_PAGE_DEFAULT,
@@ -30,6 +30,8 @@ from ..protocol.limits import (
     MAX_FRAME_BYTES,
     MAX_IMAGE_BYTES,
     MAX_SEARCH_LENGTH,
+    NOTIFICATIONS_PAGE_DEFAULT,
+    NOTIFICATIONS_PAGE_MAX,
 )
 from ..protocol.models import (
     AddComment,
@@ -48,12 +50,15 @@ from ..protocol.models import (
     ImagesPage,
     InboxFilter,
     MarkerResult,
+    MarkRead,
     Me,
     MeUser,
     Model,
+    NotificationsPage,
     ObjectId,
     PatchChat,
     People,
+    ReadResult,
     SeqResult,
     TenantRef,
     Usage,
@@ -70,13 +75,14 @@ from .inbox import Cursor, InboxQuery
 from .intake import PRINCIPAL, BodyLimit, Intake, bearer_token
 from .live import Hub, LiveEndpoint, Receive, Scope, Send
 from .metrics import LinkMeter
+from .notifications import ListQuery, decode_cursor
 from .presence_core import TICK as PRESENCE_TICK
 from .pubsub import LocalPubSub, PubSub
 from .ratelimit import Limiter, RateLimiter
 from .readiness import unready
 from .schema import prepare
 from .search import search_terms
-from .store import Committed, Principal, Store
+from .store import Committed, Principal, Store, user_topic
 from .usage import UsageMeter
 
 log = logging.getLogger("imagechat.server")
@@ -181,6 +187,25 @@ class ImageChatServer:
                 await self.hub.pubsub.publish(committed.inbox_topic, committed.seq, committed.inbox)
             except Exception:
                 log.exception("could not publish the inbox row of seq %d of %s", committed.seq, committed.topic)
+        if committed.notify:
+            await self._publish_notifications(committed.notify)
+
+    async def _publish_notifications(self, notify: tuple[tuple[str, int, str], ...]) -> None:
+        """Each notification to its user's topic, all at once; a lost one is in the user's list (their
+        viewer reloads it on every (re)connection)."""
+        results = await asyncio.gather(*(self.hub.pubsub.publish(topic, notification_id, frame)
+                                         for topic, notification_id, frame in notify), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                log.error("could not publish a notification: %r", result)
+
+    async def publish_read(self, p: Principal, body: MarkRead) -> None:
+        """Tell the user's other viewers what was marked read (seq: any non-zero number; the feed is not sequenced)."""
+        frame = NotificationsRead(ids=body.ids, up_to=body.up_to).model_dump_json()
+        try:
+            await self.hub.pubsub.publish(user_topic(p.tenant_id, p.user_id), max(1, *(body.ids or [body.up_to or 1])), frame)
+        except Exception:
+            log.exception("could not publish notifications read")
 
     async def _tick_presence(self) -> None:
         self.hub.presence_tick()
@@ -369,6 +394,24 @@ def build_api(server: ImageChatServer) -> FastAPI:
     @api.get("/api/v1/users", response_model=People)
     async def users(p: Caller) -> People:
         return People(users=await store.people(p.tenant_id))
+
+    @api.get("/api/v1/notifications", response_model=NotificationsPage, tags=["notifications"])
+    async def list_notifications(
+        p: Caller,
+        cursor: Annotated[str | None, Query(description="the nextCursor of the page before")] = None,
+        limit: Annotated[int, Query(ge=1, le=NOTIFICATIONS_PAGE_MAX)] = NOTIFICATIONS_PAGE_DEFAULT,
+    ) -> NotificationsPage:
+        """The caller's notifications, newest first, a page at a time, with how many are unread."""
+        before = decode_cursor(cursor) if cursor is not None else None
+        return await store.list_notifications(ListQuery(p.tenant_id, p.user_id, before, limit))
+
+    @api.post("/api/v1/notifications/read", response_model=ReadResult, tags=["notifications"])
+    async def read_notifications(p: Caller, body: MarkRead) -> ReadResult:
+        """Mark the caller's notifications read: `ids`, or every one up to `upTo`; their other viewers are told."""
+        result = await store.mark_read(p, body)
+        if result.read:
+            await server.publish_read(p, body)
+        return result
 
     @api.get("/api/v1/chats", response_model=ChatsPage)
     async def chats(p: Caller, image: ImageParam) -> ChatsPage:

@@ -22,9 +22,11 @@ from ..protocol.events import (
     BadFrame,
     ClientFrame,
     InboxSubscribed,
+    NotificationsSubscribed,
     StoppedWritingFrame,
     SubscribeFrame,
     SubscribeInboxFrame,
+    SubscribeNotificationsFrame,
     UnsubscribeFrame,
     UnsubscribeInboxFrame,
     UsePresenceFrame,
@@ -45,7 +47,7 @@ from .intake import bearer_token
 from .live_core import CLOSE_GRACE, Close, Frame, LiveCore, Subscription
 from .presence_core import Out, PresenceBoard, Tell
 from .pubsub import PubSub
-from .store import History, Principal, Store, inbox_topic, is_inbox_topic, topic_of
+from .store import History, Principal, Store, inbox_topic, is_inbox_topic, is_user_topic, topic_of, user_topic
 from .usage import TenantUsage, UsageMeter
 
 log = logging.getLogger("imagechat.live")
@@ -55,6 +57,7 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 INBOX_SUBSCRIBED = InboxSubscribed().model_dump_json()
+NOTIFICATIONS_SUBSCRIBED = NotificationsSubscribed().model_dump_json()
 
 HistoryReader = Callable[[str, str, int], Awaitable[History]]
 """An image's events after a seq: (tenant id, image key, since) -> History."""
@@ -258,18 +261,20 @@ class Hub:
             followed = self.followed.get(topic)
             if followed is not None and seq > followed.seq:
                 followed.seq = seq
-            frame = Frame(event, batchable=not is_inbox_topic(topic))
+            frame = Frame(event, batchable=not (is_inbox_topic(topic) or is_user_topic(topic)))
             for conn in tuple(subscribers):
                 conn.deliver(topic, seq, frame)
 
     def on_relinked(self) -> None:
         """Pub/sub's link is back: whatever was published while it was down never arrived. An
         image's subscribers are sent what they missed; an inbox's, not sequenced, are told
-        `inbox-subscribed` again, on which a viewer reloads its first page."""
+        `inbox-subscribed` again, on which a viewer reloads its first page; a user's notification
+        feed's, `notifications-subscribed`, on which it reloads its list."""
         for topic, subscribers in tuple(self.topics.items()):
-            if is_inbox_topic(topic):
+            if is_inbox_topic(topic) or is_user_topic(topic):
+                control = INBOX_SUBSCRIBED if is_inbox_topic(topic) else NOTIFICATIONS_SUBSCRIBED
                 for conn in tuple(subscribers):
-                    conn.push_control(INBOX_SUBSCRIBED)
+                    conn.push_control(control)
             else:
                 self._due.add(topic)
         self._catch_up_soon()
@@ -522,6 +527,8 @@ class LiveEndpoint:
             conn.push_control(error_frame("bad_frame", "already authenticated"))
         elif isinstance(frame, UnsubscribeFrame):
             self.hub.leave(conn, topic_of(conn.principal.tenant_id, frame.image))
+        elif isinstance(frame, SubscribeNotificationsFrame):
+            await self._subscribe_notifications(conn)
         else:
             self._presence(conn, frame)
 
@@ -596,6 +603,20 @@ class LiveEndpoint:
         whole = self.hub.presence.view(conn, topic, key, time.monotonic())
         if whole is not None:
             conn.push_control(whole.text)
+
+    async def _subscribe_notifications(self, conn: LiveConnection) -> None:
+        """The caller's own notifications, from their user's topic (never anyone else's: the topic
+        is the principal's). Not sequenced: the client reloads its list after the answer."""
+        topic = user_topic(conn.principal.tenant_id, conn.principal.user_id)
+        sub = await self._join(conn, topic)
+        if sub is None:
+            return
+        held = conn.core.subscribed(topic, sub, -1)
+        if held is None:  # unsubscribed meanwhile
+            return
+        conn.push_control(NOTIFICATIONS_SUBSCRIBED)
+        for frame in held:
+            conn.push_event(frame)
 
 
 def _parse_frame(conn: LiveConnection, message: MutableMapping[str, Any]) -> ClientFrame | None:

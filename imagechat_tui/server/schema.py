@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 MIGRATION_LOCK = 0x696D6763  # "imgc": the PostgreSQL advisory lock every process's `prepare` takes
 
 metadata = MetaData()
@@ -165,6 +165,31 @@ participants = Table(
 Index("participants_inbox", participants.c.tenant_id, participants.c.user_id, participants.c.last_activity_at,
       participants.c.image_id)
 
+# Version 5: each user's notifications of other people's writes, made in the write's transaction.
+# The image key, name and marker number are read through `image_id` and stored `marker_number`; the
+# comment's excerpt is kept (and goes with the comment or marker when they are deleted).
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("tenant_id", String(40), nullable=False),
+    Column("user_id", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("image_id", Integer, ForeignKey("images.id"), nullable=False),
+    Column("marker_id", String(40), nullable=False),
+    Column("marker_number", Integer, nullable=False),
+    Column("comment_id", String(40)),
+    Column("by_id", String(200), nullable=False),
+    Column("by_name", String(200), nullable=False),
+    Column("excerpt", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("read", Boolean, nullable=False, default=False),
+)
+# A user's list, newest first, by keyset on id; and what goes when a marker or comment is deleted.
+notifications_by_user = Index("notifications_user", notifications.c.tenant_id, notifications.c.user_id,
+                              notifications.c.id)
+notifications_by_marker = Index("notifications_marker", notifications.c.marker_id)
+
 usage = Table(
     "usage",
     metadata,
@@ -220,6 +245,10 @@ def _add_inbox(conn: Connection) -> None:
     search_for(conn.dialect.name).install(conn)
 
 
+def _add_notifications(conn: Connection) -> None:
+    notifications.create(conn)  # with its indexes
+
+
 def _create(conn: Connection) -> None:
     """A fresh schema: the tables, and the comment search (kept by the database, outside them)."""
     from .search import search_for
@@ -229,7 +258,8 @@ def _create(conn: Connection) -> None:
 
 
 # Steps from version N to N + 1, each run in the transaction that records the new version.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_image_files, 2: _numbers_and_names, 3: _add_inbox}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_image_files, 2: _numbers_and_names, 3: _add_inbox,
+                                                        4: _add_notifications}
 
 
 def prepare(conn: Connection) -> int:

@@ -32,7 +32,8 @@ from ..protocol.events import (
 )
 from ..protocol.imagekey import is_content_key, legacy_source
 from ..protocol.imagekey import key_digest as key_hash  # the digest every key is indexed by
-from ..protocol.limits import KEPT_EVENTS
+from ..protocol.limits import EXCERPT_LENGTH, KEPT_EVENTS
+from ..protocol.mentions import excerpt, mentioned_ids
 from ..protocol.models import (
     AddComment,
     AdoptResult,
@@ -45,8 +46,11 @@ from ..protocol.models import (
     ImagesPage,
     Marker,
     MarkerResult,
+    MarkRead,
     Model,
+    NotificationsPage,
     PatchChat,
+    ReadResult,
     Role,
     SeqResult,
     UserRef,
@@ -57,9 +61,21 @@ from .database import Database
 from .domain_errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from .imagefile import Decoded
 from .inbox import InboxQuery, images_page
-from .schema import comments, events, image_files, images, markers, receipts, tenants, tokens, usage
+from .notifications import (
+    About,
+    ListQuery,
+    NotificationStatements,
+    check_mentions,
+    forget_comments,
+    mark_read,
+    notifications_page,
+    store_notifications,
+    unread_count,
+)
+from .notify_rules import Occasion, recipients
+from .schema import comments, events, image_files, images, markers, notifications, receipts, tenants, tokens, usage
 from .search import search_for
-from .summary import SummaryStatements, feed_frame
+from .summary import SummaryStatements, feed_frame, image_name
 
 CONVERSATION_CREATE_COUNT = "conversationCreateCount"
 RECEIPT_MATCHES_PER_STATEMENT = 100
@@ -94,6 +110,18 @@ def is_inbox_topic(topic: str) -> bool:
     return topic.endswith("/" + INBOX_TOPIC)
 
 
+USER_TOPIC = "user"
+
+
+def user_topic(tenant_id: str, user_id: str) -> str:
+    """The pub/sub topic of one user's notifications."""
+    return f"{tenant_id}/{USER_TOPIC}/{key_hash(user_id)}"
+
+
+def is_user_topic(topic: str) -> bool:
+    return topic.split("/")[-2:-1] == [USER_TOPIC]
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who a valid token says the caller is."""
@@ -122,6 +150,8 @@ class Committed:
     inbox_topic: str | None = None
     inbox: str | None = None
     """The image's inbox feed frame after the write (`inbox-row` or `inbox-removed`)."""
+    notify: tuple[tuple[str, int, str], ...] = ()
+    """(user topic, notification id, `notification` frame) of each notification the write made."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +187,17 @@ class _Change:
     event: EventBase
     summary: _SummaryChange | None = None
     """How the write changes the image's inbox summary; None: only its last activity."""
+    notice: _Notice | None = None
+    """Whom the write may notify, and about what; None: no one."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Notice:
+    occasion: Occasion
+    marker_id: str
+    marker_number: int
+    comment_id: str | None
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +283,7 @@ class _Statements:
             .order_by(events.c.seq)
         )
         self.marker_in_tenant = (
-            select(markers.c.id, markers.c.image_id, markers.c.created_by_id, images.c.key)
+            select(markers.c.id, markers.c.image_id, markers.c.created_by_id, markers.c.number, images.c.key)
             .join(images, images.c.id == markers.c.image_id)
             .where(markers.c.id == bindparam("b_marker"), images.c.tenant_id == bindparam("b_tenant"))
         )
@@ -257,6 +298,9 @@ class _Statements:
         )
         self.comment = select(comments).where(comments.c.id == bindparam("b_comment"))
         self.comment_marker = select(comments.c.marker_id).where(comments.c.id == bindparam("b_comment"))
+        self.parent = select(comments.c.marker_id, comments.c.user_id).where(comments.c.id == bindparam("b_comment"))
+        self.commenters = select(comments.c.user_id).distinct().where(
+            comments.c.marker_id == bindparam("b_marker"), comments.c.deleted.is_(False))
         self.thread_links = select(comments.c.id, comments.c.parent_id, comments.c.deleted).where(
             comments.c.marker_id == bindparam("b_marker")
         )
@@ -295,6 +339,7 @@ class Store:
         self.db = db
         self.q = _Statements(db.is_sqlite)
         self.s = SummaryStatements(db.is_sqlite)
+        self.n = NotificationStatements(db.is_sqlite)
         self.search = search_for("sqlite" if db.is_sqlite else "postgresql")
 
     # Auth and tenants
@@ -368,6 +413,8 @@ class Store:
 
     async def create_marker(self, p: Principal, body: CreateChat, fingerprint: str) -> Committed:
         def op(conn: Connection) -> _Change:
+            mentioned = mentioned_ids(body.text)
+            check_mentions(conn, self.n, p.tenant_id, mentioned)
             image_id = self._ensure_image(conn, p.tenant_id, body.image)
             seq, number = conn.execute(self.q.bump_numbered, {"b_image": image_id}).one()
             now = now_iso()
@@ -384,24 +431,33 @@ class Store:
             self._add_usage(conn, p.tenant_id, {CONVERSATION_CREATE_COUNT: 1})
             event = NewImageChat(image=body.image, seq=seq, broadcast_id=body.broadcast_id, marker_id=marker.id,
                                  marker=marker)
+            notice = _Notice(Occasion(p.user_id, "comment", p.user_id, mentioned=mentioned), marker.id, number,
+                             comment.id, comment.text)
             return _Change(image_id, topic_of(p.tenant_id, body.image), MarkerResult(marker=marker, seq=seq), event,
-                           _SummaryChange(opened=1, last_comment=comment.id, took_part=True))
+                           _SummaryChange(opened=1, last_comment=comment.id, took_part=True), notice)
 
         return await self._write(p, body.broadcast_id, fingerprint, 201, op)
 
     async def add_comment(self, p: Principal, marker_id: str, body: AddComment, fingerprint: str) -> Committed:
         def op(conn: Connection) -> _Change:
             row, seq = self._lock_marker(conn, p, marker_id)
+            parent_author = None
             if body.parent_id is not None:
-                parent_marker = conn.execute(self.q.comment_marker, {"b_comment": body.parent_id}).scalar()
-                if parent_marker != marker_id:
+                parent = conn.execute(self.q.parent, {"b_comment": body.parent_id}).first()
+                if parent is None or parent.marker_id != marker_id:
                     raise Invalid("parentId is not a comment of this marker")
+                parent_author = parent.user_id
+            mentioned = mentioned_ids(body.text)
+            check_mentions(conn, self.n, p.tenant_id, mentioned)
+            commenters = set(conn.execute(self.q.commenters, {"b_marker": marker_id}).scalars())
             comment = Comment(id=new_id("c"), marker_id=marker_id, parent_id=body.parent_id, user=p.user,
                               text=body.text, created_at=now_iso())
             self._insert_comment(conn, comment, seq)
             change = self._comment_change(p, row, seq, body.broadcast_id, "comment-added", comment,
                                           CommentResult(comment=comment, seq=seq))
             change.summary = _SummaryChange(last_comment=comment.id, took_part=True)
+            occasion = Occasion(p.user_id, "comment", row.created_by_id, commenters, parent_author, mentioned)
+            change.notice = _Notice(occasion, marker_id, row.number, comment.id, comment.text)
             return change
 
         return await self._write(p, body.broadcast_id, fingerprint, 201, op)
@@ -425,8 +481,12 @@ class Store:
             event = ImageChatUpdated(image=row.key, seq=seq, broadcast_id=body.broadcast_id, marker_id=marker_id,
                                      change=change, marker=position)
             reopened = int(position.status == "open") - int(old.status == "open")
+            notice = None
+            if reopened:
+                occasion = Occasion(p.user_id, "reopened" if reopened > 0 else "resolved", row.created_by_id)
+                notice = _Notice(occasion, marker_id, row.number, None, "")
             return _Change(row.image_id, topic_of(p.tenant_id, row.key), MarkerResult(marker=marker, seq=seq), event,
-                           _SummaryChange(opened=reopened, resolved=-reopened))
+                           _SummaryChange(opened=reopened, resolved=-reopened), notice)
 
         return await self._write(p, body.broadcast_id, fingerprint, 200, op)
 
@@ -437,6 +497,7 @@ class Store:
                 raise Forbidden("only the marker's creator or a moderator can delete it")
             conn.execute(self.q.delete_thread, {"b_marker": marker_id})
             conn.execute(self.q.delete_marker, {"b_marker": marker_id})
+            conn.execute(self.n.forget_marker, {"b_marker": marker_id})
             event = DeletedImageChat(image=row.key, seq=seq, broadcast_id=broadcast_id, marker_id=marker_id)
             return _Change(row.image_id, topic_of(p.tenant_id, row.key), SeqResult(seq=seq), event, _RECOUNT)
 
@@ -445,11 +506,19 @@ class Store:
     async def edit_comment(self, p: Principal, comment_id: str, body: EditComment, fingerprint: str) -> Committed:
         def op(conn: Connection) -> _Change:
             row, seq, old = self._lock_comment(conn, p, comment_id, "edit")
+            before = set(mentioned_ids(old.text))
+            mentioned = [user for user in mentioned_ids(body.text) if user not in before]
+            check_mentions(conn, self.n, p.tenant_id, mentioned)
             edited_at = now_iso()
             conn.execute(self.q.edit_comment, {"b_comment": comment_id, "b_text": body.text, "b_edited_at": edited_at})
+            conn.execute(self.n.reword, {"b_marker": row.id, "b_comment": comment_id,
+                                         "b_excerpt": excerpt(body.text, EXCERPT_LENGTH)})
             comment = edited(_comment(old), body.text, edited_at)
-            return self._comment_change(p, row, seq, body.broadcast_id, "comment-edited", comment,
-                                        CommentResult(comment=comment, seq=seq))
+            change = self._comment_change(p, row, seq, body.broadcast_id, "comment-edited", comment,
+                                          CommentResult(comment=comment, seq=seq))
+            occasion = Occasion(p.user_id, "edit", row.created_by_id, mentioned=mentioned)
+            change.notice = _Notice(occasion, row.id, row.number, comment_id, body.text)
+            return change
 
         return await self._write(p, body.broadcast_id, fingerprint, 200, op)
 
@@ -465,12 +534,14 @@ class Store:
         return await self._write(p, broadcast_id, fingerprint, 200, op)
 
     def _remove_comment(self, conn: Connection, marker_id: str, comment_id: str) -> None:
-        """Delete a comment by the rule clients apply to their state too (`removed_by_delete`)."""
+        """Delete a comment by the rule clients apply to their state too (`removed_by_delete`), and
+        the notifications of every comment removed or emptied."""
         gone = removed_by_delete(conn.execute(self.q.thread_links, {"b_marker": marker_id}).all(), comment_id)
         if gone:
             conn.execute(self.q.delete_comments, {"b_comments": sorted(gone)})
         else:
             conn.execute(self.q.tombstone, {"b_comment": comment_id})
+        forget_comments(conn, self.n, marker_id, gone or {comment_id})
 
     def _comment_change(self, p: Principal, row: _MarkerRow, seq: int, broadcast_id: str, change: str,
                         comment: Comment, result: Model) -> _Change:
@@ -491,8 +562,10 @@ class Store:
                 "tenant_id": p.tenant_id, "user_id": p.user_id, "broadcast_id": broadcast_id,
                 "fingerprint": fingerprint, "status": status, "body": body, "created_at": now_iso(),
             })
-            inbox = self._summarise(conn, p, change.image_id, change.summary)
-            return Committed(status, body, change.topic, seq, encoded, inbox_topic(p.tenant_id), inbox)
+            summary = self._summarise(conn, p, change.image_id, change.summary)
+            notify = self._notify(conn, p, change, summary) if change.notice is not None else ()
+            return Committed(status, body, change.topic, seq, encoded, inbox_topic(p.tenant_id),
+                             feed_frame(summary), notify)
 
         # A retry is recognised by its receipt only when the write fails, which keeps a statement
         # off every first attempt: a retry either breaks the receipt's unique key (IntegrityError)
@@ -506,8 +579,21 @@ class Store:
                 raise
             return _replayed(receipt, fingerprint)
 
-    def _summarise(self, conn: Connection, p: Principal, image_id: int, change: _SummaryChange | None) -> str:
-        """Bring the image's inbox summary up to date with the write; its feed frame."""
+    def _notify(self, conn: Connection, p: Principal, change: _Change,
+                summary: Row[Any]) -> tuple[tuple[str, int, str], ...]:
+        """Store the notifications the rules give for the write; what to publish to whom."""
+        notice = change.notice
+        assert notice is not None
+        told = recipients(notice.occasion)
+        if not told:
+            return ()
+        about = About(change.image_id, summary.key, image_name(summary.key, summary.source), notice.marker_id,
+                      notice.marker_number, notice.comment_id, p.user, notice.text, now_iso())
+        return tuple((user_topic(p.tenant_id, out.user_id), out.id, out.frame)
+                     for out in store_notifications(conn, self.n, p.tenant_id, about, told))
+
+    def _summarise(self, conn: Connection, p: Principal, image_id: int, change: _SummaryChange | None) -> Row[Any]:
+        """Bring the image's inbox summary up to date with the write; its summary row."""
         params: dict[str, Any] = {"b_image": image_id, "b_at": now_iso()}
         change = change or _SummaryChange()
         if change.recount:
@@ -519,7 +605,7 @@ class Store:
             conn.execute(self.s.touch_participants, params)
             if change.took_part:
                 conn.execute(self.s.take_part, params | {"b_user": p.user_id, "b_tenant": p.tenant_id})
-        return feed_frame(conn.execute(self.s.row, params).one())
+        return conn.execute(self.s.row, params).one()
 
     def _recount(self, conn: Connection, params: dict[str, Any]) -> None:
         conn.execute(self.s.recount, params)
@@ -579,6 +665,18 @@ class Store:
 
     async def images_page(self, q: InboxQuery) -> ImagesPage:
         return await self.db.run(lambda conn: images_page(conn, self.search, q), snapshot=True)
+
+    # Notifications
+
+    async def list_notifications(self, q: ListQuery) -> NotificationsPage:
+        return await self.db.run(lambda conn: notifications_page(conn, q), snapshot=True)
+
+    async def mark_read(self, p: Principal, body: MarkRead) -> ReadResult:
+        def work(conn: Connection) -> ReadResult:
+            marked = mark_read(conn, p.tenant_id, p.user_id, body)
+            return ReadResult(read=marked, unread_count=unread_count(conn, p.tenant_id, p.user_id))
+
+        return await self.db.run(work)
 
     # Usage figures
 
@@ -661,6 +759,8 @@ class Store:
             if not files and not marker_ids:
                 raise NotFound("image")  # the bump is rolled back with the rest
             self._forget_receipts(conn, tenant_id, marker_ids)
+            conn.execute(notifications.delete().where(notifications.c.marker_id.in_(
+                select(markers.c.id).where(markers.c.image_id == image_id))))
             conn.execute(comments.delete().where(comments.c.marker_id.in_(
                 select(markers.c.id).where(markers.c.image_id == image_id))))
             conn.execute(markers.delete().where(markers.c.image_id == image_id))

@@ -142,13 +142,13 @@ def summary_of(row: Row[Any]) -> ImageSummary:
         last = LastComment(user=UserRef(id=row.c_user_id, name=row.c_user_name), excerpt=row.c_excerpt,
                            created_at=row.c_created_at, marker_number=row.c_marker_number)
     return ImageSummary(
-        key=row.key, name=_name(row.key, row.source), stored=row.file_key is not None,
+        key=row.key, name=image_name(row.key, row.source), stored=row.file_key is not None,
         open_count=row.open_count, resolved_count=row.resolved_count, last_activity_at=row.last_activity_at,
         last_comment=last,
     )
 
 
-def _name(key: str, source: str | None) -> str | None:
+def image_name(key: str, source: str | None) -> str | None:
     """What the inbox calls an image: where it came from or its file name, as uploaded; an image
     of the previous version, keyed by its URL, by that URL without credentials, query or fragment
     (never the key itself, which may hold them)."""

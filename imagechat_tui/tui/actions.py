@@ -61,6 +61,8 @@ ACTIONS = [
            "Mine", "inbox"),
     Action("inbox-search", "slash", "inbox_search", "Inbox: search the comments' text", "Search", "inbox"),
     Action("inbox-clear-search", "escape", "inbox_clear_search", "Inbox: clear the search", scope="inbox"),
+    Action("notifications", "N", "notifications", "Notifications: replies, comments, mentions, status changes",
+           scope="both"),
     Action("help", "question_mark", "help", "Show the keys", "Help", "both"),
     Action("quit", "q", "quit", "Quit", "Quit", "both"),
 ]

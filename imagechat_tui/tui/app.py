@@ -22,6 +22,7 @@ from textual.screen import Screen
 
 from ..client.engine import (
     Backoff,
+    DirectoryChanged,
     ImageChanged,
     ImageDeleted,
     InboxFollowed,
@@ -30,6 +31,7 @@ from ..client.engine import (
     LinkChanged,
     LinkState,
     Notice,
+    NotificationsChanged,
     PeopleChanged,
     Resynced,
     SyncEngine,
@@ -38,7 +40,8 @@ from ..client.errors import ClientError
 from ..client.imagecache import ImageCache
 from ..client.images import Resolved, share, shown_target
 from ..client.links import format_link
-from ..protocol.models import Comment, InboxFilter, Marker
+from ..protocol.imagekey import is_content_key
+from ..protocol.models import Comment, InboxFilter, Marker, Notification
 from ..protocol.permissions import may_change
 from ..protocol.safe import visible
 from . import clipboard
@@ -57,6 +60,7 @@ from .screens.copied import CopiedScreen
 from .screens.help import HelpScreen
 from .screens.inbox import InboxScreen
 from .screens.main import MainScreen
+from .screens.notifications import WHAT, NotificationsScreen
 from .selection import Selection
 from .threads import as_markdown, utc_now
 from .widgets.conversation import MarkerList
@@ -73,6 +77,9 @@ class EngineNotice(Message):
 
 
 HALF_BLOCKS = Terminal("halfblock", None, None, "half-blocks (the default without a terminal to ask)")
+
+
+_IMAGE_ACTIONS = {a.action.split("(")[0] for a in ACTIONS if a.scope != "both"}
 
 
 class ImageChatApp(OrderedKeys, PixelFrames):
@@ -319,7 +326,10 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             self.inbox.set_query(q="")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Inbox keys work in the inbox, the image's keys on the image (the same key may be both)."""
+        """Inbox keys work in the inbox, the image's keys on the image (the same key may be both);
+        neither while the notifications cover them."""
+        if isinstance(self.screen, NotificationsScreen) and action in _IMAGE_ACTIONS:
+            return False
         return self._in_scope(SCOPES.get(action, "both"))
 
     # Engine notices
@@ -346,6 +356,10 @@ class ImageChatApp(OrderedKeys, PixelFrames):
                 self._show_link()
             self._schedule_refresh(synced=True)
         elif isinstance(notice, ImageChanged | PeopleChanged) and notice.image == self.key:
+            self._schedule_refresh()
+        elif isinstance(notice, NotificationsChanged):
+            self._show_notifications(notice.arrived)
+        elif isinstance(notice, DirectoryChanged):
             self._schedule_refresh()
         elif isinstance(notice, ImageDeleted) and notice.image == self.key:
             self._close_image("An admin deleted this image with its whole conversation: the viewer closed it.")
@@ -381,7 +395,8 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         user = self.engine.me.user.name if self.engine.me else ""
         name = self.loaded.name if self.loaded is not None else shown_target(self.target)
         loaded = self.key is not None and self.engine.state(self.key).loaded
-        self.main.show_status(self.engine.link, name, self.selection, user, loaded, self._others())
+        self.main.show_status(self.engine.link, name, self.selection, user, loaded, self._others(),
+                              self.engine.notifications.unread)
 
     # Presence
 
@@ -420,7 +435,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         synced, self._synced_since_refresh = self._synced_since_refresh, False
         self._reveal_wanted_marker(final=synced)
         me = self.engine.me.user.id if self.engine.me else None
-        self.main.show_markers(self.selection, self.clock(), lambda uid: uid == me)
+        self.main.show_markers(self.selection, self.clock(), lambda uid: uid == me, self.engine.directory)
         self.main.show_writing(self._writers())
         self._show_status()
 
@@ -532,6 +547,60 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self.push_screen(ConfirmScreen(f"Quit and lose {count} unsent draft{'' if count == 1 else 's'}?"),
                          lambda yes: yes and self.exit())
 
+    # Notifications
+
+    def action_notifications(self) -> None:
+        if isinstance(self.screen, NotificationsScreen):
+            self.pop_screen()
+            return
+        self.push_screen(NotificationsScreen())
+        self.call_after_refresh(self._show_notifications)
+
+    def _show_notifications(self, arrived: Notification | None = None) -> None:
+        """The unread count wherever the user is, the list if it is open, and a notice of a new one."""
+        if not self.main.is_attached:  # a reload answered while the viewer closes
+            return
+        book = self.engine.notifications
+        self._show_status()
+        if isinstance(self.screen, NotificationsScreen):
+            self.screen.show(book.items, book.unread, self.engine.directory, self.clock())
+        if arrived is not None:
+            self.notify(f"{visible(arrived.by.name)} {WHAT[arrived.kind]} {arrived.marker_number}. "
+                        f"{key_names(self.keymap.get('notifications', 'N'))} lists your notifications.",
+                        title="Notification", markup=False)  # a name is data, never markup
+
+    def on_notifications_screen_open(self, message: NotificationsScreen.Open) -> None:
+        n = message.notification
+        if not n.read:
+            self._mark_read([n.id])
+        self.pop_screen()
+        self.open_at(n.image, n.marker_number)
+
+    def on_notifications_screen_mark_read(self, message: NotificationsScreen.MarkRead) -> None:
+        self._mark_read(message.ids)
+
+    def on_notifications_screen_mark_all_read(self) -> None:
+        self._mark_read(None)
+
+    @work(group="notifications")
+    async def _mark_read(self, ids: list[int] | None) -> None:
+        """Some notifications read (None: all); the user's other viewers are told by the server."""
+        try:
+            await (self.engine.mark_all_read() if ids is None else self.engine.mark_read(ids))
+        except ClientError as exc:
+            self.notify(str(exc), title="Could not mark read", severity="error")
+
+    def open_at(self, key: str, number: int) -> None:
+        """Show marker `number` of image `key`: on the image open now, that marker selected; else
+        that image opened at it, as its link `sha256:<hex>#N` would be."""
+        if key != self.key:
+            self.switch_image(f"{key}#{number}" if is_content_key(key) else key)
+            return
+        if self.inbox is not None and self.screen is self.inbox:
+            self.pop_screen()  # the image open behind the inbox
+        self.wanted_marker = number
+        self.refresh_views()
+
     def action_help(self) -> None:
         keymap = self.keymap
         here_first = sorted(ACTIONS, key=lambda a: not self._in_scope(a.scope))  # the keys that work here on top
@@ -595,7 +664,8 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         key = draft[0]
         self.push_screen(ComposeScreen(title, text, self.drafts, draft,
                                        typing=lambda: self.engine.writing(key, marker_id),
-                                       closed=lambda: self.engine.stopped_writing(key)),
+                                       closed=lambda: self.engine.stopped_writing(key),
+                                       people=self.engine.directory),
                          lambda result: result is not None and send(result))
 
     def action_place(self) -> None:
@@ -697,7 +767,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             self.notify("Select a marker first.", severity="warning")
             return
         label = number_text(marker.number)
-        self._copy(f"Marker {label} as Markdown", f"marker-{label}.md", as_markdown(marker, link))
+        self._copy(f"Marker {label} as Markdown", f"marker-{label}.md", as_markdown(marker, link, self.engine.directory))
 
     def action_copy_link(self) -> None:
         marker, link = self.marker, self.link(self.marker)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
+from ..protocol.mentions import shown
 from ..protocol.models import Comment, Marker
 from ..protocol.safe import visible
 from .numbers import number_text
@@ -50,14 +51,15 @@ def last_activity(marker: Marker) -> str:
     return max(times, key=parse_time)
 
 
-def as_markdown(marker: Marker, link: str) -> str:
+def as_markdown(marker: Marker, link: str, names: Mapping[str, str] | None = None) -> str:
     """The thread as Markdown for the clipboard, headed by the link that opens it. A comment of
-    several lines is kept as a quoted block under its author. Text is sanitised like everything shown."""
+    several lines is kept as a quoted block under its author. Text is sanitised like everything
+    shown; mentions are written `@Name`, by `names` (the tenant's people, id -> current name)."""
     lines = [f"`{link}`", "",
              f"## Marker {number_text(marker.number)} ({marker.status}) at {marker.x:g}%, {marker.y:g}%", ""]
     for depth, comment in threaded(marker):
         indent = "  " * depth
-        text = "*(deleted)*" if comment.deleted else visible(comment.text, multiline=True).strip()
+        text = "*(deleted)*" if comment.deleted else visible(shown(comment.text, names or {}), multiline=True).strip()
         edited = " (edited)" if comment.edited_at else ""
         head = f"{indent}- **{visible(comment.user.name)}** ({comment.created_at}{edited}):"
         if "\n" not in text:

@@ -11,7 +11,7 @@ from imagechat_tui.server.database import Database
 from imagechat_tui.server.schema import prepare
 
 from ..cluster import Cluster
-from ..conftest import POSTGRES_URL, reset_postgres
+from ..conftest import fresh_postgres_database
 from ..redis_server import RedisServer
 from .processes import ServerProcess
 
@@ -20,31 +20,31 @@ WRITES = 40
 
 @pytest.mark.postgres
 async def test_a_server_process_killed_mid_stream(own_redis: RedisServer, engines, figures) -> None:
-    await reset_postgres(POSTGRES_URL)
-    db = Database(POSTGRES_URL)
-    await db.run(prepare)
-    processes = [ServerProcess(db, POSTGRES_URL, ("--redis-url", own_redis.url)) for _ in range(2)]
-    processes[1].tenants = processes[0].tenants
-    cluster = Cluster(processes, own_redis, "imagechat:")  # type: ignore[arg-type]
-    try:
-        for process in processes:
-            await process.start()
-        await cluster.subscribe(engines, per_server=2)
-        refused = 0
-        for i in range(WRITES):
-            if i == 15:
-                processes[1].kill()
-            if i == 25:
-                await processes[1].start()
-            try:
-                await cluster.write(f"write {i}", through=i % 2)
-            except ClientError:  # sent to the dead process: not acknowledged, so not counted
-                refused += 1
-        assert 0 < refused <= 5
-        result = await cluster.converge()
-        figures(1, result.acked, result.present, result.seconds)
-    finally:
-        for process in processes:
-            process.stop()
-        await cluster.close()
-        await db.dispose()
+    async with fresh_postgres_database() as url:  # the shared `test` one is dropped by others' tests
+        db = Database(url)
+        await db.run(prepare)
+        processes = [ServerProcess(db, url, ("--redis-url", own_redis.url)) for _ in range(2)]
+        processes[1].tenants = processes[0].tenants
+        cluster = Cluster(processes, own_redis, "imagechat:")  # type: ignore[arg-type]
+        try:
+            for process in processes:
+                await process.start()
+            await cluster.subscribe(engines, per_server=2)
+            refused = 0
+            for i in range(WRITES):
+                if i == 15:
+                    processes[1].kill()
+                if i == 25:
+                    await processes[1].start()
+                try:
+                    await cluster.write(f"write {i}", through=i % 2)
+                except ClientError:  # sent to the dead process: not acknowledged, so not counted
+                    refused += 1
+            assert 0 < refused <= 5
+            result = await cluster.converge()
+            figures(1, result.acked, result.present, result.seconds)
+        finally:
+            for process in processes:
+                process.stop()
+            await cluster.close()
+            await db.dispose()

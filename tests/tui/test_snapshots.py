@@ -36,7 +36,8 @@ def seeded(threaded_server: ThreadedServer, tmp_path_factory: pytest.TempPathFac
 
 
 def ready(app: ImageChatApp) -> bool:
-    return app.key is not None and app.engine.link.state is LinkState.ONLINE and app.engine.state(app.key).loaded
+    return (app.key is not None and app.engine.link.state is LinkState.ONLINE and app.engine.state(app.key).loaded
+            and app.engine.notifications.loaded)
 
 
 async def wait_ready(pilot) -> None:

@@ -7,7 +7,7 @@ engine itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from textual.app import ComposeResult
@@ -78,7 +78,8 @@ class MainScreen(Screen[None]):
         self.query_one("#progress-pane").display = False
         self.image_view.set_image(pyramid)
 
-    def show_markers(self, selection: Selection, now: datetime, mine: Callable[[str], bool]) -> None:
+    def show_markers(self, selection: Selection, now: datetime, mine: Callable[[str], bool],
+                     names: Mapping[str, str] | None = None) -> None:
         """The badges, and the list of markers or the selected one's thread."""
         marker = selection.marker
         self.image_view.set_badges(
@@ -91,18 +92,18 @@ class MainScreen(Screen[None]):
         if marker is None:
             marker_list.show(selection.markers, now, None)
         else:
-            thread.show(marker, now, selection.comment_id, mine)
+            thread.show(marker, now, selection.comment_id, mine, names)
 
     def show_link(self, link: Link, catching_up: bool, token_help: str) -> None:
         self.query_one(OfflineBanner).show(link, catching_up=catching_up, token_help=token_help)
 
     def show_status(self, link: Link, name: str, selection: Selection, user: str, loaded: bool,
-                    others: tuple[str, ...] = ()) -> None:
+                    others: tuple[str, ...] = (), unread: int = 0) -> None:
         markers = selection.markers
         open_count = sum(1 for m in markers if m.status == "open")
         view = self.image_view
         self.query_one(StatusBar).show(link, name, open_count, len(markers), user,
-                                       (view.describe(), view.describe(compact=True)), loaded, others)
+                                       (view.describe(), view.describe(compact=True)), loaded, others, unread)
 
     def show_writing(self, writers: list[tuple[str, str]]) -> None:
         self.query_one(WritingLine).show(writers)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from textual.containers import VerticalScroll
@@ -13,6 +13,7 @@ from textual.widgets.option_list import Option
 
 from ...protocol.models import Marker
 from ...protocol.safe import visible
+from ..mentions import mention_content
 from ..numbers import number_text
 from ..threads import first_line, last_activity, relative_time, threaded
 
@@ -83,7 +84,9 @@ class ThreadView(VerticalScroll):
         super().__init__(id=id)
         self._lines: list[Static] = []
 
-    def show(self, marker: Marker, now: datetime, selected: str | None, me: Callable[[str], bool]) -> None:
+    def show(self, marker: Marker, now: datetime, selected: str | None, me: Callable[[str], bool],
+             names: Mapping[str, str] | None = None) -> None:
+        """`names`: the tenant's people (id -> current name), for mentions."""
         status = "resolved" if marker.status == "resolved" else "open"
         title = Content.assemble((f"Marker {number_text(marker.number)}", "bold"), f" · {status} · ",
                                  (f"{marker.x:.0f}%, {marker.y:.0f}%", "$text-muted"))
@@ -95,7 +98,7 @@ class ThreadView(VerticalScroll):
                 (" · edited" if comment.edited_at and not comment.deleted else "", "$text-muted italic"),
             )
             body = (Content.styled("(deleted)", "italic $text-muted") if comment.deleted
-                    else Content(visible(comment.text, multiline=True)))
+                    else mention_content(comment.text, names or {}, multiline=True))
             lines.append((Content("\n").join([head, body]), depth, comment.id == selected))
         while len(self._lines) < len(lines):
             widget = Static(classes="comment")

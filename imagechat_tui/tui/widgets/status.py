@@ -42,14 +42,15 @@ class StatusBar(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._shown: tuple[Link, str, int, int, str, tuple[str, str], bool, tuple[str, ...]] | None = None
+        self._shown: tuple[Link, str, int, int, str, tuple[str, str], bool, tuple[str, ...], int] | None = None
 
     def show(self, link: Link, image: str, open_count: int, total: int, user: str,
-             view: tuple[str, str] = ("", ""), loaded: bool = True, others: tuple[str, ...] = ()) -> None:
+             view: tuple[str, str] = ("", ""), loaded: bool = True, others: tuple[str, ...] = (),
+             unread: int = 0) -> None:
         """`view` is the account of the view, long and compact; `loaded`, whether the image's
         markers ever came (from the server or the cache); `others`, the names of the other people
-        viewing the image now."""
-        self._shown = (link, image, open_count, total, user, view, loaded, others)
+        viewing the image now; `unread`, the user's unread notifications."""
+        self._shown = (link, image, open_count, total, user, view, loaded, others, unread)
         self._draw()
 
     def on_resize(self) -> None:
@@ -58,9 +59,11 @@ class StatusBar(Static):
     def _draw(self) -> None:
         if self._shown is None:
             return
-        link, image, open_count, total, user, (view, compact_view), loaded, others = self._shown
+        link, image, open_count, total, user, (view, compact_view), loaded, others, unread = self._shown
         state, style = _LINK[link.state]
         who, name = _fit(visible(user), 16), visible(image)
+        # Unread notifications always show, whatever else gives way: they are news from elsewhere.
+        unread_part = unread_text(unread) + self.SEPARATOR if unread else ""
         width = (self.size.width or 80) - 1
         counts = marker_counts(link, loaded, open_count, total)
         short_counts = marker_counts(link, loaded, open_count, total, short=True)
@@ -70,14 +73,20 @@ class StatusBar(Static):
                 (counts, view, people), (counts, compact_view, people), (short_counts, compact_view, people),
                 (short_counts, compact_view, few), (short_counts, "", few)):
             middle = [text for text in (counts_text, view_text, people_text) if text]
-            fixed = len(state) + len(who) + sum(map(len, middle)) + len(self.SEPARATOR) * (len(middle) + 2)
+            fixed = (len(state) + len(unread_part) + len(who) + sum(map(len, middle))
+                     + len(self.SEPARATOR) * (len(middle) + 2))
             if width - fixed >= min(len(name), 8):
                 break
         parts: list[str | tuple[str, str]] = [(state, style), self.SEPARATOR,
                                               (_fit(name, width - fixed), "$text-muted")]
         for text in middle:
             parts += [self.SEPARATOR, text]
-        self.update(Content.assemble(*parts, self.SEPARATOR, who))
+        self.update(Content.assemble(*parts, self.SEPARATOR, (unread_part, "bold $warning"), who))
+
+
+def unread_text(unread: int) -> str:
+    """The unread notifications, as the status bar says them (N opens the list)."""
+    return f"✉ {unread} unread"
 
 
 def here(others: tuple[str, ...], short: bool = False) -> str:
