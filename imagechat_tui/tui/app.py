@@ -335,11 +335,17 @@ class ImageChatApp(OrderedKeys, PixelFrames):
     # Engine notices
 
     def exit(self, result: Any = None, return_code: int = 0, message: RenderableType | None = None) -> None:
-        self.closing = True  # the screens go before the engine: its last notices find nothing to update
+        self.closing = True
         super().exit(result, return_code, message)
 
+    @property
+    def showing(self) -> bool:
+        """Whether the screens are there to show state: not once the viewer closes (they go before the
+        engine, whose last notices, and the last ticks, would find nothing to update)."""
+        return not self.closing and self.main.is_attached
+
     def on_engine_notice(self, message: EngineNotice) -> None:
-        if self.closing:
+        if not self.showing:
             return
         notice = message.notice
         if isinstance(notice, LinkChanged):
@@ -382,7 +388,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             self.cache.save(self.key, state.seq, list(state.markers.values()))
 
     def _tick(self) -> None:
-        if self.engine.link.state is not LinkState.ONLINE:
+        if self.engine.link.state is not LinkState.ONLINE and self.showing:
             self._show_link()
 
     def _show_link(self) -> None:
@@ -558,7 +564,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
 
     def _show_notifications(self, arrived: Notification | None = None) -> None:
         """The unread count wherever the user is, the list if it is open, and a notice of a new one."""
-        if not self.main.is_attached:  # a reload answered while the viewer closes
+        if not self.showing:  # a reload answered while the viewer closes
             return
         book = self.engine.notifications
         self._show_status()
