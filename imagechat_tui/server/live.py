@@ -520,7 +520,7 @@ class LiveEndpoint:
         if isinstance(frame, SubscribeFrame):
             await self._subscribe(conn, frame)
         elif isinstance(frame, SubscribeInboxFrame):
-            await self._subscribe_inbox(conn)
+            await self._subscribe_feed(conn, inbox_topic(conn.principal.tenant_id), INBOX_SUBSCRIBED)
         elif isinstance(frame, UnsubscribeInboxFrame):
             self.hub.leave(conn, inbox_topic(conn.principal.tenant_id))
         elif isinstance(frame, AuthFrame):
@@ -528,7 +528,9 @@ class LiveEndpoint:
         elif isinstance(frame, UnsubscribeFrame):
             self.hub.leave(conn, topic_of(conn.principal.tenant_id, frame.image))
         elif isinstance(frame, SubscribeNotificationsFrame):
-            await self._subscribe_notifications(conn)
+            # only the caller's own: the topic is the principal's
+            await self._subscribe_feed(conn, user_topic(conn.principal.tenant_id, conn.principal.user_id),
+                                       NOTIFICATIONS_SUBSCRIBED)
         else:
             self._presence(conn, frame)
 
@@ -566,20 +568,20 @@ class LiveEndpoint:
                 return None
         return sub
 
-    async def _subscribe_inbox(self, conn: LiveConnection) -> None:
-        """The tenant's inbox feed: `inbox-subscribed`, then every row published after it (those
-        that came while pub/sub was being joined go right after it; the viewer's reload of the
-        first page, which the acknowledgement starts, may hold them already: a row is idempotent)."""
-        topic = inbox_topic(conn.principal.tenant_id)
+    async def _subscribe_feed(self, conn: LiveConnection, topic: str, acknowledgement: str) -> None:
+        """A feed that is not sequenced (the tenant's inbox, the caller's own notifications): the
+        acknowledgement, then every frame published after it (those that came while pub/sub was
+        being joined go right after it; the reload the acknowledgement starts in the viewer may hold
+        them already: a row or notification is idempotent)."""
         sub = await self._join(conn, topic)
         if sub is None:
             return
         held = conn.core.subscribed(topic, sub, -1)
         if held is None:  # unsubscribed meanwhile
             return
-        conn.push_control(INBOX_SUBSCRIBED)
-        for row in held:
-            conn.push_event(row)
+        conn.push_control(acknowledgement)
+        for frame in held:
+            conn.push_event(frame)
 
     async def _subscribe(self, conn: LiveConnection, frame: SubscribeFrame) -> None:
         key, since = frame.image, frame.since
@@ -604,19 +606,6 @@ class LiveEndpoint:
         if whole is not None:
             conn.push_control(whole.text)
 
-    async def _subscribe_notifications(self, conn: LiveConnection) -> None:
-        """The caller's own notifications, from their user's topic (never anyone else's: the topic
-        is the principal's). Not sequenced: the client reloads its list after the answer."""
-        topic = user_topic(conn.principal.tenant_id, conn.principal.user_id)
-        sub = await self._join(conn, topic)
-        if sub is None:
-            return
-        held = conn.core.subscribed(topic, sub, -1)
-        if held is None:  # unsubscribed meanwhile
-            return
-        conn.push_control(NOTIFICATIONS_SUBSCRIBED)
-        for frame in held:
-            conn.push_event(frame)
 
 
 def _parse_frame(conn: LiveConnection, message: MutableMapping[str, Any]) -> ClientFrame | None:
