@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from upload import noisy_png
+from upload import noisy_png, serving
 
 from imagechat_tui.client.imagecache import ImageCache
 from imagechat_tui.client.images import resolve, share
@@ -26,7 +26,6 @@ from imagechat_tui.client.rest import RestClient
 from imagechat_tui.server import admin
 from imagechat_tui.server.app import ImageChatServer
 from imagechat_tui.server.config import ServerConfig, sqlite_url
-from imagechat_tui.server.runner import build_runner
 
 
 def web_server(body: bytes) -> ThreadingHTTPServer:
@@ -58,14 +57,7 @@ async def run(megabytes: float, repeat: int, folder: Path) -> None:
     data = noisy_png(megabytes)
     web = web_server(data)
     app = ImageChatServer(ServerConfig(sqlite_url(folder)))
-    runner = build_runner(app, host="127.0.0.1", port=0, announce=False)
-    task = asyncio.create_task(runner.serve())
-    for _ in range(3000):  # up to 30 s
-        if runner.started or task.done():
-            break
-        await asyncio.sleep(0.01)
-    if not runner.started:
-        raise SystemExit("the server did not start")
+    runner, task = await serving(app)
     try:
         await admin.create_tenant(app.db, "bench")
         _, token = await admin.create_token(app.db, "bench", "u_bench", "Bench", "member")

@@ -30,13 +30,13 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, select
 from upload import run as upload_run
+from upload import serving
 
 from imagechat_tui.protocol.models import InboxFilter, iso
 from imagechat_tui.server import admin
 from imagechat_tui.server.app import ImageChatServer
 from imagechat_tui.server.config import ServerConfig, sqlite_url
 from imagechat_tui.server.inbox import Cursor, InboxQuery
-from imagechat_tui.server.runner import build_runner
 from imagechat_tui.server.schema import comments, images, markers, tenants
 from imagechat_tui.server.store import key_hash
 from imagechat_tui.server.summary import fill_summaries
@@ -119,14 +119,7 @@ async def timed(work: Callable[[], Awaitable[Any]], repeat: int) -> list[float]:
 
 async def run(database_url: str, args: argparse.Namespace) -> None:
     app = ImageChatServer(ServerConfig(database_url))
-    runner = build_runner(app, host="127.0.0.1", port=0, announce=False)
-    task = asyncio.create_task(runner.serve())
-    for _ in range(3000):  # up to 30 s
-        if runner.started or task.done():
-            break
-        await asyncio.sleep(0.01)
-    if not runner.started:
-        raise SystemExit("the server did not start")
+    runner, task = await serving(app)
     try:
         known = await app.db.run(lambda conn: conn.execute(select(tenants.c.id).where(tenants.c.name == "bench"))
                                  .scalar(), snapshot=True)

@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from PIL import Image
@@ -38,8 +39,9 @@ def noisy_png(megabytes: float) -> bytes:
     return out.getvalue()
 
 
-async def run(database_url: str, megabytes: float, repeat: int) -> None:
-    app = ImageChatServer(ServerConfig(database_url))
+async def serving(app: ImageChatServer) -> tuple[Any, asyncio.Task[None]]:
+    """`app` served on a free loopback port in this process: its runner (`url`, `should_exit`) and
+    the task serving it, once it accepts connections."""
     runner = build_runner(app, host="127.0.0.1", port=0, announce=False)
     task = asyncio.create_task(runner.serve())
     for _ in range(3000):  # up to 30 s
@@ -48,6 +50,12 @@ async def run(database_url: str, megabytes: float, repeat: int) -> None:
         await asyncio.sleep(0.01)
     if not runner.started:
         raise SystemExit("the server did not start")
+    return runner, task
+
+
+async def run(database_url: str, megabytes: float, repeat: int) -> None:
+    app = ImageChatServer(ServerConfig(database_url))
+    runner, task = await serving(app)
     uploads, downloads = [], []
     try:
         name = f"bench-{time.time_ns()}"
