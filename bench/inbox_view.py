@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 from textual.app import App, ComposeResult
+from upload import serving
 
 from imagechat_tui.client.engine import LinkState
 from imagechat_tui.client.imagecache import ImageCache
@@ -32,7 +33,6 @@ from imagechat_tui.protocol.models import ImagesPage, ImageSummary, LastComment,
 from imagechat_tui.server import admin
 from imagechat_tui.server.app import ImageChatServer
 from imagechat_tui.server.config import ServerConfig, sqlite_url
-from imagechat_tui.server.runner import build_runner
 from imagechat_tui.tui.app import ImageChatApp
 from imagechat_tui.tui.inbox import Inbox
 from imagechat_tui.tui.sample import SAMPLE_SIZE, draw_sample
@@ -86,9 +86,7 @@ async def local(rows: int) -> None:
 async def end_to_end() -> None:
     work = Path(tempfile.mkdtemp(prefix="imagechat-inbox-bench-"))
     server = ImageChatServer(ServerConfig(sqlite_url(work), write_rate=1e6, write_burst=1e6))
-    runner = build_runner(server, host="127.0.0.1", port=0, announce=False)
-    serving = asyncio.create_task(runner.serve())
-    await until(lambda: runner.started, 10)
+    runner, task = await serving(server)
     await admin.create_tenant(server.db, "bench")
     ana = (await admin.create_token(server.db, "bench", "u_ana", "Ana", "member"))[1]
     app = ImageChatApp(None, server=runner.url, token=ana)
@@ -106,7 +104,7 @@ async def end_to_end() -> None:
             await until(lambda k=key: view.rows and view.rows[0].key == k, 5, 0.001)
             latencies.append(time.perf_counter() - started)
     runner.should_exit = True
-    await serving
+    await task
     print(f"a marker written over REST at the top of a live inbox (one process, SQLite): median "
           f"{statistics.median(latencies) * 1e3:.0f} ms, worst {max(latencies) * 1e3:.0f} ms of 20")
 
@@ -127,9 +125,7 @@ async def open_first_row(app: ImageChatApp, key: str) -> float:
 async def open_from_inbox() -> None:
     work = Path(tempfile.mkdtemp(prefix="imagechat-inbox-bench-"))
     server = ImageChatServer(ServerConfig(sqlite_url(work), write_rate=1e6, write_burst=1e6))
-    runner = build_runner(server, host="127.0.0.1", port=0, announce=False)
-    serving = asyncio.create_task(runner.serve())
-    await until(lambda: runner.started, 10)
+    runner, task = await serving(server)
     await admin.create_tenant(server.db, "bench")
     ana = (await admin.create_token(server.db, "bench", "u_ana", "Ana", "member"))[1]
     data = draw_sample(work / "shot.png").read_bytes()
@@ -144,7 +140,7 @@ async def open_from_inbox() -> None:
         print(f"enter on an inbox row to the image's first frame ({SAMPLE_SIZE[0]}x{SAMPLE_SIZE[1]} PNG, "
               f"{len(data) / 1e3:.0f} KB), {how}: {took * 1e3:.0f} ms")
     runner.should_exit = True
-    await serving
+    await task
 
 
 def main() -> None:
