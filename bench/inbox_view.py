@@ -46,7 +46,7 @@ def row(n: int, minutes: int) -> ImageSummary:
     return ImageSummary(key=f"sha256:{n:064x}", name=f"https://shots.example.com/{n}.png", stored=False,
                         open_count=2, resolved_count=1, last_activity_at=when,
                         last_comment=LastComment(user=UserRef(id="u_bob", name="Bob"), excerpt=f"comment {n} " * 8,
-                                                 created_at=when, marker_number=1))
+                                                 created_at=when, marker_number=1, marker_id="m_1"))
 
 
 async def until(condition: Callable[[], object], timeout: float, step: float = 0.01) -> None:

@@ -17,6 +17,7 @@ from .models import (
     Model,
     Notification,
     ObjectId,
+    ReadPosition,
     Request,
 )
 
@@ -208,9 +209,18 @@ class NotificationsRead(Model):
     up_to: int | None = None
 
 
+class MarkersRead(Model):
+    """The user (any of their viewers, or a comment they wrote) read these markers up to these seqs:
+    on the user's notifications feed, so that every terminal of theirs drops its unread marks."""
+
+    type: Literal["markers-read"] = "markers-read"
+    image: str
+    markers: list[ReadPosition]
+
+
 ServerFrame = (Subscribed | Batch | ErrorFrame | NewImageChat | ImageChatUpdated | DeletedImageChat | DeletedImage
                | InboxSubscribed | InboxRow | InboxRemoved
-               | Presence | PresenceChanged | NotificationsSubscribed | NotificationFrame | NotificationsRead)
+               | Presence | PresenceChanged | NotificationsSubscribed | NotificationFrame | NotificationsRead | MarkersRead)
 _server_frame_adapter: TypeAdapter[ServerFrame] = TypeAdapter(
     Annotated[ServerFrame, Field(discriminator="type")]
 )

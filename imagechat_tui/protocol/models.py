@@ -233,9 +233,9 @@ class ImageInfo(Model):
     uploaded_at: str
 
 
-InboxFilter = Literal["open", "all", "mine"]
+InboxFilter = Literal["open", "all", "mine", "unread"]
 """`open`: images with an open marker; `all`: with any marker; `mine`: with a marker the caller
-created or commented on."""
+created or commented on; `unread`: with a marker unread by the caller."""
 
 
 class LastComment(Model):
@@ -246,6 +246,8 @@ class LastComment(Model):
     """The comment's first characters (at most 120), as written: the viewer sanitises it."""
     created_at: str
     marker_number: int
+    marker_id: str
+    """The comment's marker: a viewer showing unread markers counts it unread if the author is not itself."""
 
 
 class ImageSummary(Model):
@@ -260,6 +262,9 @@ class ImageSummary(Model):
     resolved_count: int
     last_activity_at: str
     last_comment: LastComment | None = None
+    unread: list[str] | None = None
+    """The ids of the markers the caller has not read (docs/protocol.md, "Unread markers"), in
+    `GET /images`; None in `inbox-row` frames, which are the same for the whole tenant."""
 
 
 class ImagesPage(Model):
@@ -356,3 +361,37 @@ class ReadResult(Model):
     read: int
     """How many notifications this call marked read (those read already are not counted)."""
     unread_count: int
+
+
+# Unread markers (docs/protocol.md, "Unread markers").
+
+
+class ReadPosition(Model):
+    """A seq on one marker: in `GET /images/{key}/unread` the newest comment the caller has not read;
+    in `POST /images/{key}/read` answers and `markers-read` frames, how far the caller has read."""
+
+    marker_id: str
+    seq: int
+
+
+class UnreadMarkers(Model):
+    """`GET /images/{key}/unread`: the caller's unread markers of the image, as of its seq `seq`."""
+
+    image: str
+    seq: int
+    markers: list[ReadPosition]
+
+
+class MarkMarkersRead(Request):
+    """`POST /images/{key}/read`: the caller has read `markerId` (None: every marker of the image) up
+    to the image's seq `seq` (what the client had applied when it showed the thread)."""
+
+    marker_id: ObjectId | None = None
+    seq: Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
+class MarkersReadResult(Model):
+    """The answer to `POST /images/{key}/read`: the read positions that moved (none if already read)."""
+
+    image: str
+    markers: list[ReadPosition]

@@ -123,6 +123,7 @@ def summary_select(source: Any) -> Any:
             comments.c.user_id.label("c_user_id"), comments.c.user_name.label("c_user_name"),
             func.substr(comments.c.text, 1, EXCERPT_LENGTH).label("c_excerpt"),
             comments.c.created_at.label("c_created_at"), markers.c.number.label("c_marker_number"),
+            comments.c.marker_id.label("c_marker_id"),
         )
         .select_from(source)
         .outerjoin(image_files, and_(image_files.c.tenant_id == source.c.tenant_id, image_files.c.key == source.c.key))
@@ -140,7 +141,8 @@ def summary_of(row: Row[Any]) -> ImageSummary:
     last = None
     if row.c_user_id is not None:
         last = LastComment(user=UserRef(id=row.c_user_id, name=row.c_user_name), excerpt=row.c_excerpt,
-                           created_at=row.c_created_at, marker_number=row.c_marker_number)
+                           created_at=row.c_created_at, marker_number=row.c_marker_number,
+                           marker_id=row.c_marker_id)
     return ImageSummary(
         key=row.key, name=image_name(row.key, row.source), stored=row.file_key is not None,
         open_count=row.open_count, resolved_count=row.resolved_count, last_activity_at=row.last_activity_at,

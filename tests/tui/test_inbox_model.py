@@ -11,7 +11,7 @@ def row(n: int, minute: int, open_count: int = 1, by: str = "u_bob") -> ImageSum
         key=f"sha256:{n:064x}", name=f"shot-{n}.png", stored=True, open_count=open_count, resolved_count=0,
         last_activity_at=f"2026-11-26T09:{minute:02d}:00Z",
         last_comment=LastComment(user=UserRef(id=by, name=by), excerpt="hello", created_at="2026-11-26T09:00:00Z",
-                                 marker_number=1),
+                                 marker_number=1, marker_id="m_1"),
     )
 
 
