@@ -155,3 +155,43 @@ def test_a_v1_connection_neither_gets_nor_is_on_the_lists() -> None:
     assert board.view("old", T, "img", 0.0) is None
     board.writing("old", T, "m_1", 0.0)
     assert list(board.people(T, 0.0)) == ["u_ana"] and "old" not in board.conns
+
+
+def test_a_joiner_gets_the_list_as_last_told_and_itself_then_the_changes_with_the_others() -> None:
+    board = board_with(("a", "u_ana", "Ana"))
+    board.use("b", "u_bo", "Bo", True, 1.0)
+    board.view("b", T, "img", 1.0)  # not yet told to anyone
+    board.use("c", "u_cy", "Cy", True, 1.1)
+    whole = board.view("c", T, "img", 1.1)
+    assert whole is not None
+    assert json.loads(whole.text)["users"] == [{"id": "u_ana", "name": "Ana"}, {"id": "u_cy", "name": "Cy"}]
+    frame = changed(board, "c", 1.5)  # Bo, with everyone else; Cy again, harmlessly
+    assert frame is not None and {u["id"] for u in frame["users"]} == {"u_bo", "u_cy"}
+    assert changed(board, "a", 2.0) is None
+
+
+def test_a_joiner_already_listed_by_another_connection_is_listed_once() -> None:
+    board = board_with(("a", "u_ana", "Ana"), ("b1", "u_bo", "Bo"))
+    board.writing("b1", T, "m_1", 1.0)
+    board.tick(1.0)
+    board.use("b2", "u_bo", "Bo", True, 1.2)
+    whole = board.view("b2", T, "img", 1.2)
+    assert whole is not None and json.loads(whole.text)["users"] == [
+        {"id": "u_ana", "name": "Ana"}, {"id": "u_bo", "name": "Bo", "writing": {"markerId": "m_1"}}]
+
+
+def test_a_process_new_to_the_image_gets_the_others_accounts_at_once() -> None:
+    board = board_with(("a", "u_ana", "Ana"))
+    assert published(board.tick(1.0)) == []  # published at the first tick, not due again yet
+    board.remote(T, json.dumps({"process": "p2", "users": []}), 1.2)  # p2's first viewer is hidden
+    assert published(board.tick(1.5)) == [{"process": "p1", "users": [{"id": "u_ana", "name": "Ana"}]}]
+    board.remote(T, json.dumps({"process": "p2", "users": [{"id": "u_bo", "name": "Bo"}]}), 1.7)
+    assert published(board.tick(2.0)) == []  # p2 was known already: no repeat
+
+
+def test_a_process_with_only_hidden_viewers_says_so_once_so_the_others_repeat_theirs() -> None:
+    board = PresenceBoard("p2")
+    board.use("h", "u_hid", "Hidden", False, 0.0)
+    board.view("h", T, "img", 0.0)
+    assert published(board.tick(0.5)) == [{"process": "p2", "users": []}]
+    assert published(board.tick(0.5 + PUBLISH_EVERY)) == []

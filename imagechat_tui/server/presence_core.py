@@ -20,13 +20,20 @@ The rules:
 - each process publishes its own viewers of an image (deduplicated) whenever they change (at the
   next tick) and every PUBLISH_EVERY while it has any; another process's account is dropped
   REMOTE_TTL after its last message (that process died or lost its link);
+- a process that hears from another one new to an image (it just began viewing it, or came back)
+  repeats its own account at the next tick, rather than up to PUBLISH_EVERY later: a viewer on a
+  process new to the image sees the others within three ticks;
 - local connections get the whole list after subscribing (`presence`) and then what changed
   (`presence-changed`), at the next tick: a burst of comings and goings (a thousand viewers
-  reconnecting after a restart) makes one frame per viewer and tick, not one per change.
+  reconnecting after a restart) makes one frame per viewer and tick, not one per change. The whole
+  list is the one the members were last told, and the newcomer itself: what changed since reaches
+  it at the next tick with the others'. So a join costs one copy of a list kept as text (listing
+  everyone anew for each of a thousand joiners made the joins quadratic: bench/presence.py).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -110,8 +117,17 @@ class _Topic:
     """process id -> (its viewers, when its account expires)."""
     shown: dict[str, Person] = field(default_factory=dict)
     """The list as the members were last told."""
-    published: tuple[Person, ...] = ()
+    listed: str | None = None
+    """`shown` as the JSON of a frame's users, made when first needed after it changed."""
+    published: tuple[Person, ...] | None = None
+    """This process's account as last published; None until the first (even empty: the other
+    processes then repeat theirs at once, see `remote`)."""
     published_at: float = float("-inf")
+
+    def listing(self) -> str:
+        if self.listed is None:
+            self.listed = ",".join(_fragment(p) for p in self.shown.values())
+        return self.listed
 
 
 class PresenceBoard:
@@ -150,7 +166,9 @@ class PresenceBoard:
     # Images
 
     def view(self, key: Key, topic: str, image: str, now: float) -> Tell | None:
-        """The connection was sent the image's state (`subscribed`): the whole list for it."""
+        """The connection was sent the image's state (`subscribed`): the whole list for it, as
+        the members were last told and with itself (unless hidden); what changed since comes at
+        the next tick."""
         conn = self.conns.get(key)
         if conn is None:
             return None
@@ -159,8 +177,11 @@ class PresenceBoard:
             state = self.topics[topic] = _Topic(image)
         conn.topics.add(topic)
         state.members[key] = None
-        frame = Presence(image=image, users=[p.wire() for p in self.people(topic, now).values()])
-        return Tell((key,), frame.model_dump_json(exclude_none=True))
+        listed = state.listing()
+        if not conn.hidden and conn.user_id not in state.shown:
+            me = _fragment(Person(conn.user_id, conn.name))
+            listed = f"{listed},{me}" if listed else me
+        return Tell((key,), _with_users(Presence(image=image, users=[]), listed))
 
     def leave(self, key: Key, topic: str) -> None:
         conn = self.conns.get(key)
@@ -191,10 +212,12 @@ class PresenceBoard:
             return
         if account.process == self.process:
             return
-        if account.users:
-            state.remote[account.process] = (tuple(Person.of(u) for u in account.users), now + REMOTE_TTL)
-        else:
-            state.remote.pop(account.process, None)
+        if account.process not in state.remote:
+            # A process new to the image (or back): it missed our account, which is repeated at
+            # the next tick instead of up to PUBLISH_EVERY later.
+            state.published_at = float("-inf")
+        # kept even if empty, until it expires: the process is known to view the image
+        state.remote[account.process] = (tuple(Person.of(u) for u in account.users), now + REMOTE_TTL)
 
     # Time
 
@@ -208,8 +231,8 @@ class PresenceBoard:
             out += self._changes(state, self._merged(own, state))
             if own != state.published or (own and now - state.published_at >= PUBLISH_EVERY):
                 state.published, state.published_at = own, now
-                account = ProcessPresence(process=self.process, users=[p.wire() for p in own])
-                out.append(Publish(topic, account.model_dump_json(exclude_none=True)))
+                account = ProcessPresence(process=self.process, users=[])
+                out.append(Publish(topic, _with_users(account, ",".join(map(_fragment, own)))))
             if not state.members and not state.published:
                 del self.topics[topic]
         return out
@@ -251,8 +274,25 @@ class PresenceBoard:
         """What changed in the image's list since its members were last told, for them."""
         came = [p for uid, p in people.items() if state.shown.get(uid) != p]
         left = [uid for uid in state.shown if uid not in people]
-        state.shown = people
-        if not (came or left) or not state.members:
+        if not (came or left):
             return []
-        frame = PresenceChanged(image=state.image, users=[p.wire() for p in came], left=left)
-        return [Tell(tuple(state.members), frame.model_dump_json(exclude_none=True))]
+        state.shown, state.listed = people, None
+        if not state.members:
+            return []
+        frame = PresenceChanged(image=state.image, users=[], left=left)
+        return [Tell(tuple(state.members), _with_users(frame, ",".join(map(_fragment, came))))]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _fragment(person: Person) -> str:
+    """A person's JSON in a frame's `users`, made once (a model per person and frame was most
+    of a tick's work with a thousand viewers)."""
+    return person.wire().model_dump_json(exclude_none=True)
+
+
+def _with_users(frame: Model, users: str) -> str:
+    """`frame` (made with no users) as JSON, with `users` (fragments joined by commas) put in."""
+    empty = frame.model_dump_json(exclude_none=True)
+    head, found, tail = empty.partition('"users":[]')
+    assert found, "the frame has a users list"
+    return f'{head}"users":[{users}]{tail}'
