@@ -11,6 +11,7 @@ from ..protocol.imagekey import content_key
 from ..protocol.models import ROLES, Role, now_iso
 from .database import Database
 from .domain_errors import NotFound
+from .notification_pruning import PruneStatements, Retention, sweep
 from .pubsub import PubSub
 from .schema import tenants, tokens
 from .store import Store, new_id, token_hash
@@ -123,3 +124,9 @@ async def delete_image(db: Database, tenant: str, key: str, pubsub: PubSub | Non
     if pubsub is not None and committed.topic is not None and committed.event is not None:
         await pubsub.publish(committed.topic, committed.seq, committed.event)
     return committed.seq
+
+
+async def prune_notifications(db: Database, rules: Retention) -> int:
+    """Apply the retention rules to every user's notifications now, as each server does hourly;
+    how many were deleted."""
+    return await sweep(db, PruneStatements(rules))

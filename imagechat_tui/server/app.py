@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -75,6 +76,8 @@ from .inbox import Cursor, InboxQuery
 from .intake import PRINCIPAL, BodyLimit, Intake, bearer_token
 from .live import Hub, LiveEndpoint, Receive, Scope, Send
 from .metrics import LinkMeter
+from .notification_pruning import SWEEP_EVERY, Retention
+from .notification_pruning import sweep as sweep_notifications
 from .notifications import ListQuery, decode_cursor
 from .presence_core import TICK as PRESENCE_TICK
 from .pubsub import LocalPubSub, PubSub
@@ -118,7 +121,7 @@ class ImageChatServer:
                  tally: Tally | None = None) -> None:
         self.config = config
         self.db = Database(config.database_url)
-        self.store = Store(self.db)
+        self.store = Store(self.db, Retention(config.notifications_kept, config.notifications_read_days))
         self.meter = UsageMeter()
         self.cluster_usage = ClusterUsage(self.meter, tally or LocalTally())
         self.hub = Hub(pubsub or LocalPubSub(), self.meter, self.store.image_history)
@@ -154,6 +157,10 @@ class ImageChatServer:
             asyncio.create_task(_every(self.config.checkpoint_every, self.db.checkpoint, "checkpoint the WAL")),
             asyncio.create_task(self._watch_revocations()),
             asyncio.create_task(_every(PRESENCE_TICK, self._tick_presence, "expire and publish presence")),
+            # First at a random moment, so that processes started together (or restarted more
+            # often than SWEEP_EVERY) still sweep, and not all at once.
+            asyncio.create_task(_every(SWEEP_EVERY, self._sweep_notifications, "prune notifications",
+                                       first=random.uniform(60.0, 600.0))),
         ]
         try:
             yield
@@ -210,6 +217,9 @@ class ImageChatServer:
     async def _tick_presence(self) -> None:
         self.hub.presence_tick()
 
+    async def _sweep_notifications(self) -> None:
+        await sweep_notifications(self.db, self.store.prune)
+
     async def _flush_usage(self) -> None:
         """Write the counts to the database, then tell the cluster they are no longer unflushed
         (so that, in between, they are counted twice for a moment rather than missed)."""
@@ -230,10 +240,13 @@ class ImageChatServer:
                 self.hub.close_where(lambda c: c.principal.token_id in ids, CLOSE_UNAUTHENTICATED, "token revoked")
 
 
-async def _every(seconds: float, action: Callable[[], Awaitable[None]], what: str) -> None:
-    """Upkeep: run `action` every `seconds`; a failure is logged and tried again next time."""
+async def _every(seconds: float, action: Callable[[], Awaitable[None]], what: str, first: float | None = None) -> None:
+    """Upkeep: run `action` every `seconds` (the first time after `first`, if given); a failure is
+    logged and tried again next time."""
+    wait = seconds if first is None else first
     while True:
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(wait)
+        wait = seconds
         try:
             await action()
         except Exception:

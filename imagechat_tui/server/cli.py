@@ -15,7 +15,8 @@ from . import admin
 from .app import ImageChatServer
 from .config import ServerConfig, default_data_dir, sqlite_url
 from .database import Database
-from .options import SERVE, STORAGE, add_options
+from .notification_pruning import Retention
+from .options import RETENTION, SERVE, STORAGE, add_options
 from .pubsub import PubSub
 from .runner import build_runner
 from .schema import SchemaError, prepare
@@ -33,7 +34,8 @@ def serve(args: argparse.Namespace) -> int:
     config = ServerConfig(database_url=_database_url(args), write_rate=args.write_rate, write_burst=args.write_burst,
                           metrics_token=args.metrics_token, body_timeout=args.body_timeout,
                           header_timeout=args.header_timeout, max_header_bytes=args.max_header_bytes,
-                          max_connections=args.max_connections)
+                          max_connections=args.max_connections, notifications_kept=args.notifications_kept,
+                          notifications_read_days=args.notifications_read_days)
     if args.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
         print("imagechat-server: --loop uvloop needs uvloop installed (pip install uvloop; not on Windows)",
               file=sys.stderr)
@@ -129,6 +131,14 @@ async def _image_delete(args: argparse.Namespace, db: Database) -> int:
     return 0
 
 
+async def _notifications_prune(args: argparse.Namespace, db: Database) -> int:
+    rules = Retention(args.notifications_kept, args.notifications_read_days)
+    deleted = await admin.prune_notifications(db, rules)
+    print(f"{deleted} notifications deleted (each user's newest {rules.kept or 'all'} kept; read ones "
+          + (f"older than {rules.read_days} days deleted)" if rules.read_days else "kept)"))
+    return 0
+
+
 async def _admin_pubsub(url: str | None) -> PubSub | None:
     """The servers' Redis fan-out, for a command whose change live viewers must hear of."""
     if not url:
@@ -183,6 +193,14 @@ def _parser() -> argparse.ArgumentParser:
     delete.add_argument("--tenant", required=True, help="tenant name or id")
     delete.add_argument("key", metavar="KEY", help="the image's sha256:<hex> key")
     delete.set_defaults(run=_image_delete)
+
+    retention = argparse.ArgumentParser(add_help=False)
+    add_options(retention, RETENTION, defaults=False)  # as for storage: what was given before it stands
+    notes = commands.add_parser("notifications", help="manage stored notifications").add_subparsers(
+        dest="action", required=True)
+    prune = notes.add_parser("prune", parents=[storage, retention],
+                             help="delete now the notifications the retention options drop (servers do it hourly)")
+    prune.set_defaults(run=_notifications_prune)
     return parser
 
 

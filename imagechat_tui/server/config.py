@@ -12,6 +12,8 @@ DEFAULT_PORT = 8765
 DEFAULT_BODY_TIMEOUT = 30.0
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_MAX_HEADER_BYTES = 32 * 1024
+DEFAULT_NOTIFICATIONS_KEPT = 1000
+DEFAULT_NOTIFICATIONS_READ_DAYS = 90
 
 
 def default_data_dir() -> Path:
@@ -35,6 +37,10 @@ class ServerConfig:
     """Seconds between writes of the in-memory usage counters to the database."""
     receipt_days: int = 7
     """How long a broadcastId is remembered for idempotent retries."""
+    notifications_kept: int = DEFAULT_NOTIFICATIONS_KEPT
+    """Each user's newest notifications kept (0: all); see `notification_pruning`."""
+    notifications_read_days: int = DEFAULT_NOTIFICATIONS_READ_DAYS
+    """Days a read notification is kept (0: until the cap)."""
     checkpoint_every: float = 1.0
     """Seconds between SQLite WAL checkpoints, which writes on the event loop leave to the
     database thread."""

@@ -52,7 +52,7 @@ class Database:
     async def run(self, work: Callable[[Connection], T], *, snapshot: bool = False, bulky: bool = False) -> T:
         """Run `work` in one transaction, committed if it returns, rolled back if it raises.
         With `snapshot`, all its reads see one consistent state. A `bulky` write (megabytes of
-        image bytes) never runs on the event loop."""
+        image bytes, a batch of a sweep) never runs on the event loop."""
         if self.is_sqlite:
             if not snapshot and not bulky:
                 try:

@@ -14,6 +14,8 @@ from .config import (
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_HOST,
     DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_NOTIFICATIONS_KEPT,
+    DEFAULT_NOTIFICATIONS_READ_DAYS,
     DEFAULT_PORT,
     default_data_dir,
 )
@@ -68,6 +70,23 @@ STORAGE = (
 )
 """Accepted before and after an admin subcommand too."""
 
+def count(raw: str) -> int:
+    """A whole number, 0 or more."""
+    value = int(raw)
+    if value < 0:
+        raise ValueError(raw)
+    return value
+
+
+RETENTION = (
+    Option("--notifications-kept", "each user's newest notifications kept, older ones deleted "
+           f"(default {DEFAULT_NOTIFICATIONS_KEPT}; 0: all)", count, DEFAULT_NOTIFICATIONS_KEPT, "N"),
+    Option("--notifications-read-days", "days a read notification is kept "
+           f"(default {DEFAULT_NOTIFICATIONS_READ_DAYS}; 0: until --notifications-kept drops it)", count,
+           DEFAULT_NOTIFICATIONS_READ_DAYS, "DAYS"),
+)
+"""Served, and accepted after `notifications prune` too."""
+
 SERVE = (
     Option("--host", f"address to listen on (default {DEFAULT_HOST})", default=DEFAULT_HOST),
     Option("--port", f"port (default {DEFAULT_PORT}; 0 picks one)", int, DEFAULT_PORT),
@@ -92,6 +111,7 @@ SERVE = (
            float, metavar="SECONDS"),
     Option("--log-level", "how much to log (default warning)", default="warning",
            choices=("debug", "info", "warning", "error")),
+    *RETENTION,
 )
 
 

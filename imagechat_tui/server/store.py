@@ -61,6 +61,7 @@ from .database import Database
 from .domain_errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from .imagefile import Decoded
 from .inbox import InboxQuery, images_page
+from .notification_pruning import PruneStatements, Retention
 from .notifications import (
     About,
     ListQuery,
@@ -335,8 +336,9 @@ class _Statements:
 
 
 class Store:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, retention: Retention | None = None) -> None:
         self.db = db
+        self.prune = PruneStatements(retention or Retention())
         self.q = _Statements(db.is_sqlite)
         self.s = SummaryStatements(db.is_sqlite)
         self.n = NotificationStatements(db.is_sqlite)
@@ -589,8 +591,9 @@ class Store:
             return ()
         about = About(change.image_id, summary.key, image_name(summary.key, summary.source), notice.marker_id,
                       notice.marker_number, notice.comment_id, p.user, notice.text, now_iso())
-        return tuple((user_topic(p.tenant_id, out.user_id), out.id, out.frame)
-                     for out in store_notifications(conn, self.n, p.tenant_id, about, told))
+        stored = store_notifications(conn, self.n, p.tenant_id, about, told)
+        self.prune.trim_due(conn, p.tenant_id, [(out.user_id, out.id) for out in stored])
+        return tuple((user_topic(p.tenant_id, out.user_id), out.id, out.frame) for out in stored)
 
     def _summarise(self, conn: Connection, p: Principal, image_id: int, change: _SummaryChange | None) -> Row[Any]:
         """Bring the image's inbox summary up to date with the write; its summary row."""
