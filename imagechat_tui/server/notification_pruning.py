@@ -72,9 +72,9 @@ class PruneStatements:
         first_past = select(n.c.id).where(mine).order_by(n.c.id.desc()).limit(1).offset(rules.kept)
         self.trim = n.delete().where(n.c.id.in_(
             select(n.c.id).where(mine, n.c.id <= first_past.scalar_subquery()).order_by(n.c.id).limit(BATCH)))
-        # Oldest first along the primary key: an index on created_at (read ones) would spare the
-        # scan; see docs/protocol-notes.md.
-        self.stale_ids = select(n.c.id).where(stale).order_by(n.c.id).limit(BATCH)
+        # Any BATCH of them: unordered, so that the scan stops at the BATCH-th, or an index on the
+        # read ones' created_at is used if there is one (see docs/protocol-notes.md).
+        self.stale_ids = select(n.c.id).where(stale).limit(BATCH)
         self.delete_stale = n.delete().where(n.c.id.in_(bindparam("b_ids", expanding=True)), stale)
         self.over_cap = (select(n.c.tenant_id, n.c.user_id).group_by(n.c.tenant_id, n.c.user_id)
                          .having(func.count() > rules.kept))
