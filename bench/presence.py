@@ -17,7 +17,8 @@ presence, and are not counted. Also printed: what the joins cost (each viewer he
 other once), and one viewer starting to write (one frame to each of the others).
 
 Joining: the viewers connect AT_ONCE at a time (as after a server restart), and the time until
-every one lists every other is taken from the first connection, and from the last `subscribe`.
+every one lists every other is taken from the first connection, and from the last `subscribe`;
+with the CPU time this process spent meanwhile, which the machine's load does not change.
 A late joiner: one more viewer, on each server in turn, subscribes and later closes, LATE times;
 join-to-seen is from its `subscribe` until each other viewer lists it (and leave-to-gone from its
 close until each has dropped it), as p50 and p99 over every (joiner, viewer) pair. The clients run
@@ -161,14 +162,14 @@ async def main(viewers: int, quiet: float, redis_url: str, at_once: int, late: i
               for i in range(viewers + 1)]  # the last one for the late joiners
     urls = [runner.url.replace("http", "ws") + "/api/v1/live" for runner, _ in runners]
 
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     crowd: list[Viewer] = []
     for first in range(0, viewers, at_once):
         batch = range(first, min(first + at_once, viewers))
         crowd += await asyncio.gather(*(join(urls[i % 2], tokens[i]) for i in batch))
     subscribed = time.monotonic()
     await wait_until(lambda: all(len(v.people) == viewers for v in crowd), 300, "every viewer to list every other")
-    joined = time.monotonic() - started
+    joined, join_cpu = time.monotonic() - started, time.process_time() - cpu
     after_last = time.monotonic() - subscribed
     join_down = sum(v.down for v in crowd) / viewers
     await asyncio.sleep(1.0)  # the last accounts published
@@ -198,7 +199,7 @@ async def main(viewers: int, quiet: float, redis_url: str, at_once: int, late: i
     print(f"presence, {viewers} viewers of one image on 2 server processes over Redis pub/sub"
           f" (load average {os.getloadavg()[0]:.2f})")
     print(f"  joining, {at_once} at a time: all list all {joined:.1f} s after the first connected,"
-          f" {after_last:.1f} s after the last subscribed;"
+          f" {after_last:.1f} s after the last subscribed ({join_cpu:.1f} s of CPU, servers and clients);"
           f" {join_down / 1024:.1f} KB of presence frames per viewer, once")
     print(f"  quiet, per viewer: {down:.1f} B/s down + {up:.1f} B/s up (heartbeats) + {pubsub:.1f} B/s of pub/sub"
           f" = {down + up + pubsub:.1f} B/s (budget 1024 B/s)")
