@@ -21,7 +21,7 @@ from imagechat_tui.server.notifications import ListQuery
 from imagechat_tui.server.schema import images, notifications, prepare, tenants
 from imagechat_tui.server.store import Store
 
-from .conftest import IMAGE, bid
+from .conftest import IMAGE, bid, fresh_postgres_database
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -171,3 +171,27 @@ def test_the_retention_options_come_from_the_environment_and_are_never_negative(
     with pytest.raises(SystemExit):
         cli._parser().parse_args(["--notifications-kept", "-1"])
     assert "--notifications-kept" in capsys.readouterr().err
+
+
+@pytest.mark.postgres
+async def test_rows_another_transaction_is_deleting_are_left_to_it_without_waiting() -> None:
+    import asyncpg
+
+    async with fresh_postgres_database() as url:
+        db = Database(url)
+        await db.run(prepare)
+        try:
+            ids = await notify(db, "acme", "u_bo", 10, days_old=100, read=True)
+            other = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+            try:
+                async with other.transaction():  # another process's sweep or write, holding three rows
+                    await other.fetch("SELECT id FROM notifications WHERE id = ANY($1::bigint[]) FOR UPDATE",
+                                      ids[:3])
+                    rules = PruneStatements(Retention(kept=5, read_days=90))
+                    assert await asyncio.wait_for(sweep(db, rules, NOW), 5) == 7
+                    assert await kept(db, "acme", "u_bo") == ids[:3]
+            finally:
+                await other.close()
+            assert await sweep(db, rules, NOW) == 3
+        finally:
+            await db.dispose()

@@ -2,7 +2,8 @@
 `read_days` old (unread ones stay, within the cap, however old).
 
 Both rules are applied in two places, each idempotent and in bounded batches, so that any number
-of server processes may apply them at once (a row already deleted is simply not deleted again):
+of server processes may apply them at once (a row already deleted is not deleted again, and on
+PostgreSQL one that another transaction is deleting is left to it, without waiting):
 
 - on insert, in the write's transaction (as an image's old events are trimmed on every 100th seq):
   a user given a notification whose id is "due" (about one id in TRIM_EVERY, see `due`) has their
@@ -70,12 +71,18 @@ class PruneStatements:
         stale = and_(n.c.read.is_(True), n.c.created_at < bindparam("b_cutoff"))
         # The newest of those past the cap (NULL, matching nothing, if there are none).
         first_past = select(n.c.id).where(mine).order_by(n.c.id.desc()).limit(1).offset(rules.kept)
+        # Rows another transaction is deleting are left to it (PostgreSQL; SQLite's writes queue
+        # anyway): a write trimming two users never waits on a sweep or a write trimming them in
+        # another order, which could deadlock, failing the write.
         self.trim = n.delete().where(n.c.id.in_(
-            select(n.c.id).where(mine, n.c.id <= first_past.scalar_subquery()).order_by(n.c.id).limit(BATCH)))
+            select(n.c.id).where(mine, n.c.id <= first_past.scalar_subquery()).order_by(n.c.id).limit(BATCH)
+            .with_for_update(skip_locked=True)))
         # Any BATCH of them: unordered, so that the scan stops at the BATCH-th, or an index on the
         # read ones' created_at is used if there is one (see docs/protocol-notes.md).
         self.stale_ids = select(n.c.id).where(stale).limit(BATCH)
-        self.delete_stale = n.delete().where(n.c.id.in_(bindparam("b_ids", expanding=True)), stale)
+        self.delete_stale = n.delete().where(n.c.id.in_(
+            select(n.c.id).where(n.c.id.in_(bindparam("b_ids", expanding=True)), stale)
+            .with_for_update(skip_locked=True)))
         self.over_cap = (select(n.c.tenant_id, n.c.user_id).group_by(n.c.tenant_id, n.c.user_id)
                          .having(func.count() > rules.kept))
 
