@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from imagechat_tui.protocol.events import Presence, PresenceChanged, PresentUser, Writing
 from imagechat_tui.protocol.limits import PRESENCE_TTL, WRITING_TTL
 from imagechat_tui.server.presence_core import (
     PUBLISH_EVERY,
@@ -195,3 +196,20 @@ def test_a_process_with_only_hidden_viewers_says_so_once_so_the_others_repeat_th
     board.view("h", T, "img", 0.0)
     assert published(board.tick(0.5)) == [{"process": "p2", "users": []}]
     assert published(board.tick(0.5 + PUBLISH_EVERY)) == []
+
+
+def test_frames_made_from_kept_json_are_the_models_own_even_for_hostile_names() -> None:
+    hostile = 'Eve "]}\x1b[2J\u202e\\'
+    board = board_with(("a", "u_ana", hostile))
+    board.use("b", 'u_"bo', "Bo\n", True, 1.0)
+    whole = board.view("b", T, "img", 1.0)
+    assert whole is not None
+    users = [PresentUser(id="u_ana", name=hostile), PresentUser(id='u_"bo', name="Bo\n")]
+    assert whole.text == Presence(image="img", users=users).model_dump_json(exclude_none=True)
+    board.writing("b", T, None, 1.2)
+    outs = board.tick(1.5)
+    users[1].writing = Writing()
+    changed_frame = PresenceChanged(image="img", users=users[1:]).model_dump_json(exclude_none=True)
+    assert [o.text for o in outs if isinstance(o, Tell) and "a" in o.to] == [changed_frame]
+    by_id = sorted(users, key=lambda u: u.id)  # an account lists its users by id
+    assert published(outs) == [{"process": "p1", "users": [u.model_dump(exclude_none=True) for u in by_id]}]
