@@ -24,6 +24,9 @@ join-to-seen is from its `subscribe` until each other viewer lists it (and leave
 close until each has dropped it), as p50 and p99 over every (joiner, viewer) pair. The clients run
 in this process with the servers: their frames' parsing is counted in the times too.
 
+First, the presence rules alone (`PresenceBoard`, no sockets): what the same joins cost them, with
+a tick every AT_ONCE joins, and one tick when nobody comes or goes.
+
     python bench/presence.py                     # 1,000 viewers, a 15 s quiet window
     python bench/presence.py --viewers 200 --quiet 6 --late 5
 """
@@ -48,6 +51,7 @@ from imagechat_tui.protocol.limits import PRESENCE_HEARTBEAT
 from imagechat_tui.server import admin
 from imagechat_tui.server.app import ImageChatServer
 from imagechat_tui.server.config import ServerConfig
+from imagechat_tui.server.presence_core import PresenceBoard
 from imagechat_tui.server.redis_pubsub import RedisPubSub
 from imagechat_tui.server.runner import build_runner
 
@@ -146,7 +150,25 @@ async def late_joiner(url: str, token: str, user_id: str, crowd: list[Viewer]) -
     return seen, [v.went - closed for v in crowd]
 
 
+def board_alone(viewers: int, at_once: int) -> None:
+    board = PresenceBoard("bench")
+    started = time.process_time()
+    for i in range(viewers):
+        board.use(i, f"u_{i}", f"Viewer {i}", True, 0.0)
+        board.view(i, "bench/image", IMAGE, 0.0)
+        if i % at_once == at_once - 1:
+            board.tick(0.0)
+    board.tick(0.0)
+    joins = time.process_time() - started
+    started = time.process_time()
+    for _ in range(100):
+        board.tick(0.1)
+    print(f"presence rules alone, {viewers} viewers joining {at_once} at a time: {joins * 1000:.0f} ms of CPU;"
+          f" a quiet tick (every 0.5 s) {(time.process_time() - started) * 10:.2f} ms")
+
+
 async def main(viewers: int, quiet: float, redis_url: str, at_once: int, late: int) -> None:
+    board_alone(viewers, at_once)
     data = Path(tempfile.mkdtemp(prefix="imagechat-presence-bench-"))
     prefix = f"imagechat-bench-{uuid.uuid4().hex[:8]}:"
     config = ServerConfig(database_url=f"sqlite:///{data / 'bench.db'}", write_rate=1e9, write_burst=1e9)
