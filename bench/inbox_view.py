@@ -11,8 +11,8 @@ to its row at the top of a headless viewer's inbox (the feed end to end, one pro
 times each, alternating, from enter on an inbox row to that image's first frame (the frame that
 draws its picture) and to the viewer settled (every change the opening set off drawn: markers,
 status, footer), its bytes fetched from the server's store (an empty image cache), then from the
-viewer's image cache (a second viewer on the same cache). Medians, and the load average: the
-machine may be shared.
+viewer's image cache (a second viewer on the same cache); each viewer started as imagechat-tui
+starts it (tui/heap.py). Medians, and the load average: the machine may be shared.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from imagechat_tui.server import admin
 from imagechat_tui.server.app import ImageChatServer
 from imagechat_tui.server.config import ServerConfig, sqlite_url
 from imagechat_tui.tui import app as viewer
+from imagechat_tui.tui import heap
 from imagechat_tui.tui.app import ImageChatApp
 from imagechat_tui.tui.inbox import Inbox
 from imagechat_tui.tui.sample import SAMPLE_SIZE, draw_sample
@@ -170,7 +171,9 @@ async def open_from_inbox(opens: int) -> None:
     for run in range(opens):
         images = ImageCache(work / f"image-cache-{run}")  # empty: the bytes come from the server
         for times in took.values():
-            times.append(await open_first_row(ImageChatApp(None, server=runner.url, token=ana, images=images), key))
+            app = ImageChatApp(None, server=runner.url, token=ana, images=images)
+            heap.settle()  # as imagechat-tui does before it runs the viewer
+            times.append(await open_first_row(app, key))
     runner.should_exit = True
     await task
     for how, times in took.items():
