@@ -94,17 +94,19 @@ async def local(rows: int) -> None:
             inbox.changed(row(i * 7 % rows, rows + i))
             applied = time.perf_counter()
             widget.show(inbox.rows, {}, inbox.key, START, False)
-            await pilot.pause()
+            await widget.wait_for_refresh()  # the frame drawn
             apply.append(applied - started)
             draw.append(time.perf_counter() - applied)
+            await pilot.pause()  # the app idle again before the next row
         for page in range(10):
             first = rows + 50 * page
             inbox.load_next(inbox.next_cursor, ImagesPage(images=[row(n, -n) for n in range(first, first + 50)],
                                                           next_cursor="more"))
             started = time.perf_counter()
             widget.show(inbox.rows, {}, inbox.key, START, False)
-            await pilot.pause()
+            await widget.wait_for_refresh()
             pages.append(time.perf_counter() - started)
+            await pilot.pause()
     print(f"{rows} rows: a feed row applied in {ms(apply)} (median of 30); the list's frame after it in "
           f"{ms(draw)}; a next page of 50 rows added and drawn in {ms(pages)} (median of 10)")
 
