@@ -463,7 +463,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
 
     def refresh_views(self) -> None:
         self._refresh_pending = False
-        if self.key is None:
+        if self.key is None or not self.showing:  # asked for a frame ago
             return
         self.selection.update(self.engine.markers(self.key))
         synced, self._synced_since_refresh = self._synced_since_refresh, False
@@ -507,7 +507,8 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self.main.image_view.move_cursor(columns, rows)
 
     def on_image_view_view_changed(self) -> None:
-        self._show_status()
+        if self.showing:  # the view's last messages may come while the viewer closes
+            self._show_status()
 
     def _step_marker(self, step: int, only_open: bool = False) -> None:
         if not self.selection.step_marker(step, only_open):
