@@ -224,9 +224,10 @@ class InboxList(ScrollView, can_focus=True):
         return self._rows[index].content(self._now).plain
 
     def _highlight(self, index: int | None, tell: bool = True) -> None:
-        """Highlight row `index` and bring it into view; `tell` the screen which row it is (always when it moved)."""
+        """Highlight row `index` and bring it into view, if it moved or `tell`: then tell the screen
+        which row it is (nothing changed: the list stays where the wheel left it)."""
         old, self._highlighted = self._highlighted, index
-        if index is None:
+        if index is None or not (tell or index != old):
             return
         if index != old:
             for row in (old, index):
@@ -234,8 +235,7 @@ class InboxList(ScrollView, can_focus=True):
                     self.refresh_lines(row * ROW_LINES, ROW_LINES)
         self.scroll_to_region(Region(0, index * ROW_LINES, self.scrollable_content_region.width, ROW_LINES),
                               force=True, animate=False, immediate=True)
-        if tell or index != old:
-            self.post_message(self.Moved(self._rows[index].key))
+        self.post_message(self.Moved(self._rows[index].key))
 
     # Drawing
 
