@@ -264,15 +264,17 @@ class ImageChatApp(OrderedKeys, PixelFrames):
 
     def keys_on_hold(self) -> bool:
         # Keys typed before the image is open and the first connection made are meant for it:
-        # `a` and the comment after it. The inbox (and what is opened over it) takes keys at once.
+        # `a` and the comment after it; so are those typed after enter on an inbox row, while the
+        # inbox still shows. Otherwise the inbox (and what is opened over it) takes keys at once.
         if self.in_inbox:
-            return self._leaving_inbox is not None  # a row was opened: the keys after enter are for its image
+            return self._leaving_inbox is not None
         return self.key is None or self.engine.link.state is LinkState.CONNECTING
 
     # Switching between images, and the inbox
 
     def switch_image(self, target: str) -> None:
-        """Show another image: the old one is let go (cache saved, unsubscribed), the new one opened."""
+        """Show another image: the old one is let go (cache saved, unsubscribed), the new one opened.
+        From the inbox, the inbox stays until the image is ready or PROGRESS_AFTER has passed."""
         if target == self.target and self.key is not None:
             self._leave_inbox()
             return  # the one still open behind the inbox
