@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.timer import Timer
 
 from ..client.engine import (
     Backoff,
@@ -78,6 +79,10 @@ class EngineNotice(Message):
 
 HALF_BLOCKS = Terminal("halfblock", None, None, "half-blocks (the default without a terminal to ask)")
 
+PROGRESS_AFTER = 0.15
+"""Seconds the inbox stays after enter while the image loads: a cached image then comes up in the
+first frame of the image screen, with no progress flashing by; a download shows its progress."""
+
 
 _IMAGE_ACTIONS = {a.action.split("(")[0] for a in ACTIONS if a.scope != "both"}
 
@@ -123,6 +128,8 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self._refresh_pending = False
         self._synced_since_refresh = False
         self._save_timer: Any = None
+        self._leaving_inbox: Timer | None = None
+        """While an image opened from the inbox loads, at most PROGRESS_AFTER: the inbox still shows."""
         self.drafts = Drafts()
 
     def get_default_screen(self) -> MainScreen:
@@ -186,6 +193,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self.key = self.engine.subscribe(loaded.key, cached)
         self.loaded, self.shared = loaded, False
         self.wanted_marker = loaded.origin.marker if loaded.origin else None
+        self._leave_inbox()
         self.main.show_image(pyramid)
         self.sub_title = visible(loaded.name)
         if loaded.animated:
@@ -194,8 +202,9 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             self._adopt(loaded.key, loaded.origin.legacy_key_hash)
         if loaded.origin is not None and loaded.origin.source is None and loaded.origin.path is None:
             self._name_from_server(loaded.key)
-        self.refresh_views()
-        self.release_keys()
+        # The picture first: the markers and their list come with the next frame, and the keys
+        # typed meanwhile (`n`, `a`) after them.
+        self._refresh_soon(then=self.release_keys)
 
     @work(group="adopt")
     async def _adopt(self, key: str, legacy_key_hash: str) -> None:
@@ -255,23 +264,37 @@ class ImageChatApp(OrderedKeys, PixelFrames):
 
     def keys_on_hold(self) -> bool:
         # Keys typed before the image is open and the first connection made are meant for it:
-        # `a` and the comment after it. The inbox (and what is opened over it) takes keys at once.
+        # `a` and the comment after it; so are those typed after enter on an inbox row, while the
+        # inbox still shows. Otherwise the inbox (and what is opened over it) takes keys at once.
         if self.in_inbox:
-            return False
+            return self._leaving_inbox is not None
         return self.key is None or self.engine.link.state is LinkState.CONNECTING
 
     # Switching between images, and the inbox
 
     def switch_image(self, target: str) -> None:
-        """Show another image: the old one is let go (cache saved, unsubscribed), the new one opened."""
-        if self.inbox is not None and self.screen is self.inbox:
-            self.pop_screen()
+        """Show another image: the old one is let go (cache saved, unsubscribed), the new one opened.
+        From the inbox, the inbox stays until the image is ready or PROGRESS_AFTER has passed."""
         if target == self.target and self.key is not None:
+            self._leave_inbox()
             return  # the one still open behind the inbox
         self._let_go()
         self.main.show_loading()
         self._show_status()
         self.open_image(target)
+        if self.inbox is not None and self.screen is self.inbox:
+            self._leaving_inbox = self.set_timer(PROGRESS_AFTER, self._leave_inbox)
+
+    def _leave_inbox(self) -> None:
+        """Show the image screen (the image, or its progress), if the inbox covers it."""
+        self._stay_in_inbox()
+        if self.inbox is not None and self.screen is self.inbox:
+            self.pop_screen()
+
+    def _stay_in_inbox(self) -> None:
+        if self._leaving_inbox is not None:
+            self._leaving_inbox.stop()
+            self._leaving_inbox = None
 
     def _let_go(self) -> None:
         """Stop showing the current image: its state cached, unsubscribed, nothing of it selected."""
@@ -287,8 +310,10 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             self.exit(return_code=1, message=Text(visible(message)))
             return
         self._let_go()
+        self._stay_in_inbox()
         self.notify(message, title="Can't show the image", severity="error")
         self.action_back_to_inbox()
+        self.release_keys()  # held since enter, if the inbox never left
 
     @property
     def in_inbox(self) -> bool:
@@ -373,13 +398,18 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             self.inbox.on_engine(notice)
 
     def _schedule_refresh(self, synced: bool = False) -> None:
-        # Many events in one burst make one redraw.
         self._synced_since_refresh |= synced
+        self._refresh_soon()
+        if self.cache is not None and self._save_timer is None:
+            self._save_timer = self.set_timer(1.0, self._save_cache)
+
+    def _refresh_soon(self, then: Callable[[], None] | None = None) -> None:
+        """Redraw the views after the next frame; many events in one burst make one redraw."""
         if not self._refresh_pending:
             self._refresh_pending = True
             self.call_after_refresh(self.refresh_views)
-        if self.cache is not None and self._save_timer is None:
-            self._save_timer = self.set_timer(1.0, self._save_cache)
+        if then is not None:
+            self.call_after_refresh(then)
 
     def _save_cache(self) -> None:
         self._save_timer = None
@@ -435,7 +465,7 @@ class ImageChatApp(OrderedKeys, PixelFrames):
 
     def refresh_views(self) -> None:
         self._refresh_pending = False
-        if self.key is None:
+        if self.key is None or not self.showing:  # asked for a frame ago
             return
         self.selection.update(self.engine.markers(self.key))
         synced, self._synced_since_refresh = self._synced_since_refresh, False
@@ -479,7 +509,8 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self.main.image_view.move_cursor(columns, rows)
 
     def on_image_view_view_changed(self) -> None:
-        self._show_status()
+        if self.showing:  # the view's last messages may come while the viewer closes
+            self._show_status()
 
     def _step_marker(self, step: int, only_open: bool = False) -> None:
         if not self.selection.step_marker(step, only_open):

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..client.errors import ClientError
 from ..client.imagecache import ImageCache
 from ..client.links import parse_link
-from . import embedded
+from . import embedded, heap
 from .cache import StateCache, cache_dir, image_cache_dir
 from .graphics.detect import MODES, detect
 from .graphics.terminal_io import TerminalIO
@@ -121,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Started (and restarted when gone) by the engine before each connection attempt, so its
         # start-up and any failure are shown in the viewer, not printed behind it.
         app.engine.before_connect = partial(embedded.keep_running, local)
+    heap.settle()
     app.run()
     return app.return_code or 0
 

@@ -97,8 +97,8 @@ async def inbox_ready(app: ImageChatApp, pilot) -> None:
 
 
 def shown(app: ImageChatApp) -> str:
-    options = inbox_of(app).query_one(InboxList)
-    return "\n".join(str(options.get_option_at_index(i).prompt) for i in range(options.option_count))
+    rows = inbox_of(app).query_one(InboxList)
+    return "\n".join(rows.row_text(i) for i in range(rows.row_count))
 
 
 async def test_a_marker_placed_in_one_viewer_appears_in_the_others_inbox_live(server: Harness, make_app, sample,

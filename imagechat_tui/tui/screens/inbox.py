@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ...client.engine import InboxFollowed, InboxRowChanged, InboxRowRemoved, Link, LinkState, SyncEngine
 from ...client.errors import ClientError
@@ -28,6 +28,7 @@ from ...protocol.models import ImageSummary, InboxFilter
 from ...protocol.safe import visible
 from ..inbox import Inbox, Query
 from ..thumbnails import thumbnail_lines
+from ..widgets.footer import SteadyFooter
 from ..widgets.inbox_list import InboxList
 
 FILTERS: dict[InboxFilter, str] = {"open": "open only", "all": "all", "mine": "mine"}
@@ -86,7 +87,7 @@ class InboxScreen(Screen[None]):
         yield Static(id="inbox-hint")
         yield SearchBox(placeholder="Search comments (enter searches, esc cancels)", max_length=MAX_SEARCH_LENGTH,
                         id="inbox-search")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.query_one(SearchBox).display = False

@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 
 from ...client.engine import Link
 from ..badges import Badge
@@ -23,6 +23,7 @@ from ..graphics.pixels import PixelPane
 from ..pyramid import Pyramid
 from ..selection import Selection
 from ..widgets.conversation import MarkerList, ThreadView, WritingLine
+from ..widgets.footer import SteadyFooter
 from ..widgets.image_view import ImageView
 from ..widgets.status import OfflineBanner, StatusBar
 
@@ -48,7 +49,7 @@ class MainScreen(Screen[None]):
                 yield MarkerList(id="markers")
                 yield ThreadView(id="thread")
         yield StatusBar(id="status")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.image_view.focus()
@@ -66,9 +67,10 @@ class MainScreen(Screen[None]):
             Content.assemble("Downloading · ", size, f" · {elapsed:.0f} s{waiting}"))
 
     def show_loading(self) -> None:
-        """Another image is on its way: the progress again, and none of the old image's markers."""
+        """Another image is on its way: the progress again, and nothing of the old image."""
         self.query_one(ProgressBar).update(total=None, progress=0)
         self.query_one("#progress-pane").display = True
+        self.image_view.set_image(None)
         self.image_view.set_badges([], None)
         self.query_one(MarkerList).clear_options()
         self.query_one(ThreadView).display = False

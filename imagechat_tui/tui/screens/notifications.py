@@ -12,13 +12,14 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...protocol.models import Notification, NotificationKind
 from ...protocol.safe import visible
 from ..mentions import mention_content
 from ..threads import relative_time
+from ..widgets.footer import SteadyFooter
 from ..widgets.status import unread_text
 
 WHAT: dict[NotificationKind, str] = {
@@ -80,7 +81,7 @@ class NotificationsScreen(Screen[None]):
             yield Static(id="notifications-title")
             yield OptionList(id="notifications-list")
             yield Static(Content.styled(HINT, "$text-muted"), id="notifications-hint")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()

@@ -67,8 +67,15 @@ class MarkerList(OptionList):
 class WritingLine(Static):
     """Who else is writing on the image, and where: "Ana is writing on 3". Hidden when no one is."""
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._writers: list[tuple[str, str]] = []
+
     def show(self, writers: list[tuple[str, str]]) -> None:
         """`writers`: (name, where), where as "on 3" or "a new marker"."""
+        if writers == self._writers:
+            return  # told after every change on the image: an update would lay the screen out again
+        self._writers = writers
         self.display = bool(writers)
         self.update(Content(" · ").join(
             Content.assemble((visible(name), "bold"), f" is writing {where}") for name, where in writers))

@@ -83,7 +83,8 @@ class ImageView(Widget, can_focus=True):
         """The picture's size in screen pixels: a cell is `cell_pixels` of them."""
         return geometry.cols * self.cell_pixels[0], geometry.rows * self.cell_pixels[1]
 
-    def set_image(self, pyramid: Pyramid) -> None:
+    def set_image(self, pyramid: Pyramid | None) -> None:
+        """Show `pyramid`'s image at fit; None shows none (another is on its way)."""
         self._pyramid = pyramid
         self.view = View()
         self._rows = self._placement = self._overlays = self._picture = self._pixels = None

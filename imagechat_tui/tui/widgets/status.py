@@ -50,8 +50,10 @@ class StatusBar(Static):
         """`view` is the account of the view, long and compact; `loaded`, whether the image's
         markers ever came (from the server or the cache); `others`, the names of the other people
         viewing the image now; `unread`, the user's unread notifications."""
-        self._shown = (link, image, open_count, total, user, view, loaded, others, unread)
-        self._draw()
+        shown = (link, image, open_count, total, user, view, loaded, others, unread)
+        if shown != self._shown:  # it is told after every change anywhere in the viewer
+            self._shown = shown
+            self._draw()
 
     def on_resize(self) -> None:
         self._draw()
@@ -81,7 +83,8 @@ class StatusBar(Static):
                                               (_fit(name, width - fixed), "$text-muted")]
         for text in middle:
             parts += [self.SEPARATOR, text]
-        self.update(Content.assemble(*parts, self.SEPARATOR, (unread_part, "bold $warning"), who))
+        # One line whatever it says (app.tcss): a repaint, never a layout of the screen.
+        self.update(Content.assemble(*parts, self.SEPARATOR, (unread_part, "bold $warning"), who), layout=False)
 
 
 def unread_text(unread: int) -> str:
