@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from textual.content import Content
@@ -11,11 +12,14 @@ from textual.widgets.option_list import Option
 
 from ...protocol.models import ImageSummary
 from ...protocol.safe import visible
+from ..mentions import mention_content
 from ..threads import relative_time
 from ..thumbnails import COLUMNS, PLACEHOLDER
 
 SAMPLE = "sample"
 """The id of the built-in sample's row, shown when the inbox is empty."""
+UNREAD_STYLE = "bold reverse $accent"
+"""An image's count of markers with comments by others the user has not read."""
 
 
 def row_name(row: ImageSummary) -> str:
@@ -24,17 +28,21 @@ def row_name(row: ImageSummary) -> str:
 
 
 def _one_line(text: str) -> str:
-    return visible(text.replace("\r\n", " ").replace("\n", " ").replace("\t", " "))
+    """Line breaks and tabs as spaces (not yet sanitised)."""
+    return text.replace("\r\n", " ").replace("\n", " ").replace("\t", " ")
 
 
 def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[:max(0, width - 1)] + "…"
 
 
-def inbox_row(row: ImageSummary, picture: list[Content], now: datetime, width: int) -> Content:
-    """Two lines: picture, counts and name; picture, when, who and what was said last."""
+def inbox_row(row: ImageSummary, picture: list[Content], now: datetime, width: int,
+              names: Mapping[str, str] | None = None) -> Content:
+    """Two lines: picture, unread and other counts, and name; picture, when, who and what was said
+    last (mentions as @Name by `names`, the tenant's people)."""
     room = max(8, width - COLUMNS - 1)
-    counts = Content.assemble((f"● {row.open_count} open", "$warning" if row.open_count else "$text-muted"),
+    new = Content.styled(f"{len(row.unread)} new", UNREAD_STYLE) + "  " if row.unread else Content("")
+    counts = Content.assemble(new, (f"● {row.open_count} open", "$warning" if row.open_count else "$text-muted"),
                               ("  ", ""), (f"✓ {row.resolved_count}", "$text-muted"), "  ")
     first = Content.assemble(picture[0], " ", counts, (_fit(row_name(row), room - len(counts.plain)), "bold"))
     last = row.last_comment
@@ -43,7 +51,8 @@ def inbox_row(row: ImageSummary, picture: list[Content], now: datetime, width: i
     else:
         when = f"{relative_time(last.created_at, now)} · "
         who = _fit(visible(last.user.name), 20)
-        what = _fit(f": {_one_line(last.excerpt)}", max(0, room - len(when) - len(who)))
+        what = Content.assemble(": ", mention_content(_one_line(last.excerpt), names or {})).truncate(
+            max(0, room - len(when) - len(who)), ellipsis=True)
         said = Content.assemble((when, "$text-muted"), (who, "bold $accent"), what)
     return Content("\n").join([first, Content.assemble(picture[1], " ", said)])
 
@@ -75,6 +84,14 @@ class InboxList(OptionList):
         self._shown: list[object] = []
         self._row_options: dict[str, tuple[object, Option]] = {}
         """Each row's option with what it was drawn from: an option kept keeps its cached layout."""
+        self.names: dict[str, str] = {}
+        """The tenant's people (id -> name): mentions in the rows show their names."""
+
+    def set_names(self, names: Mapping[str, str]) -> None:
+        """New names for mentions: the next `show` draws every row again if they changed."""
+        if names != self.names:
+            self.names = dict(names)
+            self._shown, self._row_options = [], {}
 
     def show(self, rows: list[ImageSummary], pictures: dict[str, list[Content]], selected: str | None,
              now: datetime, with_sample: bool) -> None:
@@ -97,7 +114,8 @@ class InboxList(OptionList):
         drawn_from = (row, id(picture), now.minute, width)
         kept = self._row_options.get(row.key)
         if kept is None or kept[0] != drawn_from:
-            kept = self._row_options[row.key] = (drawn_from, Option(inbox_row(row, picture, now, width), id=row.key))
+            option = Option(inbox_row(row, picture, now, width, self.names), id=row.key)
+            kept = self._row_options[row.key] = (drawn_from, option)
         return kept[1]
 
     def on_resize(self) -> None:
