@@ -109,7 +109,7 @@ async def test_filters_counts_names_and_last_comments(both: Harness) -> None:
         assert newest_first(page["images"])
         assert rows[key_of(png)] | {"lastActivityAt": None, "lastComment": None} == {
             "key": key_of(png), "name": "https://shots.example.com/a.png", "stored": True, "openCount": 1,
-            "resolvedCount": 0, "lastActivityAt": None, "lastComment": None}
+            "resolvedCount": 0, "lastActivityAt": None, "lastComment": None, "unread": []}
         last = rows[content_key(1)]["lastComment"]
         assert last["user"] == {"id": "u_ana", "name": "Ana"} and last["markerNumber"] == 1
         assert last["excerpt"] == long_text[:EXCERPT_LENGTH] and len(last["excerpt"]) == EXCERPT_LENGTH

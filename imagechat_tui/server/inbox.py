@@ -2,10 +2,12 @@
 activity first, a page at a time by keyset (a cursor naming the last row given, never an offset,
 so a page costs the same however deep it is).
 
-Every filter walks one index in order: `open` and `all` the images' (tenant, last activity, id),
-`mine` the participants' (tenant, user, last activity, image). A search adds a condition, the set of
-images whose comments match (see search.py). Ties in last activity are broken by the image's row
-id, which never changes: the cursor is (last activity, row id), base64url-encoded JSON.
+Every filter walks one index in order: `open`, `all` and `unread` the images' (tenant, last activity,
+id), `mine` the participants' (tenant, user, last activity, image). `unread` asks each image the
+unread rule (see reads.py, which makes that one lookup for an image the caller has read whole). A
+search adds a condition, the set of images whose comments match (see search.py). Ties in last
+activity are broken by the image's row id, which never changes: the cursor is (last activity, row
+id), base64url-encoded JSON.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy import Connection, and_, or_, select
 
 from ..protocol.models import ImagesPage, InboxFilter
 from .domain_errors import BadCursor
+from .reads import image_unread, unread_by_image
 from .schema import images, participants
 from .search import Search
 from .summary import SUMMARY_COLUMNS, summary_of, summary_select
@@ -79,6 +82,8 @@ def images_page(conn: Connection, search: Search, q: InboxQuery) -> ImagesPage:
             images.c.tenant_id == q.tenant_id, images.c.last_activity_at.is_not(None),
             images.c.open_count > 0 if q.filter == "open" else images.c.open_count + images.c.resolved_count > 0,
         )
+        if q.filter == "unread":
+            keys = keys.where(image_unread(q.tenant_id, q.user_id, images.c.id))
     if q.terms is not None:
         keys = keys.where(search.matching(conn, q.terms, image_id))
     if q.cursor is not None:
@@ -91,4 +96,5 @@ def images_page(conn: Connection, search: Search, q: InboxQuery) -> ImagesPage:
     more = len(rows) > q.limit
     rows = rows[:q.limit]
     next_cursor = Cursor(rows[-1].last_activity_at, rows[-1].id).encode() if more else None
-    return ImagesPage(images=[summary_of(row) for row in rows], next_cursor=next_cursor)
+    unread = unread_by_image(conn, q.tenant_id, q.user_id, [row.id for row in rows])
+    return ImagesPage(images=[summary_of(row, unread[row.id]) for row in rows], next_cursor=next_cursor)
