@@ -27,7 +27,7 @@ ACTIONS = [
     Action("next", "n", "next_marker", "Next marker", "Next"),
     Action("previous", "p", "previous_marker", "Previous marker"),
     Action("next-open", "u", "next_unresolved", "Next unresolved marker", "Unresolved"),
-    Action("next-unread", "U", "next_unread", "Next unread marker: someone else wrote on it since you read it"),
+    Action("next-unread", "U", "next_unread", "Next unread marker: new comments by others"),
     Action("comment", "c", "comment", "Comment on the selected marker"),
     Action("reply", "r", "reply", "Reply to the selected comment", "Reply"),
     Action("next-comment", "right_square_bracket", "next_comment", "Next comment in the thread"),

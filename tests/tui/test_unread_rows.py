@@ -25,7 +25,7 @@ def test_a_marker_row_says_new_and_shows_mentions_by_name() -> None:
     read = marker_option(marker("ask <@u_ana> and <@u_bo>\nsecond line"), NOW, False, NAMES).plain
     assert read.startswith("  3 ● open  ask @Ana and @[b]Bo[/b]␛[31m\n") and "new" not in read
     unread = marker_option(marker("hello"), NOW, True, NAMES).plain
-    assert unread.startswith("  3 ● open  new hello")
+    assert unread.startswith("  3 ● open   new  hello")
     assert "  @u_gone left" in marker_option(marker("<@u_gone> left"), NOW, False, {}).plain  # unknown: by id
 
 
@@ -35,6 +35,6 @@ def test_an_inbox_row_shows_its_unread_count_and_mentions_by_name() -> None:
                        last_comment=LastComment(user=BO, excerpt="<@u_ana>: look\nat <@u_bo>",
                                                 created_at="2026-11-26T09:00:00Z", marker_number=3, marker_id="m1"))
     first, second = inbox_row(row, PLACEHOLDER, NOW, 120, NAMES).plain.split("\n")
-    assert "2 new  ● 2 open  ✓ 1  shot.png" in first
+    assert " 2 new  ● 2 open  ✓ 1  shot.png" in first
     assert ": @Ana: look at @[b]Bo[/b]␛[31m" in second
     assert "new" not in inbox_row(row.model_copy(update={"unread": []}), PLACEHOLDER, NOW, 120).plain

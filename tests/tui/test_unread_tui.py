@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from textual.widgets import OptionList
 
+from imagechat_tui.client.errors import OfflineError
+from imagechat_tui.client.rest import RestClient
 from imagechat_tui.tui.app import ImageChatApp
 from imagechat_tui.tui.widgets.image_view import ImageView
 
@@ -46,7 +48,7 @@ async def test_opening_the_thread_reads_it_on_every_viewer_of_the_user(server: H
             for app in (first, second):  # Bo's new marker is unread for Ana, on both her viewers
                 await wait_for(lambda app=app: marker_id in unread_here(app), 5, "the marker unread")
                 await wait_for(lambda app=app: badges(app) == ["•1"] and "1 new" in status_text(app), 3)
-                assert marker_rows(app)[0].startswith("  1 ● open  new @Ana the total is wrong")
+                assert marker_rows(app)[0].startswith("  1 ● open   new  @Ana the total is wrong")
 
             await pilot.press("U")  # to the next unread marker: its thread opens, and is read
             await wait_for(lambda: first.marker is not None and first.marker.id == marker_id, 3)
@@ -84,9 +86,6 @@ async def test_a_read_mark_that_fails_comes_back_on_the_next_load(server: Harnes
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         await wait_for(lambda: marker_id in unread_here(app), 5)
-        from imagechat_tui.client.errors import OfflineError
-        from imagechat_tui.client.rest import RestClient
-
         async def offline(*_: object) -> None:
             raise OfflineError("the server can't be reached")
 

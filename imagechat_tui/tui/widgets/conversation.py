@@ -17,7 +17,7 @@ from ..mentions import mention_content
 from ..numbers import number_text
 from ..threads import last_activity, relative_time, threaded
 
-UNREAD_TAG = ("new ", "bold reverse $accent")
+UNREAD_TAG = Content.assemble((" new ", "bold reverse $accent"), " ")
 """Before an unread marker's first line: someone else wrote on it since the user last read it."""
 
 

@@ -41,7 +41,7 @@ def inbox_row(row: ImageSummary, picture: list[Content], now: datetime, width: i
     """Two lines: picture, unread and other counts, and name; picture, when, who and what was said
     last (mentions as @Name by `names`, the tenant's people)."""
     room = max(8, width - COLUMNS - 1)
-    new = Content.styled(f"{len(row.unread)} new", UNREAD_STYLE) + "  " if row.unread else Content("")
+    new = Content.styled(f" {len(row.unread)} new ", UNREAD_STYLE) + " " if row.unread else Content("")
     counts = Content.assemble(new, (f"● {row.open_count} open", "$warning" if row.open_count else "$text-muted"),
                               ("  ", ""), (f"✓ {row.resolved_count}", "$text-muted"), "  ")
     first = Content.assemble(picture[0], " ", counts, (_fit(row_name(row), room - len(counts.plain)), "bold"))
