@@ -225,6 +225,8 @@ class Inbox:
             if self._matches(change, before is not None) and self._within_loaded(change, last):
                 self.rows.append(change)
                 self.rows.sort(key=_order, reverse=True)
+            elif self.query.filter == "unread" and change.unread is None and before is None and not self.query.q:
+                self._waiting[key] = change  # in if the server's answer lists some
         self._keep_selection(old)
 
     def _matches(self, row: ImageSummary, listed: bool) -> bool:
@@ -233,12 +235,9 @@ class Inbox:
             return False
         if self.query.filter == "unread" and row.unread is not None:
             return bool(row.unread)
-        if self.query.filter == "unread" and not listed and not self.query.q:
-            self._waiting[row.key] = row  # in if the server's answer lists some
-            return False
         if listed:
             return True
-        if self.query.q:
+        if self.query.q or self.query.filter == "unread":  # unread: not known until the server's answer
             return False
         if self.query.filter == "mine":
             return self.me is not None and row.last_comment is not None and row.last_comment.user.id == self.me
