@@ -61,7 +61,7 @@ ACTIONS = [
     Action("inbox-filter-mine", "m", "inbox_filter('mine')", "Inbox: images I placed a marker on or commented on",
            "Mine", "inbox"),
     Action("inbox-filter-unread", "u", "inbox_filter('unread')",
-           "Inbox: images with markers someone else wrote on since you last read them", "Unread", "inbox"),
+           "Inbox: only images with unread markers", "Unread", "inbox"),
     Action("inbox-search", "slash", "inbox_search", "Inbox: search the comments' text", "Search", "inbox"),
     Action("inbox-clear-search", "escape", "inbox_clear_search", "Inbox: clear the search", scope="inbox"),
     Action("notifications", "N", "notifications", "Notifications: replies, comments, mentions, status changes",
