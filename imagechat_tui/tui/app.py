@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
@@ -477,15 +477,8 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         self._read_shown_thread()
 
     def action_next_unread(self) -> None:
-        if self.key is None:
-            return
-        if not self.selection.step_marker(1, among=self.engine.unread(self.key)):
-            self.notify("No unread markers: nothing new from others since you last read them.")
-            return
-        marker = self.selection.marker
-        if marker is not None:
-            self.main.image_view.reveal(marker.x, marker.y)
-        self.refresh_views()
+        if self.key is not None:
+            self._step_marker(1, among=self.engine.unread(self.key))
 
     @property
     def markers(self) -> list[Marker]:
@@ -523,9 +516,10 @@ class ImageChatApp(OrderedKeys, PixelFrames):
     def on_image_view_view_changed(self) -> None:
         self._show_status()
 
-    def _step_marker(self, step: int, only_open: bool = False) -> None:
-        if not self.selection.step_marker(step, only_open):
-            self.notify("No unresolved markers." if only_open else "No markers yet: press a to place one.")
+    def _step_marker(self, step: int, only_open: bool = False, among: Collection[str] | None = None) -> None:
+        if not self.selection.step_marker(step, only_open, among):
+            self.notify("No unread markers: nothing new from others since you last read them." if among is not None
+                        else "No unresolved markers." if only_open else "No markers yet: press a to place one.")
             return
         marker = self.selection.marker
         if marker is not None:
