@@ -7,7 +7,7 @@ import hashlib
 import io
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,8 @@ from imagechat_tui.client.imagecache import ImageCache
 from imagechat_tui.client.images import ImageError, resolve, shown_target
 from imagechat_tui.client.links import Link, format_link, parse_link
 from imagechat_tui.protocol.imagekey import data_image_key, legacy_source, legacy_url_key
+
+from .website import send_body, website
 
 SECRETS = ("hunter2pw", "SIGsecret")
 
@@ -33,25 +35,15 @@ def web() -> Iterator[tuple[str, list[str]]]:
     body = png(10)
     seen: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # the stdlib's name
-            seen.append(self.path)
-            if not self.path.startswith("/shot.png"):
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def respond(request: BaseHTTPRequestHandler) -> None:
+        seen.append(request.path)
+        if request.path.startswith("/shot.png"):
+            send_body(request, body)
+        else:
+            request.send_error(404)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{server.server_address[1]}", seen
-    server.shutdown()
-    server.server_close()
+    with website(respond) as address:
+        yield address, seen
 
 
 def test_a_source_has_no_user_info_query_or_fragment() -> None:

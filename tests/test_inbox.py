@@ -26,9 +26,8 @@ from imagechat_tui.server.schema import images, markers
 from imagechat_tui.server.store import inbox_topic, key_hash
 
 from .cluster import start_cluster
-from .conftest import Harness, bid, stop_server, wait_for
+from .conftest import Harness, bid, fresh_postgres_database, stop_server, wait_for
 from .old_schemas import back_to_version_3
-from .scratch_postgres import scratch_database
 from .test_adopt import KEY as ADOPT_KEY
 from .test_adopt import LEGACY, adopt, legacy_marker
 from .test_adopt import principal as adopt_principal
@@ -49,7 +48,7 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     if request.param == "sqlite":
         yield sqlite_url(tmp_path)
         return
-    async with scratch_database("inbox_test") as url:
+    async with fresh_postgres_database() as url:
         yield url
 
 
@@ -447,7 +446,7 @@ def test_inbox_frames_are_never_batched() -> None:
 @pytest.mark.postgres
 async def test_two_processes_over_postgresql_and_redis_serve_one_inbox_and_one_image(
         make_server, own_redis, engines) -> None:
-    async with scratch_database("inbox_cluster") as url:
+    async with fresh_postgres_database() as url:
         cluster = await start_cluster(make_server, url, own_redis)
         first, second = cluster.servers
         ana_token, bob_token = await first.token("u_ana", "Ana"), await first.token("u_bob", "Bob")

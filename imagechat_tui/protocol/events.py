@@ -220,7 +220,8 @@ class MarkersRead(Model):
 
 ServerFrame = (Subscribed | Batch | ErrorFrame | NewImageChat | ImageChatUpdated | DeletedImageChat | DeletedImage
                | InboxSubscribed | InboxRow | InboxRemoved
-               | Presence | PresenceChanged | NotificationsSubscribed | NotificationFrame | NotificationsRead | MarkersRead)
+               | Presence | PresenceChanged | NotificationsSubscribed | NotificationFrame | NotificationsRead
+               | MarkersRead)
 _server_frame_adapter: TypeAdapter[ServerFrame] = TypeAdapter(
     Annotated[ServerFrame, Field(discriminator="type")]
 )

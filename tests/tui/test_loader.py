@@ -7,10 +7,9 @@ import io
 import os
 import socket
 import struct
-import threading
 import zlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -21,41 +20,31 @@ from imagechat_tui.tui.loader import CHECKER, CHECKER_SHADES, LoadedImage, LoadE
 from imagechat_tui.tui.sample import SAMPLE_SIZE
 
 from ..conftest import wait_for
+from ..website import send_body, website
 
 
 @pytest.fixture
 def web(sample: Path) -> Iterator[str]:
     body = sample.read_bytes()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # the stdlib's name
-            path = self.path.split("?")[0]
-            if path.startswith("/hop/"):
-                left = int(path.rsplit("/", 1)[1])
-                self.send_response(302)
-                self.send_header("Location", "/shot.png" if left == 0 else f"/hop/{left - 1}")
-                self.end_headers()
-            elif path == "/shot.png":
-                self.send_response(200)
-                self.send_header("Content-Type", "image/png")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            elif path == "/huge.png":
-                self.send_response(200)
-                self.send_header("Content-Length", str(30 * 2**20))
-                self.end_headers()
-            else:
-                self.send_error(404)
+    def respond(request: BaseHTTPRequestHandler) -> None:
+        path = request.path.split("?")[0]
+        if path.startswith("/hop/"):
+            left = int(path.rsplit("/", 1)[1])
+            request.send_response(302)
+            request.send_header("Location", "/shot.png" if left == 0 else f"/hop/{left - 1}")
+            request.end_headers()
+        elif path == "/shot.png":
+            send_body(request, body, "image/png")
+        elif path == "/huge.png":
+            request.send_response(200)
+            request.send_header("Content-Length", str(30 * 2**20))
+            request.end_headers()
+        else:
+            request.send_error(404)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with website(respond) as address:
+        yield f"http://{address}"
 
 
 async def test_a_url_loads_with_progress_keyed_by_its_content_and_named_by_its_source(web: str, sample: Path) -> None:

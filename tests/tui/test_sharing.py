@@ -4,9 +4,7 @@ opened from, uploads on the first marker (never with upload off), links, `--shar
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from imagechat_tui.tui.viewport import View
 from imagechat_tui.tui.widgets.status import StatusBar
 
 from ..conftest import Harness, bid, wait_for
+from ..website import send_body, website
 from .conftest import tool
 from .test_flows import SIZE, notices, place, ready
 from .test_zoom import markers_at
@@ -80,21 +79,8 @@ def web(sample: Path) -> Iterator[str]:
     """A web server giving the sample at /shot.png, whatever the query string (a signed link)."""
     body = sample.read_bytes()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # the stdlib's name
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with website(lambda request: send_body(request, body)) as address:
+        yield address
 
 
 def screen_text(app) -> str:
