@@ -52,10 +52,11 @@ def positions_of(tenant_id: Any, user_id: Any) -> Join:
 
 def _unread_comments(user_id: Any) -> Any:
     """The rule: the comments that make the marker of `positions_of` unread for the user."""
+    # Everything but `comments` comes from the enclosing queries (`user_id` may be a column of one).
     return select(comments.c.seq).where(
         comments.c.marker_id == markers.c.id, comments.c.deleted.is_(False), comments.c.user_id != user_id,
         comments.c.seq > func.coalesce(read_positions.c.seq, 0),
-    )
+    ).correlate_except(comments)
 
 
 def is_unread(user_id: Any) -> ColumnElement[bool]:
@@ -170,6 +171,12 @@ def seed_read_positions(conn: Connection) -> None:
            .join(images, images.c.id == markers.c.image_id)
            .group_by(images.c.tenant_id, comments.c.user_id, markers.c.id, markers.c.image_id))
     conn.execute(read_positions.insert().from_select(["tenant_id", "user_id", "marker_id", "image_id", "seq"], own))
+    note_images_read_whole(conn)
+
+
+def note_images_read_whole(conn: Connection) -> None:
+    """For every user with read positions on an image, whether they have read it whole (`images_read`
+    empty before): the migration's, and a benchmark's after loading positions in bulk."""
     pairs = select(read_positions.c.tenant_id, read_positions.c.user_id, read_positions.c.image_id).distinct() \
         .subquery("pairs")
     whole = (select(pairs.c.tenant_id, pairs.c.user_id, pairs.c.image_id, images.c.last_comment_id)
