@@ -142,16 +142,24 @@ class Moved:
     notifications: list[int]
 
 
+def behind(conn: Connection, r: ReadStatements, tenant_id: str, user_id: str, image_id: int,
+           marker_ids: Sequence[str], seq: int) -> list[str]:
+    """Of these markers of the image, those the user's position on is below `seq`."""
+    if seq <= 0:
+        return []
+    old = {row.marker_id: row.seq for row in conn.execute(
+        r.positions, {"b_tenant": tenant_id, "b_user": user_id, "b_image": image_id})}
+    return [m for m in marker_ids if old.get(m, 0) < seq]
+
+
 def advance(conn: Connection, r: ReadStatements, n: NotificationStatements, tenant_id: str, user_id: str,
             image_id: int, marker_ids: Sequence[str], seq: int) -> Moved:
-    """Move the user's positions on these markers of the image up to `seq` (never down); mark read
-    their notifications of writes up to there; note whether the image is now read whole."""
-    who = {"b_tenant": tenant_id, "b_user": user_id, "b_image": image_id}
-    if seq > 0:
-        old = {row.marker_id: row.seq for row in conn.execute(r.positions, who)}
-        marker_ids = [m for m in marker_ids if old.get(m, 0) < seq]
-    if seq <= 0 or not marker_ids:
+    """Move the user's positions on these markers of the image, all `behind` it, up to `seq` (a
+    position another call moved higher meanwhile stays); mark read their notifications of writes up
+    to there; note whether the image is now read whole."""
+    if not marker_ids:
         return Moved([], [])
+    who = {"b_tenant": tenant_id, "b_user": user_id, "b_image": image_id}
     conn.execute(r.advance, [who | {"b_marker": marker_id, "b_seq": seq} for marker_id in marker_ids])
     marked = mark_marker_notifications(conn, n, tenant_id, user_id, marker_ids, seq)
     conn.execute(r.forget_whole, who)
