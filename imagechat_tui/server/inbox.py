@@ -82,10 +82,10 @@ def images_page(conn: Connection, search: Search, q: InboxQuery) -> ImagesPage:
             images.c.tenant_id == q.tenant_id, images.c.last_activity_at.is_not(None),
             images.c.open_count > 0 if q.filter == "open" else images.c.open_count + images.c.resolved_count > 0,
         )
-        if q.filter == "unread":
-            keys = keys.where(image_unread(q.tenant_id, q.user_id, images.c.id))
     if q.terms is not None:
         keys = keys.where(search.matching(conn, q.terms, image_id))
+    if q.filter == "unread":  # after the search: asked of the images it lets through only
+        keys = keys.where(image_unread(q.tenant_id, q.user_id, images.c.id))
     if q.cursor is not None:
         # The first condition bounds the index range; the second drops the ties already given.
         keys = keys.where(at <= q.cursor.at, or_(at < q.cursor.at, and_(at == q.cursor.at,

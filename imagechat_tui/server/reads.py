@@ -52,10 +52,11 @@ def positions_of(tenant_id: Any, user_id: Any) -> Join:
 
 def _unread_comments(user_id: Any) -> Any:
     """The rule: the comments that make the marker of `positions_of` unread for the user."""
+    # Everything but `comments` comes from the enclosing queries (`user_id` may be a column of one).
     return select(comments.c.seq).where(
         comments.c.marker_id == markers.c.id, comments.c.deleted.is_(False), comments.c.user_id != user_id,
         comments.c.seq > func.coalesce(read_positions.c.seq, 0),
-    )
+    ).correlate_except(comments)
 
 
 def is_unread(user_id: Any) -> ColumnElement[bool]:
@@ -141,16 +142,24 @@ class Moved:
     notifications: list[int]
 
 
+def behind(conn: Connection, r: ReadStatements, tenant_id: str, user_id: str, image_id: int,
+           marker_ids: Sequence[str], seq: int) -> list[str]:
+    """Of these markers of the image, those the user's position on is below `seq`."""
+    if seq <= 0:
+        return []
+    old = {row.marker_id: row.seq for row in conn.execute(
+        r.positions, {"b_tenant": tenant_id, "b_user": user_id, "b_image": image_id})}
+    return [m for m in marker_ids if old.get(m, 0) < seq]
+
+
 def advance(conn: Connection, r: ReadStatements, n: NotificationStatements, tenant_id: str, user_id: str,
             image_id: int, marker_ids: Sequence[str], seq: int) -> Moved:
-    """Move the user's positions on these markers of the image up to `seq` (never down); mark read
-    their notifications of writes up to there; note whether the image is now read whole."""
-    who = {"b_tenant": tenant_id, "b_user": user_id, "b_image": image_id}
-    if seq > 0:
-        old = {row.marker_id: row.seq for row in conn.execute(r.positions, who)}
-        marker_ids = [m for m in marker_ids if old.get(m, 0) < seq]
-    if seq <= 0 or not marker_ids:
+    """Move the user's positions on these markers of the image, all `behind` it, up to `seq` (a
+    position another call moved higher meanwhile stays); mark read their notifications of writes up
+    to there; note whether the image is now read whole."""
+    if not marker_ids:
         return Moved([], [])
+    who = {"b_tenant": tenant_id, "b_user": user_id, "b_image": image_id}
     conn.execute(r.advance, [who | {"b_marker": marker_id, "b_seq": seq} for marker_id in marker_ids])
     marked = mark_marker_notifications(conn, n, tenant_id, user_id, marker_ids, seq)
     conn.execute(r.forget_whole, who)
@@ -170,6 +179,12 @@ def seed_read_positions(conn: Connection) -> None:
            .join(images, images.c.id == markers.c.image_id)
            .group_by(images.c.tenant_id, comments.c.user_id, markers.c.id, markers.c.image_id))
     conn.execute(read_positions.insert().from_select(["tenant_id", "user_id", "marker_id", "image_id", "seq"], own))
+    note_images_read_whole(conn)
+
+
+def note_images_read_whole(conn: Connection) -> None:
+    """For every user with read positions on an image, whether they have read it whole (`images_read`
+    empty before): the migration's, and a benchmark's after loading positions in bulk."""
     pairs = select(read_positions.c.tenant_id, read_positions.c.user_id, read_positions.c.image_id).distinct() \
         .subquery("pairs")
     whole = (select(pairs.c.tenant_id, pairs.c.user_id, pairs.c.image_id, images.c.last_comment_id)

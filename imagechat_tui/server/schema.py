@@ -284,7 +284,9 @@ def _add_read_positions(conn: Connection) -> None:
     each notification: its comment's, else 0 (a status change, read once its marker is read at all)."""
     from .reads import seed_read_positions  # it builds on this module's tables
 
-    conn.execute(text("ALTER TABLE notifications ADD COLUMN seq BIGINT NOT NULL DEFAULT 0"))
+    # Step 4 → 5 makes notifications as defined today, with `seq` already.
+    if "seq" not in {column["name"] for column in inspect(conn).get_columns("notifications")}:
+        conn.execute(text("ALTER TABLE notifications ADD COLUMN seq BIGINT NOT NULL DEFAULT 0"))
     made = select(comments.c.seq).where(comments.c.id == notifications.c.comment_id).scalar_subquery()
     conn.execute(notifications.update().where(notifications.c.comment_id.is_not(None))
                  .values(seq=func.coalesce(made, 0)))

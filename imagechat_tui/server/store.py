@@ -77,7 +77,7 @@ from .notifications import (
     unread_count,
 )
 from .notify_rules import Occasion, recipients
-from .reads import Moved, ReadStatements, advance, markers_read_frame, unread_markers
+from .reads import Moved, ReadStatements, advance, behind, markers_read_frame, unread_markers
 from .schema import (
     comments,
     events,
@@ -589,6 +589,7 @@ class Store:
             summary = self._summarise(conn, p, change.image_id, change.summary)
             notify = self._notify(conn, p, change, summary) if change.notice is not None else ()
             if change.read is not None:
+                # The write's seq is the image's newest: the writer's position is behind it.
                 moved = advance(conn, self.r, self.n, p.tenant_id, p.user_id, change.image_id, [change.read], seq)
                 notify += _told_read(p, summary.key, moved)
             return Committed(status, body, change.topic, seq, encoded, inbox_topic(p.tenant_id),
@@ -734,7 +735,9 @@ class Store:
             else:
                 placed = select(markers.c.id).where(markers.c.image_id == image.id, markers.c.seq <= body.seq)
                 chosen = list(conn.execute(placed.order_by(markers.c.number)).scalars())
-            moved = advance(conn, self.r, self.n, p.tenant_id, p.user_id, image.id, chosen, min(body.seq, image.seq))
+            seq = min(body.seq, image.seq)
+            chosen = behind(conn, self.r, p.tenant_id, p.user_id, image.id, chosen, seq)
+            moved = advance(conn, self.r, self.n, p.tenant_id, p.user_id, image.id, chosen, seq)
             return (MarkersReadResult(image=key, markers=moved.positions),
                     Committed(200, "", notify=_told_read(p, key, moved)))
 
