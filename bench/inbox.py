@@ -43,7 +43,7 @@ from imagechat_tui.server import admin
 from imagechat_tui.server.app import ImageChatServer
 from imagechat_tui.server.config import ServerConfig, sqlite_url
 from imagechat_tui.server.inbox import Cursor, InboxQuery
-from imagechat_tui.server.reads import note_images_read_whole
+from imagechat_tui.server.reads import note_images_read_whole, unread_by_image
 from imagechat_tui.server.schema import comments, images, images_read, markers, read_positions, tenants
 from imagechat_tui.server.store import key_hash
 from imagechat_tui.server.summary import fill_summaries
@@ -195,6 +195,12 @@ async def run(database_url: str, args: argparse.Namespace) -> None:
         ]
         for label, case in cases:
             await report(store, label, case, args.repeat)
+        # What every page's `unread` column costs: the one query for a page's 50 rows.
+        ids = [row.id for row in await app.db.run(lambda conn: conn.execute(
+            select(images.c.id).order_by(images.c.last_activity_at.desc()).limit(50)).all(), snapshot=True)]
+        samples = await timed(lambda: app.db.run(lambda conn: unread_by_image(conn, tenant_id, USERS[0][0], ids),
+                                                 snapshot=True), args.repeat)
+        print(f"  server  {'unread column, 50 rows':24} {percentiles(samples)}")
         # The same walk without the shortcut: what `images_read` saves.
         kept = await app.db.run(lambda conn: conn.execute(select(images_read)).mappings().all(), snapshot=True)
         await app.db.run(lambda conn: conn.execute(images_read.delete()))

@@ -2,9 +2,10 @@
 rule that says what is unread, and moving positions forward (a `POST /images/{key}/read`, or a write
 marking its marker read for the writer).
 
-The rule, once, as SQL (`_unread_comments`): a marker is unread for a user when it has a comment,
-not deleted, by someone else, whose seq is above the user's position on it (0 without one). The
-endpoint, the inbox rows' `unread` and `filter=unread` all build on it.
+The rule, once, as SQL (`is_unread`): a marker is unread for a user when it has a comment, not
+deleted, by someone else, whose seq is above the user's position on it (0 without one); that is,
+when the newest such comment is. The endpoint, the inbox rows' `unread` and `filter=unread` all
+build on it.
 
 `filter=unread` walks the inbox index and asks of each image whether the caller has a marker unread
 there. Asked marker by marker that costs what the image holds, which for a user who has read nearly
@@ -22,18 +23,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Integer,
-    Join,
-    String,
-    and_,
-    bindparam,
-    exists,
-    func,
-    select,
-)
+from sqlalchemy import ColumnElement, Connection, Integer, String, and_, bindparam, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..protocol.events import MarkersRead
@@ -42,37 +32,33 @@ from .notifications import NotificationStatements, mark_marker_notifications
 from .schema import comments, images, images_read, markers, read_positions
 
 
-def positions_of(tenant_id: Any, user_id: Any) -> Join:
-    """Markers, each with the user's read position on it (NULL: not read at all)."""
-    return markers.outerjoin(read_positions, and_(
-        read_positions.c.marker_id == markers.c.id, read_positions.c.tenant_id == tenant_id,
-        read_positions.c.user_id == user_id,
-    ))
+def _others_newest(user_id: Any) -> Any:
+    """The seq of the newest comment not deleted on the marker (of the enclosing query) by anyone but the user."""
+    return (select(func.max(comments.c.seq))
+            .where(comments.c.marker_id == markers.c.id, comments.c.deleted.is_(False), comments.c.user_id != user_id)
+            .correlate_except(comments).scalar_subquery())
 
 
-def _unread_comments(user_id: Any) -> Any:
-    """The rule: the comments that make the marker of `positions_of` unread for the user."""
-    # Everything but `comments` comes from the enclosing queries (`user_id` may be a column of one).
-    return select(comments.c.seq).where(
-        comments.c.marker_id == markers.c.id, comments.c.deleted.is_(False), comments.c.user_id != user_id,
-        comments.c.seq > func.coalesce(read_positions.c.seq, 0),
-    ).correlate_except(comments)
+def _position(tenant_id: Any, user_id: Any) -> Any:
+    """The user's read position on the marker (of the enclosing query), 0 without one: a lookup by
+    primary key (a join here let PostgreSQL scan every position of the user per marker)."""
+    found = (select(read_positions.c.seq)
+             .where(read_positions.c.tenant_id == tenant_id, read_positions.c.user_id == user_id,
+                    read_positions.c.marker_id == markers.c.id)
+             .correlate_except(read_positions).scalar_subquery())
+    return func.coalesce(found, 0)
 
 
-def is_unread(user_id: Any) -> ColumnElement[bool]:
-    """Whether the marker of `positions_of` is unread for the user."""
-    return exists(_unread_comments(user_id))
-
-
-def newest_unread(user_id: Any) -> Any:
-    """The seq of the marker's newest comment unread by the user (NULL if none)."""
-    return select(func.max(comments.c.seq)).where(_unread_comments(user_id).whereclause).scalar_subquery()
+def is_unread(tenant_id: Any, user_id: Any) -> ColumnElement[bool]:
+    """The rule, for the marker of the enclosing query (NULL, so false, for a marker without a
+    comment by someone else)."""
+    return _others_newest(user_id) > _position(tenant_id, user_id)
 
 
 def _has_unread_marker(tenant_id: Any, user_id: Any, image_id: Any) -> ColumnElement[bool]:
-    """The rule for an image, marker by marker."""
-    return exists(select(markers.c.id).select_from(positions_of(tenant_id, user_id))
-                  .where(markers.c.image_id == image_id, is_unread(user_id)))
+    """The rule for an image, marker by marker (`tenant_id`, `user_id` may be columns of the enclosing query)."""
+    return exists(select(markers.c.id).where(markers.c.image_id == image_id, is_unread(tenant_id, user_id))
+                  .correlate_except(markers))
 
 
 def image_unread(tenant_id: Any, user_id: Any, image_id: Any) -> ColumnElement[bool]:
@@ -89,8 +75,8 @@ def unread_by_image(conn: Connection, tenant_id: str, user_id: str, image_ids: C
     """The user's unread markers of each image, in number order (the inbox rows' `unread`)."""
     if not image_ids:
         return {}
-    query = (select(markers.c.image_id, markers.c.id).select_from(positions_of(tenant_id, user_id))
-             .where(markers.c.image_id.in_(sorted(image_ids)), is_unread(user_id))
+    query = (select(markers.c.image_id, markers.c.id)
+             .where(markers.c.image_id.in_(sorted(image_ids)), is_unread(tenant_id, user_id))
              .order_by(markers.c.image_id, markers.c.number))
     found: dict[int, list[str]] = {image_id: [] for image_id in image_ids}
     for row in conn.execute(query):
@@ -100,9 +86,9 @@ def unread_by_image(conn: Connection, tenant_id: str, user_id: str, image_ids: C
 
 def unread_markers(conn: Connection, tenant_id: str, user_id: str, image_id: int) -> list[ReadPosition]:
     """The user's unread markers of one image, each with the seq of its newest unread comment."""
-    query = (select(markers.c.id, newest_unread(user_id).label("newest")).select_from(positions_of(tenant_id, user_id))
-             .where(markers.c.image_id == image_id).order_by(markers.c.number))
-    return [ReadPosition(marker_id=row.id, seq=row.newest) for row in conn.execute(query) if row.newest is not None]
+    query = (select(markers.c.id, _others_newest(user_id).label("newest"))
+             .where(markers.c.image_id == image_id, is_unread(tenant_id, user_id)).order_by(markers.c.number))
+    return [ReadPosition(marker_id=row.id, seq=row.newest) for row in conn.execute(query)]
 
 
 class ReadStatements:
