@@ -3,6 +3,12 @@ inserts, then the inbox summaries filled by the schema migration's own rule), th
 time (p50 / p99 over the repeats) of the inbox's first page, a next page, each filter and
 searches; and a 10 MB upload over loopback (bench/upload.py).
 
+Every page carries the caller's unread markers per row. The caller (u_0) has read 90% of the
+markers; `filter=unread` is also timed for u_1, who has read all but the markers of 20 images
+(0.2%), so that a page never fills and the whole inbox is walked: with the `images_read` rows
+(the images each user has read whole, as the migration notes them), and without (every image
+then asked marker by marker).
+
     python bench/inbox.py                                  # SQLite in a temp dir
     python bench/inbox.py --postgres                       # a scratch database on the local server
     python bench/inbox.py --images 1000 --repeat 50        # smaller, quicker
@@ -37,7 +43,8 @@ from imagechat_tui.server import admin
 from imagechat_tui.server.app import ImageChatServer
 from imagechat_tui.server.config import ServerConfig, sqlite_url
 from imagechat_tui.server.inbox import Cursor, InboxQuery
-from imagechat_tui.server.schema import comments, images, markers, tenants
+from imagechat_tui.server.reads import note_images_read_whole, unread_by_image
+from imagechat_tui.server.schema import comments, images, images_read, markers, read_positions, tenants
 from imagechat_tui.server.store import key_hash
 from imagechat_tui.server.summary import fill_summaries
 
@@ -48,6 +55,10 @@ WORDS = [f"w{n}" for n in range(5000)]
 "the"), w100 in a few per cent, w2000 in a few per thousand."""
 ZIPF = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(WORDS))))
 CHUNK = 5000
+READ_SHARE = 0.9
+"""Of the markers, those u_0 has read."""
+UNREAD_EVERY = 500
+"""u_1 has read every marker but those of one image in this many."""
 
 
 def words(rng: random.Random, count: int) -> str:
@@ -56,9 +67,9 @@ def words(rng: random.Random, count: int) -> str:
 
 def fill(conn: Connection, tenant_id: str, n_images: int, per_image: int, per_marker: int) -> None:
     """Bulk-insert the images, markers and comments of one tenant (their summaries come after)."""
-    rng = random.Random(8)
+    rng, reading = random.Random(8), random.Random(9)
     start = datetime.now(UTC) - timedelta(days=60)
-    image_rows, marker_rows, comment_rows = [], [], []
+    image_rows, marker_rows, comment_rows, read_rows = [], [], [], []
     for i in range(n_images):
         key = f"sha256:{i:064x}"
         image_rows.append({"tenant_id": tenant_id, "key_hash": key_hash(key), "key": key,
@@ -77,6 +88,11 @@ def fill(conn: Connection, tenant_id: str, n_images: int, per_image: int, per_ma
                                 "y": rng.uniform(0, 100), "status": status, "created_at": iso(moment),
                                 "created_by_id": user_id, "created_by_name": user_name, "seq": seq,
                                 "number": number})
+            for reader, has_read in ((USERS[0][0], reading.random() < READ_SHARE),
+                                     (USERS[1][0], image_id % UNREAD_EVERY != 0)):
+                if has_read:  # up to the marker's comments, which share its seq here
+                    read_rows.append({"tenant_id": tenant_id, "user_id": reader, "marker_id": marker_id,
+                                      "image_id": image_id, "seq": seq})
             for c in range(per_marker):
                 moment += timedelta(seconds=rng.uniform(1, 600))
                 author_id, author_name = (user_id, user_name) if c == 0 else rng.choice(USERS)
@@ -87,10 +103,12 @@ def fill(conn: Connection, tenant_id: str, n_images: int, per_image: int, per_ma
         if len(comment_rows) >= CHUNK:
             conn.execute(markers.insert(), marker_rows)
             conn.execute(comments.insert(), comment_rows)
-            marker_rows, comment_rows = [], []
+            conn.execute(read_positions.insert(), read_rows)
+            marker_rows, comment_rows, read_rows = [], [], []
     if marker_rows:
         conn.execute(markers.insert(), marker_rows)
         conn.execute(comments.insert(), comment_rows)
+        conn.execute(read_positions.insert(), read_rows)
 
 
 def summarise(conn: Connection) -> None:
@@ -98,6 +116,7 @@ def summarise(conn: Connection) -> None:
     (a database being migrated has them; freshly loaded tables have none until ANALYZE)."""
     conn.exec_driver_sql("ANALYZE")
     fill_summaries(conn)
+    note_images_read_whole(conn)
     conn.exec_driver_sql("ANALYZE")
 
 
@@ -115,6 +134,12 @@ async def timed(work: Callable[[], Awaitable[Any]], repeat: int) -> list[float]:
         await work()
         samples.append(time.perf_counter() - started)
     return samples
+
+
+async def report(store: Any, label: str, case: InboxQuery, repeat: int) -> None:
+    found = len((await store.images_page(case)).images)
+    samples = await timed(lambda: store.images_page(case), repeat)
+    print(f"  server  {label:24} {percentiles(samples)}   ({found} rows)")
 
 
 async def run(database_url: str, args: argparse.Namespace) -> None:
@@ -135,10 +160,11 @@ async def run(database_url: str, args: argparse.Namespace) -> None:
                   f"their summaries (the migration's statements) in {time.perf_counter() - filled:.1f} s")
         store = app.store
 
-        def query(filter: InboxFilter = "open", q: str | None = None, cursor: Cursor | None = None) -> InboxQuery:
+        def query(filter: InboxFilter = "open", q: str | None = None, cursor: Cursor | None = None,
+                  user: str = USERS[0][0]) -> InboxQuery:
             from imagechat_tui.server.search import search_terms
 
-            return InboxQuery(tenant_id, USERS[0][0], filter, search_terms(q) if q else None, cursor, 50)
+            return InboxQuery(tenant_id, user, filter, search_terms(q) if q else None, cursor, 50)
 
         first = await store.images_page(query())
         assert first.next_cursor is not None
@@ -161,11 +187,26 @@ async def run(database_url: str, args: argparse.Namespace) -> None:
             ("search, a word", query("all", WORDS[100])),
             ("search, two words", query("all", f"{WORDS[30]} {WORDS[100]}")),
             ("search, like 'the'", query("all", WORDS[0])),
+            ("first page (unread)", query("unread")),
+            ("next page (unread)", query("unread", cursor=Cursor.decode((await store.images_page(query("unread")))
+                                                                         .next_cursor or ""))),
+            ("unread, a word", query("unread", WORDS[100])),
+            ("unread, 99.8% read", query("unread", user=USERS[1][0])),
         ]
         for label, case in cases:
-            found = len((await store.images_page(case)).images)
-            samples = await timed(lambda case=case: store.images_page(case), args.repeat)
-            print(f"  server  {label:24} {percentiles(samples)}   ({found} rows)")
+            await report(store, label, case, args.repeat)
+        # What every page's `unread` column costs: the one query for a page's 50 rows.
+        ids = [row.id for row in await app.db.run(lambda conn: conn.execute(
+            select(images.c.id).order_by(images.c.last_activity_at.desc()).limit(50)).all(), snapshot=True)]
+        samples = await timed(lambda: app.db.run(lambda conn: unread_by_image(conn, tenant_id, USERS[0][0], ids),
+                                                 snapshot=True), args.repeat)
+        print(f"  server  {'unread column, 50 rows':24} {percentiles(samples)}")
+        # The same walk without the shortcut: what `images_read` saves.
+        kept = await app.db.run(lambda conn: conn.execute(select(images_read)).mappings().all(), snapshot=True)
+        await app.db.run(lambda conn: conn.execute(images_read.delete()))
+        await report(store, "99.8% read, no shortcut", query("unread", user=USERS[1][0]), args.repeat)
+        if kept:
+            await app.db.run(lambda conn: conn.execute(images_read.insert(), [dict(row) for row in kept]))
         async with httpx.AsyncClient(base_url=runner.url + "/api/v1",
                                      headers={"Authorization": f"Bearer {token}"}) as http:
             samples = await timed(lambda: http.get("/images"), args.repeat)

@@ -6,11 +6,28 @@ from __future__ import annotations
 from sqlalchemy import text, update
 from sqlalchemy.engine import Connection
 
-from imagechat_tui.server.schema import images_inbox, markers_by_number, meta, notifications, participants
+from imagechat_tui.server.schema import (
+    images_inbox,
+    images_read,
+    markers_by_number,
+    meta,
+    notifications,
+    participants,
+    read_positions,
+)
+
+
+def back_to_version_5(conn: Connection) -> None:
+    """Undo 5 → 6: no read positions, no notification seqs."""
+    images_read.drop(conn)
+    read_positions.drop(conn)  # with its indexes
+    conn.execute(text("ALTER TABLE notifications DROP COLUMN seq"))
+    _record(conn, 5)
 
 
 def back_to_version_4(conn: Connection) -> None:
-    """Undo 4 → 5: no notifications."""
+    """Undo 4 → 5 (after 5 → 6): no notifications."""
+    back_to_version_5(conn)
     notifications.drop(conn)  # with its indexes
     _record(conn, 4)
 

@@ -180,12 +180,15 @@ async def test_the_live_feed_reaches_every_viewer_of_the_user_and_no_one_else(ma
     ana1, ana2, bo, eve = [await feed(server, t) for t in (ana_token, ana_token, bo_token, eve_token)]
     async with rest(server, ana_token) as ana_http, rest(server, bo_token) as bo_http:
         marker = await place(ana_http)
+        for ws in (ana1, ana2):  # her write read the marker for her (docs/protocol.md, "Unread markers")
+            assert (await recv(ws, 1.0))["type"] == "markers-read"
         start = time.monotonic()
         await comment(bo_http, marker["id"], "over to you")
         got = [await recv(ws, 1.0) for ws in (ana1, ana2)]
         assert time.monotonic() - start < 1.0
         assert {g["notification"]["excerpt"] for g in got} == {"over to you"}
         assert all(g["type"] == "notification" and g["notification"]["kind"] == "comment" for g in got)
+        assert (await recv(bo, 1.0))["type"] == "markers-read"  # his own write; no notification
         for silent in (bo, eve):  # Bo wrote it; Eve has Ana's id in another tenant
             try:
                 frame = await recv(silent, 0.3)

@@ -37,6 +37,7 @@ from ..protocol.events import (
     InboxRemoved,
     InboxRow,
     InboxSubscribed,
+    MarkersRead,
     NewImageChat,
     NotificationFrame,
     NotificationsRead,
@@ -55,7 +56,7 @@ from ..protocol.events import (
     WritingFrame,
     decode_server_frame,
 )
-from ..protocol.imagekey import image_key
+from ..protocol.imagekey import image_key, is_content_key
 from ..protocol.limits import (
     CLOSE_SERVICE_RESTART,
     CLOSE_UNAUTHENTICATED,
@@ -71,10 +72,12 @@ from ..protocol.models import (
     ImageSummary,
     Marker,
     MarkerPosition,
+    MarkMarkersRead,
     MarkRead,
     Me,
     Notification,
     PatchChat,
+    ReadPosition,
     Status,
     UserRef,
     now_iso,
@@ -85,6 +88,7 @@ from .rest import RestClient
 from .sequencer import Sequencer
 from .servers import Backoff, Ended, Servers
 from .state import ImageState
+from .unread import UnreadBook
 
 log = logging.getLogger("imagechat.client")
 R = TypeVar("R")
@@ -184,8 +188,18 @@ class DirectoryChanged:
     """The tenant's people were loaded (see `SyncEngine.directory`): mentions show their names."""
 
 
+@dataclass(frozen=True, slots=True)
+class UnreadChanged:
+    """The user's unread markers of an image changed (see `SyncEngine.unread` for a followed one), or
+    the user read some of its markers (`read`: from any of their viewers, this one's at once), which
+    the inbox drops from its rows whether or not the image is followed."""
+
+    image: str
+    read: tuple[ReadPosition, ...] = ()
+
+
 Notice = (LinkChanged | ImageChanged | Resynced | WriteFailed | ImageDeleted | InboxFollowed | InboxRowChanged
-          | InboxRowRemoved | PeopleChanged | NotificationsChanged | DirectoryChanged)
+          | InboxRowRemoved | PeopleChanged | NotificationsChanged | DirectoryChanged | UnreadChanged)
 Listener = Callable[[Notice], None]
 
 
@@ -207,6 +221,7 @@ class _Image:
     deleted: bool = False
     people: dict[str, PresentUser] = field(default_factory=dict)
     """Who views the image now, by user id (this user too), as the server last said; empty offline."""
+    unread: UnreadBook = field(default_factory=UnreadBook)
 
 
 class SyncEngine:
@@ -337,6 +352,53 @@ class SyncEngine:
     async def wait_synced(self, image: str) -> None:
         await self._images[image].synced.wait()
 
+    # Unread markers
+
+    def unread(self, image: str) -> frozenset[str]:
+        """The ids of the image's markers the user has not read (none known yet: empty)."""
+        entry = self._images.get(image)
+        return entry.unread.ids if entry is not None else frozenset()
+
+    def unread_known(self, image: str) -> bool:
+        """Whether the server said which of the image's markers are unread (since it was followed)."""
+        entry = self._images.get(image)
+        return entry is not None and entry.unread.seq is not None
+
+    async def mark_marker_read(self, image: str, marker_id: str) -> None:
+        """The user has read the marker's thread as shown (the image as applied here): it stops being
+        unread at once, and the server is told, which tells the user's other viewers. Not queued: a
+        mark that fails (offline) is forgotten, and the marker is unread again after the next load."""
+        entry = self._images.get(image)
+        seq = entry.state.seq if entry is not None else 0
+        if entry is None or not entry.unread.mark(marker_id, seq):
+            return
+        self._notify(UnreadChanged(image, (ReadPosition(marker_id=marker_id, seq=seq),)))
+        try:
+            result = await self.rest.mark_markers_read(image, MarkMarkersRead(marker_id=marker_id, seq=seq))
+        except ClientError as exc:
+            entry.unread.marked(marker_id, seq, saved=False)
+            log.info("could not mark marker %s read: %s", marker_id, exc)
+            return
+        entry.unread.marked(marker_id, seq, saved=True)
+        if entry.unread.read(result.markers):
+            self._notify(UnreadChanged(image))
+
+    def _load_unread(self, image: str) -> None:
+        if is_content_key(image):  # a previous version's URL key has no path of its own
+            self._in_background(self._fetch_unread(image), "load the unread markers")
+
+    async def _fetch_unread(self, image: str) -> None:
+        answer = await self.rest.unread(image)
+        entry = self._images.get(image)
+        if entry is not None and entry.unread.load(answer):
+            self._notify(UnreadChanged(image))
+
+    def _on_markers_read(self, frame: MarkersRead) -> None:
+        entry = self._images.get(frame.image)
+        if entry is not None:
+            entry.unread.read(frame.markers)
+        self._notify(UnreadChanged(frame.image, tuple(frame.markers)))
+
     # Presence
 
     def people(self, image: str) -> list[PresentUser]:
@@ -419,6 +481,8 @@ class SyncEngine:
     def _on_notifications(self, frame: NotificationsSubscribed | NotificationFrame | NotificationsRead) -> None:
         if isinstance(frame, NotificationsSubscribed):  # (re)subscribed: what came meanwhile is in the list
             self._in_background(self._reload_notifications(), "reload notifications")
+            for key in self._images:  # and markers read meanwhile on the user's other viewers
+                self._load_unread(key)
         elif isinstance(frame, NotificationFrame):
             if self.notifications.arrived(frame.notification):
                 self._notify(NotificationsChanged(frame.notification))
@@ -570,8 +634,11 @@ class SyncEngine:
     def _apply(self, entry: _Image, events: list[AnyEvent]) -> int:
         """Apply in-order events; returns how many were others'. Own events settle their overlay."""
         remote = []
+        me = self.me.user.id if self.me is not None else None
+        unread_changed = False
         for event in events:
             entry.state.apply(event)
+            unread_changed |= entry.unread.applied(event, me)
             if isinstance(event, DeletedImage):
                 self._deleted(entry)
             pending = entry.pending.get(event.broadcast_id)
@@ -585,6 +652,8 @@ class SyncEngine:
         entry.remote_applied += len(remote)
         if remote or settled:
             self._notify(ImageChanged(entry.state.key, tuple(remote)))
+        if unread_changed:
+            self._notify(UnreadChanged(entry.state.key))
         return len(remote)
 
     def _deleted(self, entry: _Image) -> None:
@@ -622,6 +691,7 @@ class SyncEngine:
         self._watch_gap(entry)
         entry.synced.set()
         self._notify(Resynced(frame.image, frame.recovered, changes))
+        self._load_unread(frame.image)
 
     def _on_frame(self, text: str | bytes) -> None:
         try:
@@ -634,6 +704,9 @@ class SyncEngine:
             return
         if isinstance(frame, NotificationsSubscribed | NotificationFrame | NotificationsRead):
             self._on_notifications(frame)
+            return
+        if isinstance(frame, MarkersRead):
+            self._on_markers_read(frame)
             return
         if isinstance(frame, Subscribed):
             self._on_subscribed(frame)

@@ -21,6 +21,8 @@ from ..protocol.models import (
     ImagesPage,
     InboxFilter,
     MarkerResult,
+    MarkersReadResult,
+    MarkMarkersRead,
     MarkRead,
     Me,
     NotificationsPage,
@@ -28,6 +30,7 @@ from ..protocol.models import (
     People,
     ReadResult,
     SeqResult,
+    UnreadMarkers,
     Usage,
 )
 from .errors import OfflineError, RequestError
@@ -78,6 +81,13 @@ class RestClient:
 
     async def mark_read(self, body: MarkRead) -> ReadResult:
         return await self._call(ReadResult, "POST", "/notifications/read", body=body)
+
+    async def unread(self, key: str) -> UnreadMarkers:
+        """The caller's unread markers of the image, as of its seq."""
+        return await self._call(UnreadMarkers, "GET", f"/images/{quote(key, safe=':')}/unread")
+
+    async def mark_markers_read(self, key: str, body: MarkMarkersRead) -> MarkersReadResult:
+        return await self._call(MarkersReadResult, "POST", f"/images/{quote(key, safe=':')}/read", body=body)
 
     async def chats(self, image: str) -> ChatsPage:
         return await self._call(ChatsPage, "GET", "/chats", params={"image": image})

@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.exceptions import HTTPException
 
 from .. import __version__
-from ..protocol.events import Event, NotificationsRead, events_page
+from ..protocol.events import Event, events_page
 from ..protocol.limits import (
     CLOSE_UNAUTHENTICATED,
     INBOX_PAGE_DEFAULT,
@@ -51,6 +51,8 @@ from ..protocol.models import (
     ImagesPage,
     InboxFilter,
     MarkerResult,
+    MarkersReadResult,
+    MarkMarkersRead,
     MarkRead,
     Me,
     MeUser,
@@ -62,6 +64,7 @@ from ..protocol.models import (
     ReadResult,
     SeqResult,
     TenantRef,
+    UnreadMarkers,
     Usage,
     canonical_uuid,
     iso,
@@ -78,7 +81,7 @@ from .live import Hub, LiveEndpoint, Receive, Scope, Send
 from .metrics import LinkMeter
 from .notification_pruning import SWEEP_EVERY, Retention
 from .notification_pruning import sweep as sweep_notifications
-from .notifications import ListQuery, decode_cursor
+from .notifications import ListQuery, decode_cursor, read_frame
 from .presence_core import TICK as PRESENCE_TICK
 from .pubsub import LocalPubSub, PubSub
 from .ratelimit import Limiter, RateLimiter
@@ -198,21 +201,19 @@ class ImageChatServer:
             await self._publish_notifications(committed.notify)
 
     async def _publish_notifications(self, notify: tuple[tuple[str, int, str], ...]) -> None:
-        """Each notification to its user's topic, all at once; a lost one is in the user's list (their
-        viewer reloads it on every (re)connection)."""
-        results = await asyncio.gather(*(self.hub.pubsub.publish(topic, notification_id, frame)
-                                         for topic, notification_id, frame in notify), return_exceptions=True)
+        """Each frame to its user's topic, all at once; a lost one is in what the user's viewer
+        reloads on every (re)connection (their notifications, an image's unread markers)."""
+        results = await asyncio.gather(*(self.hub.pubsub.publish(topic, number, frame)
+                                         for topic, number, frame in notify), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
-                log.error("could not publish a notification: %r", result)
+                log.error("could not publish to a user's feed: %r", result)
 
     async def publish_read(self, p: Principal, body: MarkRead) -> None:
         """Tell the user's other viewers what was marked read (seq: any non-zero number; the feed is not sequenced)."""
-        frame = NotificationsRead(ids=body.ids, up_to=body.up_to).model_dump_json()
-        try:
-            await self.hub.pubsub.publish(user_topic(p.tenant_id, p.user_id), max(1, *(body.ids or [body.up_to or 1])), frame)
-        except Exception:
-            log.exception("could not publish notifications read")
+        number = max(1, *(body.ids or [body.up_to or 1]))
+        await self._publish_notifications(((user_topic(p.tenant_id, p.user_id), number,
+                                            read_frame(body.ids, body.up_to)),))
 
     async def _tick_presence(self) -> None:
         self.hub.presence_tick()
@@ -500,7 +501,8 @@ def build_api(server: ImageChatServer) -> FastAPI:
     async def list_images(
         p: Caller,
         filter: Annotated[InboxFilter, Query(description="open: with an open marker; all: with any marker; "
-                                             "mine: with a marker the caller created or commented on")] = "open",
+                                             "mine: with a marker the caller created or commented on; "
+                                             "unread: with a marker unread by the caller")] = "open",
         q: Annotated[str | None, Query(max_length=MAX_SEARCH_LENGTH, description="words that a comment of the "
                                        "image holds, all of them (punctuation only separates words)")] = None,
         cursor: Annotated[str | None, Query(description="the nextCursor of the page before")] = None,
@@ -522,6 +524,20 @@ def build_api(server: ImageChatServer) -> FastAPI:
         for committed in adoption.published:
             await server.broadcast(committed)
         return Response(adoption.result.model_dump_json(), media_type="application/json")
+
+    @api.get("/api/v1/images/{key}/unread", response_model=UnreadMarkers, tags=["images"])
+    async def unread_markers(p: Caller, key: KeyParam) -> UnreadMarkers:
+        """The caller's unread markers of the image, each with the seq of its newest unread comment."""
+        return await store.unread(p, key)
+
+    @api.post("/api/v1/images/{key}/read", response_model=MarkersReadResult, tags=["images"])
+    async def read_markers(p: Caller, key: KeyParam, body: MarkMarkersRead) -> MarkersReadResult:
+        """The caller has read `markerId` (null: every marker of the image) up to the image's seq `seq`;
+        the positions that moved. The caller's viewers are told, and the notifications about those
+        markers up to there are marked read."""
+        result, told = await store.read_markers(p, key, body)
+        await server.broadcast(told)
+        return result
 
     @api.get("/api/v1/images/{key}", response_model=ImageInfo, tags=["images"])
     async def get_image_info(p: Caller, key: KeyParam) -> ImageInfo:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, bindparam, func, select, text
 
+from ..protocol.events import NotificationsRead
 from ..protocol.limits import EXCERPT_LENGTH
 from ..protocol.mentions import excerpt
 from ..protocol.models import MarkRead, Notification, NotificationKind, NotificationsPage, UserRef
@@ -24,7 +25,7 @@ from .summary import image_name
 
 MAX_CURSOR_LENGTH = 24
 _COLUMNS = ("id", "tenant_id", "user_id", "kind", "image_id", "marker_id", "marker_number", "comment_id", "by_id",
-            "by_name", "excerpt", "created_at", "read")
+            "by_name", "excerpt", "created_at", "read", "seq")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,8 @@ class About:
     text: str
     """The comment's text ("" for a status change): its excerpt is stored."""
     created_at: str
+    seq: int
+    """The write's seq: reading the marker up to it marks the notification read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,10 @@ class NotificationStatements:
             notifications.c.marker_id == bindparam("b_marker"),
             notifications.c.comment_id.in_(bindparam("b_comments", expanding=True)),
         )
+        self.mark_markers = _marking(bindparam("b_tenant"), bindparam("b_user"), and_(
+            notifications.c.marker_id.in_(bindparam("b_markers", expanding=True)),
+            notifications.c.seq <= bindparam("b_seq"),
+        ))
         self.reword = notifications.update().where(
             notifications.c.marker_id == bindparam("b_marker"), notifications.c.comment_id == bindparam("b_comment"),
         ).values(excerpt=bindparam("b_excerpt"))
@@ -98,7 +105,7 @@ def store_notifications(conn: Connection, q: NotificationStatements, tenant_id: 
     short = excerpt(about.text, EXCERPT_LENGTH)
     ids = _new_ids(conn, q, len(told)) if not q.is_sqlite else [None] * len(told)
     rows = [(notification_id, tenant_id, user, kind, about.image_id, about.marker_id, about.marker_number,
-             about.comment_id, about.by.id, about.by.name, short, about.created_at, False)
+             about.comment_id, about.by.id, about.by.name, short, about.created_at, False, about.seq)
             for notification_id, (user, kind) in zip(ids, told.items(), strict=True)]
     conn.exec_driver_sql(q.insert, rows)  # type: ignore[arg-type]
     if q.is_sqlite:
@@ -190,8 +197,26 @@ def mark_read(conn: Connection, tenant_id: str, user_id: str, body: MarkRead) ->
         raise Invalid("give either ids or upTo")
     chosen = (notifications.c.id.in_(body.ids) if body.ids is not None
               else notifications.c.id <= body.up_to)
-    update = notifications.update().where(_mine(tenant_id, user_id), notifications.c.read.is_(False), chosen)
-    return int(conn.execute(update.values(read=True)).rowcount)
+    return len(conn.execute(_marking(tenant_id, user_id, chosen)).all())
+
+
+def mark_marker_notifications(conn: Connection, q: NotificationStatements, tenant_id: str, user_id: str,
+                              marker_ids: Sequence[str], seq: int) -> list[int]:
+    """Mark read the user's notifications about these markers from writes up to `seq` (the markers
+    were read that far); the ids of those that were unread."""
+    params = {"b_tenant": tenant_id, "b_user": user_id, "b_markers": list(marker_ids), "b_seq": seq}
+    return sorted(int(i) for i in conn.execute(q.mark_markers, params).scalars())
+
+
+def _marking(tenant_id: Any, user_id: Any, chosen: Any) -> Any:
+    """Marking read the user's unread notifications that `chosen` picks, answering their ids."""
+    return (notifications.update().where(_mine(tenant_id, user_id), notifications.c.read.is_(False), chosen)
+            .values(read=True).returning(notifications.c.id))
+
+
+def read_frame(ids: list[int] | None, up_to: int | None) -> str:
+    """The `notifications-read` frame for the user's other viewers."""
+    return NotificationsRead(ids=ids, up_to=up_to).model_dump_json()
 
 
 def forget_comments(conn: Connection, q: NotificationStatements, marker_id: str, comment_ids: Iterable[str]) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 MIGRATION_LOCK = 0x696D6763  # "imgc": the PostgreSQL advisory lock every process's `prepare` takes
 
 metadata = MetaData()
@@ -184,11 +184,40 @@ notifications = Table(
     Column("excerpt", Text, nullable=False),
     Column("created_at", String(32), nullable=False),
     Column("read", Boolean, nullable=False, default=False),
+    # Version 6: the seq of the write that made it, so that reading its marker up to a seq marks it read.
+    Column("seq", BigInteger, nullable=False, default=0, server_default="0"),
 )
 # A user's list, newest first, by keyset on id; and what goes when a marker or comment is deleted.
 notifications_by_user = Index("notifications_user", notifications.c.tenant_id, notifications.c.user_id,
                               notifications.c.id)
 notifications_by_marker = Index("notifications_marker", notifications.c.marker_id)
+
+# Version 6: how far each user has read each marker (docs/protocol.md, "Unread markers"): a seq of
+# its image. The rows go with their marker (ON DELETE CASCADE, whatever deletes it).
+read_positions = Table(
+    "read_positions",
+    metadata,
+    Column("tenant_id", String(40), primary_key=True),
+    Column("user_id", String(200), primary_key=True),
+    Column("marker_id", String(40), ForeignKey("markers.id", ondelete="CASCADE"), primary_key=True),
+    Column("image_id", Integer, ForeignKey("images.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+)
+# The cascade's lookup, and a user's positions on one image.
+Index("read_positions_marker", read_positions.c.marker_id)
+Index("read_positions_image", read_positions.c.tenant_id, read_positions.c.user_id, read_positions.c.image_id)
+
+# Version 6: a user had read the whole image when its newest comment was `last_comment_id`. While that
+# is still the image's newest comment, nothing on it is unread for the user: `filter=unread` skips
+# the image by one lookup instead of looking at its markers (reads.py says when a row is written).
+images_read = Table(
+    "images_read",
+    metadata,
+    Column("tenant_id", String(40), primary_key=True),
+    Column("user_id", String(200), primary_key=True),
+    Column("image_id", Integer, ForeignKey("images.id"), primary_key=True),
+    Column("last_comment_id", String(40), nullable=False),
+)
 
 usage = Table(
     "usage",
@@ -249,6 +278,23 @@ def _add_notifications(conn: Connection) -> None:
     notifications.create(conn)  # with its indexes
 
 
+def _add_read_positions(conn: Connection) -> None:
+    """Read positions, as if writes had always marked their marker read for the writer (each user's
+    newest comment on a marker), which also says which images they had read whole; and the seq of
+    each notification: its comment's, else 0 (a status change, read once its marker is read at all)."""
+    from .reads import seed_read_positions  # it builds on this module's tables
+
+    # Step 4 → 5 makes notifications as defined today, with `seq` already.
+    if "seq" not in {column["name"] for column in inspect(conn).get_columns("notifications")}:
+        conn.execute(text("ALTER TABLE notifications ADD COLUMN seq BIGINT NOT NULL DEFAULT 0"))
+    made = select(comments.c.seq).where(comments.c.id == notifications.c.comment_id).scalar_subquery()
+    conn.execute(notifications.update().where(notifications.c.comment_id.is_not(None))
+                 .values(seq=func.coalesce(made, 0)))
+    read_positions.create(conn)  # with its indexes
+    images_read.create(conn)
+    seed_read_positions(conn)
+
+
 def _create(conn: Connection) -> None:
     """A fresh schema: the tables, and the comment search (kept by the database, outside them)."""
     from .search import search_for
@@ -259,7 +305,7 @@ def _create(conn: Connection) -> None:
 
 # Steps from version N to N + 1, each run in the transaction that records the new version.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_image_files, 2: _numbers_and_names, 3: _add_inbox,
-                                                        4: _add_notifications}
+                                                        4: _add_notifications, 5: _add_read_positions}
 
 
 def prepare(conn: Connection) -> int:

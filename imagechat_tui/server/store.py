@@ -46,6 +46,8 @@ from ..protocol.models import (
     ImagesPage,
     Marker,
     MarkerResult,
+    MarkersReadResult,
+    MarkMarkersRead,
     MarkRead,
     Model,
     NotificationsPage,
@@ -53,6 +55,7 @@ from ..protocol.models import (
     ReadResult,
     Role,
     SeqResult,
+    UnreadMarkers,
     UserRef,
     now_iso,
 )
@@ -70,11 +73,26 @@ from .notifications import (
     forget_comments,
     mark_read,
     notifications_page,
+    read_frame,
     store_notifications,
     unread_count,
 )
 from .notify_rules import Occasion, recipients
-from .schema import comments, events, image_files, images, markers, notifications, receipts, tenants, tokens, usage
+from .reads import Moved, ReadStatements, advance, behind, markers_read_frame, unread_markers
+from .schema import (
+    comments,
+    events,
+    image_files,
+    images,
+    images_read,
+    markers,
+    notifications,
+    read_positions,
+    receipts,
+    tenants,
+    tokens,
+    usage,
+)
 from .search import search_for
 from .summary import SummaryStatements, feed_frame, image_name
 
@@ -152,7 +170,9 @@ class Committed:
     inbox: str | None = None
     """The image's inbox feed frame after the write (`inbox-row` or `inbox-removed`)."""
     notify: tuple[tuple[str, int, str], ...] = ()
-    """(user topic, notification id, `notification` frame) of each notification the write made."""
+    """(user topic, a number other than 0, frame) of each frame for a user's feed: the `notification`
+    frames of the notifications the write made (numbered by their ids), and the writer's
+    `markers-read` and `notifications-read` (numbered by the seq)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +210,8 @@ class _Change:
     """How the write changes the image's inbox summary; None: only its last activity."""
     notice: _Notice | None = None
     """Whom the write may notify, and about what; None: no one."""
+    read: str | None = None
+    """The marker the write marks read for the writer (up to the write): one it placed or commented on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +364,7 @@ class Store:
         self.q = _Statements(db.is_sqlite)
         self.s = SummaryStatements(db.is_sqlite)
         self.n = NotificationStatements(db.is_sqlite)
+        self.r = ReadStatements(db.is_sqlite)
         self.search = search_for("sqlite" if db.is_sqlite else "postgresql")
 
     # Auth and tenants
@@ -436,7 +459,7 @@ class Store:
             notice = _Notice(Occasion(p.user_id, "comment", p.user_id, mentioned=mentioned), marker.id, number,
                              comment.id, comment.text)
             return _Change(image_id, topic_of(p.tenant_id, body.image), MarkerResult(marker=marker, seq=seq), event,
-                           _SummaryChange(opened=1, last_comment=comment.id, took_part=True), notice)
+                           _SummaryChange(opened=1, last_comment=comment.id, took_part=True), notice, marker.id)
 
         return await self._write(p, body.broadcast_id, fingerprint, 201, op)
 
@@ -460,6 +483,7 @@ class Store:
             change.summary = _SummaryChange(last_comment=comment.id, took_part=True)
             occasion = Occasion(p.user_id, "comment", row.created_by_id, commenters, parent_author, mentioned)
             change.notice = _Notice(occasion, marker_id, row.number, comment.id, comment.text)
+            change.read = marker_id
             return change
 
         return await self._write(p, body.broadcast_id, fingerprint, 201, op)
@@ -566,6 +590,10 @@ class Store:
             })
             summary = self._summarise(conn, p, change.image_id, change.summary)
             notify = self._notify(conn, p, change, summary) if change.notice is not None else ()
+            if change.read is not None:
+                # The write's seq is the image's newest: the writer's position is behind it.
+                moved = advance(conn, self.r, self.n, p.tenant_id, p.user_id, change.image_id, [change.read], seq)
+                notify += _told_read(p, summary.key, moved)
             return Committed(status, body, change.topic, seq, encoded, inbox_topic(p.tenant_id),
                              feed_frame(summary), notify)
 
@@ -590,7 +618,7 @@ class Store:
         if not told:
             return ()
         about = About(change.image_id, summary.key, image_name(summary.key, summary.source), notice.marker_id,
-                      notice.marker_number, notice.comment_id, p.user, notice.text, now_iso())
+                      notice.marker_number, notice.comment_id, p.user, notice.text, now_iso(), change.event.seq)
         stored = store_notifications(conn, self.n, p.tenant_id, about, told)
         self.prune.trim_due(conn, p.tenant_id, [(out.user_id, out.id) for out in stored])
         return tuple((user_topic(p.tenant_id, out.user_id), out.id, out.frame) for out in stored)
@@ -681,6 +709,43 @@ class Store:
 
         return await self.db.run(work)
 
+    # Unread markers
+
+    async def unread(self, p: Principal, key: str) -> UnreadMarkers:
+        def work(conn: Connection) -> UnreadMarkers:
+            image = self._image(conn, p.tenant_id, key)
+            if image is None:
+                return UnreadMarkers(image=key, seq=0, markers=[])
+            return UnreadMarkers(image=key, seq=image.seq,
+                                 markers=unread_markers(conn, p.tenant_id, p.user_id, image.id))
+
+        return await self.db.run(work, snapshot=True)
+
+    async def read_markers(self, p: Principal, key: str, body: MarkMarkersRead) -> tuple[MarkersReadResult, Committed]:
+        """Move the caller's read positions on the image (`body.markerId`, or every marker placed by
+        `body.seq`) up to `body.seq`, at most the image's seq; the positions that moved, and the frames
+        that tell the caller's viewers."""
+
+        def work(conn: Connection) -> tuple[MarkersReadResult, Committed]:
+            image = self._image(conn, p.tenant_id, key)
+            if body.marker_id is not None:
+                row = self._find_marker(conn, p, body.marker_id)
+                if image is None or row is None or row.image_id != image.id:
+                    raise NotFound("marker")
+                chosen = [body.marker_id]
+            elif image is None:
+                return MarkersReadResult(image=key, markers=[]), Committed(200, "")
+            else:
+                placed = select(markers.c.id).where(markers.c.image_id == image.id, markers.c.seq <= body.seq)
+                chosen = list(conn.execute(placed.order_by(markers.c.number)).scalars())
+            seq = min(body.seq, image.seq)
+            chosen = behind(conn, self.r, p.tenant_id, p.user_id, image.id, chosen, seq)
+            moved = advance(conn, self.r, self.n, p.tenant_id, p.user_id, image.id, chosen, seq)
+            return (MarkersReadResult(image=key, markers=moved.positions),
+                    Committed(200, "", notify=_told_read(p, key, moved)))
+
+        return await self.db.run(work)
+
     # Usage figures
 
     def _add_usage(self, conn: Connection, tenant_id: str, deltas: dict[str, int]) -> None:
@@ -764,6 +829,7 @@ class Store:
             self._forget_receipts(conn, tenant_id, marker_ids)
             conn.execute(notifications.delete().where(notifications.c.marker_id.in_(
                 select(markers.c.id).where(markers.c.image_id == image_id))))
+            conn.execute(images_read.delete().where(images_read.c.image_id == image_id))  # positions: with markers
             conn.execute(comments.delete().where(comments.c.marker_id.in_(
                 select(markers.c.id).where(markers.c.image_id == image_id))))
             conn.execute(markers.delete().where(markers.c.image_id == image_id))
@@ -797,6 +863,12 @@ class Store:
                 return Adoption(AdoptResult(adopted=False, seq=content.seq), [])
             shift = content.seq - legacy.seq
             conn.execute(comments.update().where(comments.c.marker_id.in_(moved)).values(seq=comments.c.seq + shift))
+            # Read positions and notifications are seqs of the image too: they move with the comments.
+            conn.execute(read_positions.update().where(read_positions.c.marker_id.in_(moved))
+                         .values(image_id=content.id, seq=read_positions.c.seq + shift))
+            conn.execute(notifications.update().where(notifications.c.marker_id.in_(moved))
+                         .values(seq=notifications.c.seq + shift))
+            conn.execute(images_read.delete().where(images_read.c.image_id.in_((legacy.id, content.id))))
             conn.execute(markers.update().where(markers.c.image_id == legacy.id)
                          .values(image_id=content.id, seq=markers.c.seq + shift))
             topic, seq, published = topic_of(p.tenant_id, key), content.seq, []
@@ -869,6 +941,17 @@ def _image_info(row: Row[Any]) -> ImageInfo:
         name=row.name, uploaded_by=UserRef(id=row.uploaded_by_id, name=row.uploaded_by_name),
         uploaded_at=row.uploaded_at,
     )
+
+
+def _told_read(p: Principal, key: str, moved: Moved) -> tuple[tuple[str, int, str], ...]:
+    """The frames that tell the user's viewers what moving their read positions did."""
+    if not moved.positions:
+        return ()
+    topic, seq = user_topic(p.tenant_id, p.user_id), moved.positions[0].seq
+    told = ((topic, seq, markers_read_frame(key, moved.positions)),)
+    if moved.notifications:
+        told += ((topic, seq, read_frame(moved.notifications, None)),)
+    return told
 
 
 def _replayed(receipt: Row[Any], fingerprint: str) -> Committed:

@@ -137,7 +137,8 @@ def in_inbox(row: Row[Any]) -> bool:
     return bool(row.open_count or row.resolved_count)
 
 
-def summary_of(row: Row[Any]) -> ImageSummary:
+def summary_of(row: Row[Any], unread: list[str] | None = None) -> ImageSummary:
+    """An inbox row; `unread`: the caller's unread markers (None in the feed, the same for everyone)."""
     last = None
     if row.c_user_id is not None:
         last = LastComment(user=UserRef(id=row.c_user_id, name=row.c_user_name), excerpt=row.c_excerpt,
@@ -146,7 +147,7 @@ def summary_of(row: Row[Any]) -> ImageSummary:
     return ImageSummary(
         key=row.key, name=image_name(row.key, row.source), stored=row.file_key is not None,
         open_count=row.open_count, resolved_count=row.resolved_count, last_activity_at=row.last_activity_at,
-        last_comment=last,
+        last_comment=last, unread=unread,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
@@ -36,6 +36,7 @@ from ..client.engine import (
     PeopleChanged,
     Resynced,
     SyncEngine,
+    UnreadChanged,
 )
 from ..client.errors import ClientError
 from ..client.imagecache import ImageCache
@@ -392,8 +393,16 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             self._show_notifications(notice.arrived)
         elif isinstance(notice, DirectoryChanged):
             self._schedule_refresh()
+            if self.inbox is not None:
+                self.inbox.show()  # mentions in its rows
         elif isinstance(notice, ImageDeleted) and notice.image == self.key:
             self._close_image("An admin deleted this image with its whole conversation: the viewer closed it.")
+        elif isinstance(notice, UnreadChanged):
+            if notice.image == self.key:
+                self._schedule_refresh()
+            if self.inbox is not None:
+                known = notice.image == self.key and self.engine.unread_known(notice.image)
+                self.inbox.on_unread(notice, self.engine.unread(notice.image) if known else None)
         elif isinstance(notice, InboxFollowed | InboxRowChanged | InboxRowRemoved) and self.inbox is not None:
             self.inbox.on_engine(notice)
 
@@ -431,8 +440,9 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         user = self.engine.me.user.name if self.engine.me else ""
         name = self.loaded.name if self.loaded is not None else shown_target(self.target)
         loaded = self.key is not None and self.engine.state(self.key).loaded
+        unread = self.engine.unread(self.key) if self.key is not None else frozenset()
         self.main.show_status(self.engine.link, name, self.selection, user, loaded, self._others(),
-                              self.engine.notifications.unread)
+                              self.engine.notifications.unread, unread)
 
     # Presence
 
@@ -471,9 +481,34 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         synced, self._synced_since_refresh = self._synced_since_refresh, False
         self._reveal_wanted_marker(final=synced)
         me = self.engine.me.user.id if self.engine.me else None
-        self.main.show_markers(self.selection, self.clock(), lambda uid: uid == me, self.engine.directory)
+        self.main.show_markers(self.selection, self.clock(), lambda uid: uid == me, self.engine.directory,
+                               self.engine.unread(self.key))
         self.main.show_writing(self._writers())
         self._show_status()
+        self._read_shown_thread()
+
+    # Unread markers
+
+    def _read_shown_thread(self) -> None:
+        """The thread shown in the side pane is read: on opening it, and again when a comment
+        arrives on it while it shows (not while the inbox or the notifications cover it)."""
+        key, marker = self.key, self.marker
+        if (key is None or marker is None or marker.id not in self.engine.unread(key) or self.in_inbox
+                or isinstance(self.screen, NotificationsScreen)):
+            return
+        self._mark_marker_read(key, marker.id)
+
+    @work(group="unread")
+    async def _mark_marker_read(self, key: str, marker_id: str) -> None:
+        await self.engine.mark_marker_read(key, marker_id)  # failing, it is unread again after the next load
+
+    def on_main_screen_resumed(self) -> None:
+        """Back on the image from the inbox or the notifications: the thread shown is read now."""
+        self._read_shown_thread()
+
+    def action_next_unread(self) -> None:
+        if self.key is not None:
+            self._step_marker(1, among=self.engine.unread(self.key))
 
     @property
     def markers(self) -> list[Marker]:
@@ -512,9 +547,10 @@ class ImageChatApp(OrderedKeys, PixelFrames):
         if self.showing:  # the view's last messages may come while the viewer closes
             self._show_status()
 
-    def _step_marker(self, step: int, only_open: bool = False) -> None:
-        if not self.selection.step_marker(step, only_open):
-            self.notify("No unresolved markers." if only_open else "No markers yet: press a to place one.")
+    def _step_marker(self, step: int, only_open: bool = False, among: Collection[str] | None = None) -> None:
+        if not self.selection.step_marker(step, only_open, among):
+            self.notify("No unread markers: nothing new from others since you last read them." if among is not None
+                        else "No unresolved markers." if only_open else "No markers yet: press a to place one.")
             return
         marker = self.selection.marker
         if marker is not None:

@@ -25,13 +25,20 @@ class Badge:
     x: float
     y: float
     resolved: bool
+    unread: bool = False
+    """A comment by someone else the user has not read: drawn in its own colours, behind a dot."""
 
 
 class Look(Enum):
     RESOLVED = 0
     OPEN = 1
-    SELECTED = 2
-    """In drawing order: a selected badge is drawn over open ones, open over resolved."""
+    UNREAD = 2
+    SELECTED = 3
+    """In drawing order: a selected badge is drawn over unread ones, unread over open, open over resolved."""
+
+
+UNREAD_DOT = "•"
+"""Before an unread badge's number: unread shows without telling colours apart."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +89,7 @@ def place(badges: list[Badge], geometry: Geometry, selected: str | None) -> Plac
         for item in items:
             if group:
                 current = _merge(group, row, geometry.cols, selected)
-                start = _start(item[0], len(number_text(item[1].number)), geometry.cols)
+                start = _start(item[0], len(_label(item[1])), geometry.cols)
                 if start <= current.col + current.width:  # touching or overlapping: one badge
                     group.append(item)
                     continue
@@ -98,14 +105,22 @@ def _merge(group: list[tuple[int, Badge]], row: int, cols: int, selected: str | 
     chosen = next((b for b in markers if b.marker_id == selected), markers[0])
     label = number_text(chosen.number)
     text = label if len(markers) == 1 else f"{label}+{len(markers) - 1}"
+    if any(b.unread for b in markers):
+        text = UNREAD_DOT + text
     centre = round(sum(col for col, _ in group) / len(group))
     if any(b.marker_id == selected for b in markers):
         look = Look.SELECTED
+    elif any(b.unread for b in markers):
+        look = Look.UNREAD
     elif any(not b.resolved for b in markers):
         look = Look.OPEN
     else:
         look = Look.RESOLVED
     return Placed(_start(centre, len(text), cols), row, text, markers, look)
+
+
+def _label(badge: Badge) -> str:
+    return UNREAD_DOT + number_text(badge.number) if badge.unread else number_text(badge.number)
 
 
 def _start(col: int, width: int, cols: int) -> int:
@@ -133,6 +148,7 @@ PALETTE: dict[Look, tuple[Colours, Colours]] = {
     # (light, dark)
     Look.OPEN: (Colours((255, 215, 0), (0, 0, 0)), Colours((26, 18, 0), (255, 215, 0))),
     Look.RESOLVED: (Colours((200, 200, 200), (48, 48, 48)), Colours((20, 20, 20), (176, 176, 176))),
+    Look.UNREAD: (Colours((0, 215, 255), (0, 0, 0)), Colours((0, 16, 30), (0, 215, 255))),
     Look.SELECTED: (Colours((255, 168, 255), (0, 0, 0)), Colours((42, 0, 48), (255, 140, 255))),
 }
 UNDER_CURSOR = Colours((192, 0, 0), (255, 255, 255))

@@ -5,13 +5,22 @@ filtered: a row it sends is applied where the filter can tell (the `open` filter
 nothing open) and otherwise only updates a row already listed, since whether it matches `mine` or
 the search text only the server knows. A first page that was asked for before some feed rows
 arrived must not undo them: feed rows seen while it loads are applied again over it.
+
+Unread markers (docs/protocol.md, "Unread markers"): page rows list the user's unread ones; feed
+rows, the same for the whole tenant, don't (`unread` None). A row keeps the ids it had, gains the
+marker of a newer last comment by someone else, and loses the ids the user reads (on any of their
+viewers). For a row it did not have, the screen asks the server (`wanted_unread`), and an image
+with nothing unread leaves the `unread` filter as one with nothing open leaves `open`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from ..protocol.imagekey import is_content_key
 from ..protocol.models import ImagesPage, ImageSummary, InboxFilter
+from .threads import parse_time
 
 NEAR_END = 5
 """The next page is asked for when the selection is this close to the last row."""
@@ -23,6 +32,15 @@ class Query:
 
     filter: InboxFilter = "open"
     q: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Unread:
+    """The user's unread markers of an image: exactly these (`exact`), or these no longer."""
+
+    key: str
+    ids: frozenset[str]
+    exact: bool
 
 
 def _order(row: ImageSummary) -> tuple[str, str]:
@@ -42,8 +60,12 @@ class Inbox:
     loaded: bool = False
     """Whether a first page has arrived for the current query."""
     _reloading: bool = False
-    _seen_while_reloading: list[ImageSummary | str] = field(default_factory=list)
+    _seen_while_reloading: list[ImageSummary | str | _Unread] = field(default_factory=list)
     _paging: bool = False
+    _wanted: set[str] = field(default_factory=set)
+    """Images whose unread markers the screen should ask for (rows the feed brought)."""
+    _waiting: dict[str, ImageSummary] = field(default_factory=dict)
+    """Feed rows that belong under the `unread` filter if the answer says they have some."""
 
     # Selection
 
@@ -80,6 +102,7 @@ class Inbox:
         if query == self.query:
             return False
         self.query = query
+        self._waiting.clear()
         self.loaded = False
         self.next_cursor = None
         return True
@@ -134,28 +157,87 @@ class Inbox:
         self._record(key)
         self._apply(key)
 
-    def _record(self, change: ImageSummary | str) -> None:
+    # Unread markers
+
+    def unread(self, key: str, ids: Collection[str]) -> None:
+        """The image's unread markers are exactly `ids` (the server's answer, or the open image's)."""
+        self._record(_Unread(key, frozenset(ids), exact=True))
+        self._apply(_Unread(key, frozenset(ids), exact=True))
+
+    def read(self, key: str, ids: Collection[str]) -> None:
+        """The user read these markers of the image, on one of their viewers."""
+        self._record(_Unread(key, frozenset(ids), exact=False))
+        self._apply(_Unread(key, frozenset(ids), exact=False))
+
+    def wanted_unread(self) -> list[str]:
+        """The images whose unread markers to ask the server for, each once."""
+        wanted, self._wanted = sorted(self._wanted), set()
+        return wanted
+
+    def _merge_unread(self, row: ImageSummary, before: ImageSummary | None) -> ImageSummary:
+        """A feed row (unread None) with the ids the row had, and the marker of a newer last comment
+        by someone else; without ids to start from, the server is asked."""
+        if row.unread is not None:
+            return row
+        if before is None or before.unread is None:
+            if is_content_key(row.key):
+                self._wanted.add(row.key)
+            return row
+        ids = list(before.unread)
+        last, old = row.last_comment, before.last_comment
+        if (last is not None and last.user.id != self.me and last.marker_id not in ids
+                and (old is None or parse_time(last.created_at) > parse_time(old.created_at))):
+            ids.append(last.marker_id)
+        return row.model_copy(update={"unread": ids})
+
+    def _apply_unread(self, change: _Unread) -> None:
+        index = next((i for i, row in enumerate(self.rows) if row.key == change.key), None)
+        if index is None:
+            waiting = self._waiting.pop(change.key, None)
+            if waiting is not None and change.exact and change.ids:
+                self._apply(waiting.model_copy(update={"unread": sorted(change.ids)}))
+            return
+        row = self.rows[index]
+        if change.exact:
+            ids = sorted(change.ids)
+        elif row.unread is not None:
+            ids = [i for i in row.unread if i not in change.ids]
+        else:
+            return
+        if ids != row.unread:
+            self._apply(row.model_copy(update={"unread": ids}))
+
+    def _record(self, change: ImageSummary | str | _Unread) -> None:
         if self._reloading:
             self._seen_while_reloading.append(change)
 
-    def _apply(self, change: ImageSummary | str) -> None:
+    def _apply(self, change: ImageSummary | str | _Unread) -> None:
+        if isinstance(change, _Unread):
+            self._apply_unread(change)
+            return
         old = self.index
         key = change if isinstance(change, str) else change.key
-        listed = any(row.key == key for row in self.rows)
+        before = next((row for row in self.rows if row.key == key), None)
         last = self.rows[-1] if self.rows else None
         self.rows = [row for row in self.rows if row.key != key]
-        if isinstance(change, ImageSummary) and self._matches(change, listed) and self._within_loaded(change, last):
-            self.rows.append(change)
-            self.rows.sort(key=_order, reverse=True)
+        if isinstance(change, ImageSummary):
+            change = self._merge_unread(change, before)
+            if self._matches(change, before is not None) and self._within_loaded(change, last):
+                self.rows.append(change)
+                self.rows.sort(key=_order, reverse=True)
+            elif self.query.filter == "unread" and change.unread is None and before is None and not self.query.q:
+                self._waiting[key] = change  # in if the server's answer lists some
         self._keep_selection(old)
 
     def _matches(self, row: ImageSummary, listed: bool) -> bool:
         """Whether a feed row matches the query, as far as the viewer can tell (a listed row did)."""
         if self.query.filter == "open" and row.open_count == 0:
             return False
+        if self.query.filter == "unread" and row.unread is not None:
+            return bool(row.unread)
         if listed:
             return True
-        if self.query.q:
+        if self.query.q or self.query.filter == "unread":  # unread: not known until the server's answer
             return False
         if self.query.filter == "mine":
             return self.me is not None and row.last_comment is not None and row.last_comment.user.id == self.me

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from ..protocol.models import Comment, Marker
 from .numbers import number_text
 from .threads import threaded
@@ -47,11 +49,12 @@ class Selection:
         marker = self.marker
         self.comment_id = marker.comments[0].id if marker and marker.comments else None
 
-    def step_marker(self, step: int, only_open: bool = False) -> bool:
-        """Select the next (step 1) or previous (-1) marker, open ones only if asked, wrapping
-        around; False when there is none to go to."""
+    def step_marker(self, step: int, only_open: bool = False, among: Collection[str] | None = None) -> bool:
+        """Select the next (step 1) or previous (-1) marker, open ones only if asked, or only those
+        `among` some ids (the unread ones), wrapping around; False when there is none to go to."""
         markers = self.markers
-        candidates = {m.id for m in markers if not only_open or m.status == "open"}
+        candidates = {m.id for m in markers
+                      if (not only_open or m.status == "open") and (among is None or m.id in among)}
         if not candidates:
             return False
         ids = [m.id for m in markers]

@@ -39,13 +39,6 @@ def threaded(marker: Marker) -> Iterator[tuple[int, Comment]]:
     return walk(None, 0)
 
 
-def first_line(marker: Marker) -> str:
-    for comment in marker.comments:
-        if not comment.deleted:
-            return visible(comment.text).split("␊", 1)[0]
-    return "(deleted)"
-
-
 def last_activity(marker: Marker) -> str:
     times = [marker.created_at, *(c.edited_at or c.created_at for c in marker.comments)]
     return max(times, key=parse_time)

@@ -144,3 +144,63 @@ def test_a_feed_row_older_than_the_loaded_ones_waits_for_its_page() -> None:
     assert keys(inbox) == [key(1), key(2)]
     inbox.changed(row(2, 20, open_count=3))  # the last row itself, changed without new activity
     assert keys(inbox) == [key(1), key(2)] and inbox.rows[1].open_count == 3
+
+
+# Unread markers
+
+
+def unread_row(n: int, minute: int, unread: list[str] | None, by: str = "u_bob", marker: str = "m_1",
+               said_at: int = 0) -> ImageSummary:
+    base = row(n, minute, by=by)
+    assert base.last_comment is not None
+    last = base.last_comment.model_copy(update={"marker_id": marker, "created_at": f"2026-11-26T09:{said_at:02d}:00Z"})
+    return base.model_copy(update={"unread": unread, "last_comment": last})
+
+
+def unread_of(inbox: Inbox, n: int) -> list[str] | None:
+    return next(r.unread for r in inbox.rows if r.key == key(n))
+
+
+def test_a_feed_row_keeps_the_unread_ids_and_adds_a_newer_last_comment_by_someone_else() -> None:
+    inbox = loaded(unread_row(1, 10, ["m_1"]))
+    inbox.changed(unread_row(1, 11, None, marker="m_2", said_at=11))  # Bob replied on m_2
+    assert unread_of(inbox, 1) == ["m_1", "m_2"]
+    inbox.changed(unread_row(1, 12, None, marker="m_3", said_at=11))  # a status change: the same last comment
+    assert unread_of(inbox, 1) == ["m_1", "m_2"]
+    inbox.changed(unread_row(1, 13, None, by="u_ana", marker="m_3", said_at=13))  # Ana's own comment
+    assert unread_of(inbox, 1) == ["m_1", "m_2"]
+    assert inbox.wanted_unread() == []
+
+
+def test_read_markers_leave_the_row_and_the_unread_filter_drops_a_row_with_none() -> None:
+    inbox = loaded(unread_row(1, 10, ["m_1", "m_2"]), unread_row(2, 20, ["m_9"]), query=Query(filter="unread"))
+    inbox.read(key(1), ["m_1"])
+    assert unread_of(inbox, 1) == ["m_2"]
+    inbox.read(key(1), ["m_2"])
+    assert keys(inbox) == [key(2)]
+    inbox.unread(key(2), [])  # the open image's engine says none are left
+    assert inbox.rows == []
+
+
+def test_a_row_the_inbox_did_not_have_is_asked_for_and_joins_the_unread_filter_if_it_has_some() -> None:
+    everything = loaded(unread_row(1, 10, []), query=Query(filter="all"))
+    everything.changed(unread_row(2, 20, None))
+    assert unread_of(everything, 2) is None and everything.wanted_unread() == [key(2)]
+    everything.unread(key(2), ["m_1"])
+    assert unread_of(everything, 2) == ["m_1"]
+
+    inbox = loaded(unread_row(1, 10, ["m_1"]), query=Query(filter="unread"))
+    inbox.changed(unread_row(2, 20, None))
+    inbox.changed(unread_row(3, 30, None))
+    assert keys(inbox) == [key(1)] and inbox.wanted_unread() == [key(2), key(3)]
+    inbox.unread(key(2), ["m_5"])
+    inbox.unread(key(3), [])
+    assert keys(inbox) == [key(2), key(1)] and unread_of(inbox, 2) == ["m_5"]
+
+
+def test_a_read_mark_while_the_first_page_loads_is_applied_over_it() -> None:
+    inbox = loaded(unread_row(1, 10, ["m_1", "m_2"]))
+    inbox.begin_reload()
+    inbox.read(key(1), ["m_1"])
+    inbox.load_first(page(unread_row(1, 10, ["m_1", "m_2"])))  # asked for before the read
+    assert unread_of(inbox, 1) == ["m_2"]

@@ -213,3 +213,12 @@ def test_zooming_from_a_letterboxed_fit_keeps_the_point_under_the_pointer() -> N
     cell = zoomed.cell_of(*spot)
     assert cell is not None
     assert abs(zoomed.left + cell[0] - screen[0]) <= 1 and abs(zoomed.top + cell[1] - screen[1]) <= 1
+
+
+def test_an_unread_badge_has_a_dot_and_its_own_look_and_a_cluster_shows_it() -> None:
+    g = geometry(pane=(80, 22))
+    alone = place([Badge("m4", 4, 10, 10, False, unread=True)], g, None).badges[0]
+    assert alone.text == "•4" and alone.look is Look.UNREAD
+    cluster = place([badge(3, 50, 50), Badge("m5", 5, 50.5, 50, True, unread=True)], g, None).badges[0]
+    assert cluster.text == "•3+1" and cluster.look is Look.UNREAD
+    assert place([Badge("m4", 4, 10, 10, False, unread=True)], g, "m4").badges[0].look is Look.SELECTED

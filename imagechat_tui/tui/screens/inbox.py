@@ -19,7 +19,15 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from ...client.engine import InboxFollowed, InboxRowChanged, InboxRowRemoved, Link, LinkState, SyncEngine
+from ...client.engine import (
+    InboxFollowed,
+    InboxRowChanged,
+    InboxRowRemoved,
+    Link,
+    LinkState,
+    SyncEngine,
+    UnreadChanged,
+)
 from ...client.errors import ClientError
 from ...client.images import is_url
 from ...protocol.imagekey import is_content_key
@@ -31,7 +39,7 @@ from ..thumbnails import thumbnail_lines
 from ..widgets.footer import SteadyFooter
 from ..widgets.inbox_list import InboxList
 
-FILTERS: dict[InboxFilter, str] = {"open": "open only", "all": "all", "mine": "mine"}
+FILTERS: dict[InboxFilter, str] = {"open": "open only", "all": "all", "mine": "mine", "unread": "unread"}
 HOW_TO_START = ("Open a screenshot with imagechat-tui URL|FILE, or share one with imagechat-tui FILE --share; "
                 "or press enter to try the sample.")
 PAGE = INBOX_PAGE_DEFAULT
@@ -138,6 +146,17 @@ class InboxScreen(Screen[None]):
                 continue  # the placeholder stays
             self.show()
 
+    @work(group="inbox-unread")
+    async def fetch_unread(self, keys: list[str]) -> None:
+        """The unread markers of rows the feed brought (its rows are the same for everyone)."""
+        for key in keys:
+            try:
+                answer = await self.engine.rest.unread(key)
+            except ClientError:
+                continue  # no count on the row until the next reload
+            self.view.unread(key, [position.marker_id for position in answer.markers])
+            self.show()
+
     # The live feed, and the connection
 
     def on_engine(self, notice: InboxFollowed | InboxRowChanged | InboxRowRemoved) -> None:
@@ -149,6 +168,18 @@ class InboxScreen(Screen[None]):
             self.view.changed(notice.row)
         else:
             self.view.removed(notice.key)
+        wanted = self.view.wanted_unread()
+        if wanted:
+            self.fetch_unread(wanted)
+        self.show()
+
+    def on_unread(self, notice: UnreadChanged, known: frozenset[str] | None) -> None:
+        """The user's unread markers of an image changed: `known`, all of them (the image is open),
+        else those read."""
+        if known is not None:
+            self.view.unread(notice.image, known)
+        elif notice.read:
+            self.view.read(notice.image, [position.marker_id for position in notice.read])
         self.show()
 
     def show_link(self, link: Link) -> None:
@@ -162,6 +193,7 @@ class InboxScreen(Screen[None]):
             return
         view = self.view
         with_sample = view.loaded and not view.rows and not view.query.q and not self.problem
+        self.query_one(InboxList).set_names(self.engine.directory)
         self.query_one(InboxList).show(view.rows, self.pictures, view.key, self.clock(), with_sample)
         self._show_head(self.engine.link)
         self.query_one("#inbox-hint", Static).update(self._hint(with_sample))

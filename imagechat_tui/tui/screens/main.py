@@ -7,7 +7,7 @@ engine itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 
 from textual.app import ComposeResult
@@ -32,6 +32,9 @@ class MainScreen(Screen[None]):
     class Ready(Message):
         """The widgets are mounted: the app may start showing state."""
 
+    class Resumed(Message):
+        """The screen is shown again, from under another (the inbox, the notifications)."""
+
     def __init__(self, pixel_pane: PixelPane | None) -> None:
         super().__init__()
         self.pixel_pane = pixel_pane
@@ -54,6 +57,9 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.image_view.focus()
         self.post_message(self.Ready())
+
+    def on_screen_resume(self) -> None:
+        self.post_message(self.Resumed())
 
     @property
     def image_view(self) -> ImageView:
@@ -81,18 +87,19 @@ class MainScreen(Screen[None]):
         self.image_view.set_image(pyramid)
 
     def show_markers(self, selection: Selection, now: datetime, mine: Callable[[str], bool],
-                     names: Mapping[str, str] | None = None) -> None:
-        """The badges, and the list of markers or the selected one's thread."""
+                     names: Mapping[str, str] | None = None, unread: Collection[str] = ()) -> None:
+        """The badges, and the list of markers or the selected one's thread; `unread`, the ids of
+        the markers the user has not read."""
         marker = selection.marker
         self.image_view.set_badges(
-            [Badge(m.id, m.number, m.x, m.y, m.status == "resolved") for m in selection.markers],
+            [Badge(m.id, m.number, m.x, m.y, m.status == "resolved", m.id in unread) for m in selection.markers],
             selection.marker_id,
         )
         marker_list, thread = self.query_one(MarkerList), self.query_one(ThreadView)
         marker_list.display = marker is None
         thread.display = marker is not None
         if marker is None:
-            marker_list.show(selection.markers, now, None)
+            marker_list.show(selection.markers, now, None, unread, names)
         else:
             thread.show(marker, now, selection.comment_id, mine, names)
 
@@ -100,12 +107,14 @@ class MainScreen(Screen[None]):
         self.query_one(OfflineBanner).show(link, catching_up=catching_up, token_help=token_help)
 
     def show_status(self, link: Link, name: str, selection: Selection, user: str, loaded: bool,
-                    others: tuple[str, ...] = (), unread: int = 0) -> None:
+                    others: tuple[str, ...] = (), unread: int = 0, unread_markers: Collection[str] = ()) -> None:
+        """`unread`: the user's unread notifications; `unread_markers`: the ids of this image's unread markers."""
         markers = selection.markers
         open_count = sum(1 for m in markers if m.status == "open")
+        new = sum(1 for m in markers if m.id in unread_markers)
         view = self.image_view
         self.query_one(StatusBar).show(link, name, open_count, len(markers), user,
-                                       (view.describe(), view.describe(compact=True)), loaded, others, unread)
+                                       (view.describe(), view.describe(compact=True)), loaded, others, unread, new)
 
     def show_writing(self, writers: list[tuple[str, str]]) -> None:
         self.query_one(WritingLine).show(writers)

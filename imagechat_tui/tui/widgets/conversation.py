@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 
 from textual.containers import VerticalScroll
@@ -15,14 +15,27 @@ from ...protocol.models import Marker
 from ...protocol.safe import visible
 from ..mentions import mention_content
 from ..numbers import number_text
-from ..threads import first_line, last_activity, relative_time, threaded
+from ..threads import last_activity, relative_time, threaded
+
+UNREAD_TAG = Content.assemble((" new ", "bold reverse $accent"), " ")
+"""Before an unread marker's first line: someone else wrote on it since the user last read it."""
 
 
-def marker_option(marker: Marker, now: datetime) -> Content:
+def first_line(marker: Marker, names: Mapping[str, str], width: int = 60) -> Content:
+    """The first line of the marker's first comment not deleted, mentions as @Name, cut to `width`."""
+    for comment in marker.comments:
+        if not comment.deleted:
+            return mention_content(comment.text.split("\n", 1)[0], names).truncate(width)
+    return Content("(deleted)")
+
+
+def marker_option(marker: Marker, now: datetime, unread: bool = False,
+                  names: Mapping[str, str] | None = None) -> Content:
     replies = max(0, sum(1 for c in marker.comments if not c.deleted) - 1)
     status = ("● open", "$warning") if marker.status == "open" else ("✓ resolved", "$text-muted")
     return Content.assemble(
-        (f"{number_text(marker.number):>3} ", "bold"), status, "  ", first_line(marker)[:60], "\n",
+        (f"{number_text(marker.number):>3} ", "bold"), status, "  ", UNREAD_TAG if unread else "",
+        first_line(marker, names or {}), "\n",
         (f"     {replies} repl{'y' if replies == 1 else 'ies'} · {relative_time(last_activity(marker), now)}",
          "$text-muted"),
     )
@@ -33,7 +46,7 @@ EMPTY = Content.styled("No markers yet. Move the cursor (arrows, or click) and p
 
 
 class MarkerList(OptionList):
-    """Every marker: number, status, first line, replies, last activity. Enter opens one."""
+    """Every marker: number, status, unread or not, first line, replies, last activity. Enter opens one."""
 
     class Opened(Message):
         def __init__(self, marker_id: str) -> None:
@@ -42,15 +55,20 @@ class MarkerList(OptionList):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._shown: list[tuple[object, ...]] = []
+        self._shown: list[object] = []
 
-    def show(self, markers: list[Marker], now: datetime, highlighted: str | None) -> None:
+    def show(self, markers: list[Marker], now: datetime, highlighted: str | None,
+             unread: Collection[str] = (), names: Mapping[str, str] | None = None) -> None:
+        """`unread`: the ids of the markers the user has not read; `names`: the tenant's people, for mentions."""
         keep = self.highlighted
+        names = names or {}
         # Rebuilding hundreds of options is what costs; skip it when nothing on them changed.
-        shown = [(m.id, m.number, m.status, len(m.comments), last_activity(m), now.minute) for m in markers]
+        shown: list[object] = [names, *((m.id, m.number, m.status, m.id in unread, m.comments[0].text
+                                         if m.comments else "", len(m.comments), last_activity(m), now.minute)
+                                        for m in markers)]
         if shown != self._shown or not markers:
             self._shown = shown
-            self.set_options([Option(marker_option(m, now), id=m.id) for m in markers]
+            self.set_options([Option(marker_option(m, now, m.id in unread, names), id=m.id) for m in markers]
                              or [Option(EMPTY, disabled=True)])
         ids = [m.id for m in markers]
         if highlighted in ids:

@@ -9,6 +9,7 @@ moved to the top, or a page added, draws only what is new.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -24,6 +25,7 @@ from textual.visual import Visual
 
 from ...protocol.models import ImageSummary
 from ...protocol.safe import visible
+from ..mentions import mention_content
 from ..threads import relative_time
 from ..thumbnails import COLUMNS, PLACEHOLDER
 
@@ -31,6 +33,8 @@ SAMPLE = "sample"
 """The id of the built-in sample's row, shown when the inbox is empty."""
 ROW_LINES = 2
 """Lines per row: `inbox_row` and `sample_row` draw two, each cut to the width."""
+UNREAD_STYLE = "bold reverse $accent"
+"""An image's count of markers with comments by others the user has not read."""
 
 
 def row_name(row: ImageSummary) -> str:
@@ -39,17 +43,21 @@ def row_name(row: ImageSummary) -> str:
 
 
 def _one_line(text: str) -> str:
-    return visible(text.replace("\r\n", " ").replace("\n", " ").replace("\t", " "))
+    """Line breaks and tabs as spaces (not yet sanitised)."""
+    return text.replace("\r\n", " ").replace("\n", " ").replace("\t", " ")
 
 
 def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[:max(0, width - 1)] + "…"
 
 
-def inbox_row(row: ImageSummary, picture: list[Content], now: datetime, width: int) -> Content:
-    """Two lines: picture, counts and name; picture, when, who and what was said last."""
+def inbox_row(row: ImageSummary, picture: list[Content], now: datetime, width: int,
+              names: Mapping[str, str] | None = None) -> Content:
+    """Two lines: picture, unread and other counts, and name; picture, when, who and what was said
+    last (mentions as @Name by `names`, the tenant's people)."""
     room = max(8, width - COLUMNS - 1)
-    counts = Content.assemble((f"● {row.open_count} open", "$warning" if row.open_count else "$text-muted"),
+    new = Content.styled(f" {len(row.unread)} new ", UNREAD_STYLE) + " " if row.unread else Content("")
+    counts = Content.assemble(new, (f"● {row.open_count} open", "$warning" if row.open_count else "$text-muted"),
                               ("  ", ""), (f"✓ {row.resolved_count}", "$text-muted"), "  ")
     first = Content.assemble(picture[0], " ", counts, (_fit(row_name(row), room - len(counts.plain)), "bold"))
     last = row.last_comment
@@ -58,7 +66,8 @@ def inbox_row(row: ImageSummary, picture: list[Content], now: datetime, width: i
     else:
         when = f"{relative_time(last.created_at, now)} · "
         who = _fit(visible(last.user.name), 20)
-        what = _fit(f": {_one_line(last.excerpt)}", max(0, room - len(when) - len(who)))
+        what = Content.assemble(": ", mention_content(_one_line(last.excerpt), names or {})).truncate(
+            max(0, room - len(when) - len(who)), ellipsis=True)
         said = Content.assemble((when, "$text-muted"), (who, "bold $accent"), what)
     return Content("\n").join([first, Content.assemble(picture[1], " ", said)])
 
@@ -76,22 +85,24 @@ class _Row:
     """A row as drawn: what it is drawn from (the summary and picture by identity: the feed's change
     to a row is a new summary), its content made when first in view, and its lines per style."""
 
-    __slots__ = ("key", "source", "picture", "minute", "width", "_content", "lines")
+    __slots__ = ("key", "source", "picture", "minute", "width", "names", "_content", "lines")
 
     def __init__(self, key: str, source: ImageSummary | None, picture: list[Content], minute: int,
-                 width: int) -> None:
+                 width: int, names: Mapping[str, str]) -> None:
         self.key, self.source, self.picture, self.minute, self.width = key, source, picture, minute, width
+        self.names = names
         self._content: Content | None = None
         self.lines: dict[Style, list[Strip]] = {}
 
-    def drawn_from(self, source: ImageSummary | None, picture: list[Content], minute: int, width: int) -> bool:
+    def drawn_from(self, source: ImageSummary | None, picture: list[Content], minute: int, width: int,
+                   names: Mapping[str, str]) -> bool:
         return (self.source is source and self.picture is picture and self.minute == minute
-                and self.width == width)
+                and self.width == width and self.names is names)
 
     def content(self, now: datetime) -> Content:
         if self._content is None:
             self._content = sample_row(self.width) if self.source is None else inbox_row(
-                self.source, self.picture, now, self.width)
+                self.source, self.picture, now, self.width, self.names)
         return self._content
 
 
@@ -156,6 +167,13 @@ class InboxList(ScrollView, can_focus=True):
         self._highlighted: int | None = None
         self._hover: str | None = None
         self._last_show: tuple[list[ImageSummary], dict[str, list[Content]], str | None, datetime, bool] | None = None
+        self.names: Mapping[str, str] = {}
+        """The tenant's people (id -> name): mentions in the rows show their names."""
+
+    def set_names(self, names: Mapping[str, str]) -> None:
+        """New names for mentions: the next `show` draws every row again if they changed."""
+        if names != self.names:
+            self.names = dict(names)
 
     # What is shown
 
@@ -189,12 +207,11 @@ class InboxList(ScrollView, can_focus=True):
         scrollbar = self.styles.scrollbar_size_vertical if count * ROW_LINES > content.height else 0
         return content.width - scrollbar - 1
 
-    @staticmethod
-    def _row(kept: _Row | None, key: str, source: ImageSummary | None, picture: list[Content], minute: int,
+    def _row(self, kept: _Row | None, key: str, source: ImageSummary | None, picture: list[Content], minute: int,
              width: int) -> _Row:
-        if kept is not None and kept.drawn_from(source, picture, minute, width):
+        if kept is not None and kept.drawn_from(source, picture, minute, width, self.names):
             return kept
-        return _Row(key, source, picture, minute, width)
+        return _Row(key, source, picture, minute, width, self.names)
 
     def _redraw_changed(self, shown: list[_Row]) -> None:
         """Redraw the rows in view that show another row now: a page added below, or a row

@@ -23,14 +23,14 @@ TOKEN_HELP = ("Ask the server's admin for a new token (imagechat-server token cr
 """What to do about a refused token, unless the app knows better (the local server's own token)."""
 
 
-def marker_counts(link: Link, loaded: bool, open_count: int, total: int, short: bool = False) -> str:
+def marker_counts(link: Link, loaded: bool, open_count: int, total: int, short: bool = False, new: int = 0) -> str:
     """The markers in words; never `0 markers` for an image whose markers were never fetched.
-    `short`, for a narrow terminal: the bare counts."""
+    `short`, for a narrow terminal: the bare counts; `new`, how many of them are unread."""
     if short:
-        return f"{open_count} open / {total}" if loaded else "not synced yet"
+        return (f"{open_count} open / {total}" + (f" · {new} new" if new else "")) if loaded else "not synced yet"
     if not loaded:
         return "not synced yet" if link.state is LinkState.ONLINE else "not synced yet: markers unknown"
-    counts = f"{open_count} open / {total} markers"
+    counts = f"{open_count} open / {total} markers" + (f", {new} new" if new else "")
     return counts if link.state is LinkState.ONLINE else f"{counts} (as last synced)"
 
 
@@ -42,15 +42,16 @@ class StatusBar(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._shown: tuple[Link, str, int, int, str, tuple[str, str], bool, tuple[str, ...], int] | None = None
+        self._shown: tuple[Link, str, int, int, str, tuple[str, str], bool, tuple[str, ...], int, int] | None = None
 
     def show(self, link: Link, image: str, open_count: int, total: int, user: str,
              view: tuple[str, str] = ("", ""), loaded: bool = True, others: tuple[str, ...] = (),
-             unread: int = 0) -> None:
+             unread: int = 0, new: int = 0) -> None:
         """`view` is the account of the view, long and compact; `loaded`, whether the image's
         markers ever came (from the server or the cache); `others`, the names of the other people
-        viewing the image now; `unread`, the user's unread notifications."""
-        shown = (link, image, open_count, total, user, view, loaded, others, unread)
+        viewing the image now; `unread`, the user's unread notifications; `new`, the image's
+        markers the user has not read."""
+        shown = (link, image, open_count, total, user, view, loaded, others, unread, new)
         if shown != self._shown:  # it is told after every change anywhere in the viewer
             self._shown = shown
             self._draw()
@@ -61,14 +62,14 @@ class StatusBar(Static):
     def _draw(self) -> None:
         if self._shown is None:
             return
-        link, image, open_count, total, user, (view, compact_view), loaded, others, unread = self._shown
+        link, image, open_count, total, user, (view, compact_view), loaded, others, unread, new = self._shown
         state, style = _LINK[link.state]
         who, name = _fit(visible(user), 16), visible(image)
         # Unread notifications always show, whatever else gives way: they are news from elsewhere.
         unread_part = unread_text(unread) + self.SEPARATOR if unread else ""
         width = (self.size.width or 80) - 1
-        counts = marker_counts(link, loaded, open_count, total)
-        short_counts = marker_counts(link, loaded, open_count, total, short=True)
+        counts = marker_counts(link, loaded, open_count, total, new=new)
+        short_counts = marker_counts(link, loaded, open_count, total, short=True, new=new)
         people, few = here(others), here(others, short=True)
         # From the fullest to the barest; the first that leaves the name a few characters wins.
         for counts_text, view_text, people_text in (
