@@ -285,18 +285,25 @@ class Baseline(Ours):
     side by side, alternating, on the same machine."""
 
     ref = "main"
-    trees: dict[str, str] = {}
 
     def __init__(self, loop: str) -> None:
         super().__init__(loop)
         self.name = f"imagechat {self.ref}"
-        self.tree = self.trees.get(self.ref)
-        if self.tree is None:
-            self.tree = self.trees[self.ref] = tempfile.mkdtemp(prefix="imagechat-baseline-")
-            root = Path(__file__).resolve().parent.parent
-            archive = subprocess.run(["git", "-C", str(root), "archive", self.ref, "imagechat_tui"],
-                                     capture_output=True, check=True).stdout
-            subprocess.run(["tar", "-x", "-C", self.tree], input=archive, check=True)
+        self.tree = export_tree(self.ref)
+
+
+TREES: dict[str, str] = {}
+
+
+def export_tree(ref: str) -> str:
+    """A temporary folder holding the `imagechat_tui` package as of git commit `ref` (once per ref)."""
+    if ref not in TREES:
+        TREES[ref] = tempfile.mkdtemp(prefix="imagechat-baseline-")
+        root = Path(__file__).resolve().parent.parent
+        archive = subprocess.run(["git", "-C", str(root), "archive", ref, "imagechat_tui"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", TREES[ref]], input=archive, check=True)
+    return TREES[ref]
 
 
 class Reference(Target):
