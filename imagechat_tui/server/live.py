@@ -78,9 +78,10 @@ class DirectWriter:
     Under our own protocol class (`ws_protocol`, as the server runs) on asyncio's selector event
     loop on POSIX, over plain TCP, it also keeps the core's `line`: the socket's file descriptor
     while a frame may be written to it straight away, which the hub's fan-out does with one
-    `os.write` per subscriber, as picows does. The transport closes that socket only after telling
-    the protocol (tests/test_live.py checks), so `line` is -1 before the number can be reused; on
-    uvloop, whose transports close the socket first, and under TLS, frames go through the transport."""
+    `os.write` per subscriber, as picows does. That transport closes the socket only after telling
+    the protocol (tests/test_live.py checks), so `line` is -1 before the number can be reused. Other
+    transports (TLS, uvloop's, whose close order is not established here, Windows') get no line:
+    their frames go through the transport."""
 
     __slots__ = ("proto", "transport", "core", "fd")
 
