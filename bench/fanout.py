@@ -383,7 +383,12 @@ class Phase:
         }
 
 
-def cpu_seconds(proc: psutil.Process) -> tuple[float, float]:
+def cpu_seconds(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return times.user + times.system
+
+
+def cpu_split(proc: psutil.Process) -> tuple[float, float]:
     """(user + system, user) CPU seconds: the user share is the Python side of a delivery, the
     rest mostly the kernel's send."""
     times = proc.cpu_times()
@@ -455,7 +460,7 @@ async def _phase(target: Target, receipts: Receipts, probes: Probes, server: psu
                  seconds: float, rate: float | None) -> Phase:
     receipts.reset()
     await probes.reset()
-    cpu0 = cpu_seconds(server)
+    cpu0 = cpu_split(server)
     start = time.perf_counter()
     writes = 0
     while time.perf_counter() - start < seconds:
@@ -471,7 +476,7 @@ async def _phase(target: Target, receipts: Receipts, probes: Probes, server: psu
     while receipts.events + probed["events"] < expected and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
         probed = await probes.report()
-    cpu1 = cpu_seconds(server)
+    cpu1 = cpu_split(server)
     return Phase(writes, elapsed, probed["latencies"], expected, receipts.events + probed["events"],
                  receipts.frames + probed["frames"], receipts.bytes + probed["bytes"], cpu1[0] - cpu0[0],
                  cpu1[1] - cpu0[1],
