@@ -93,7 +93,7 @@ class DirectWriter:
         if (isinstance(proto, LiveWebSocketProtocol) and os.name == "posix"
                 and type(transport).__module__ == "asyncio.selector_events"):
             self.fd = transport.get_extra_info("socket").fileno()
-            proto.watcher = self.refresh
+            proto.watcher = self
             self.refresh()
 
     @classmethod
@@ -125,7 +125,7 @@ class DirectWriter:
 
     def release(self) -> None:
         """The endpoint is done with the connection: no more straight writes, and no cycle left."""
-        if self.proto.watcher == self.refresh:
+        if self.proto.watcher is self:
             self.proto.watcher = None
         self.core.set_line(-1)
 

@@ -5,28 +5,37 @@ five questions per delivery: measured, those questions (objects all over memory,
 subscribers) cost more than the rest of a delivery's Python.
 
 Every entry point of the protocol that can close it, queue data in its transport or pause it is
-one of the methods below; each, once done, calls `watcher` (set by `live.DirectWriter`), which
-reads the state again. The protocol's own timers that close the transport (the close handshake's
+one of the methods below; each, once done, calls `watcher.refresh()` (the `live.DirectWriter`),
+which reads the state again. The protocol's own timers that close the transport (the close handshake's
 timeout, the end of the app) run only after `close_sent` or once the app has left, when the
 endpoint no longer writes to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any, Protocol
 
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 
-class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
-    """`WebSocketsSansIOProtocol`, calling `watcher` after each of its entry points."""
+class Watcher(Protocol):
+    def refresh(self) -> None: ...
 
-    watcher: Callable[[], None] | None = None
+
+class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
+    """`WebSocketsSansIOProtocol`, calling `watcher.refresh()` after each of its entry points."""
+
+    # A slot, not one more key in the instance's dict: idle connections are many.
+    __slots__ = ("watcher",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.watcher: Watcher | None = None
 
     def _changed(self) -> None:
         if self.watcher is not None:
-            self.watcher()
+            self.watcher.refresh()
 
     def connection_lost(self, exc: Exception | None) -> None:
         # First: the transport closes the socket right after this returns.
