@@ -9,10 +9,14 @@ figures as ratios of the reference's.
     python bench/fanout.py                      # N = 100, 1000, 2000
     python bench/fanout.py --sizes 1000 --steady 5 --burst 3 --repeat 3
     python bench/fanout.py --sizes 2000 --servers ours,reference,picows --loops asyncio,uvloop
+    python bench/fanout.py --sizes 2000 --servers baseline,ours --repeat 3    # main's server vs this one
 
 --loops runs the servers on asyncio's default event loop, uvloop's, or each in turn; --servers
-picows adds the reference on picows (a Cython WebSocket implementation). With several, a
-side-by-side table per N follows, deliveries per core also as a factor of ours on asyncio.
+picows adds the reference on picows (a Cython WebSocket implementation), and --servers baseline our
+server as of another commit (--baseline, main by default), run from an export of that commit. With
+several, a side-by-side table per N follows, deliveries per core also as a factor of the baseline's
+on asyncio if it ran, else of ours on asyncio. "user share" is the part of the server's CPU time
+spent outside the kernel: the rest is mostly the send() of each frame to a loopback socket.
 
 With --repeat K each server is measured K times, alternating, and every figure is the median:
 on two shared cores single runs vary by about 10 %.
@@ -217,8 +221,8 @@ class Target:
         self.proc.wait(30)
 
 
-def spawn(args: list[str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+def spawn(args: list[str], cwd: str | None = None) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=cwd)
     line = proc.stdout.readline()  # type: ignore[union-attr]
     url = re.search(r"(http://\S+)", line)
     if url is None:
@@ -228,6 +232,8 @@ def spawn(args: list[str]) -> tuple[subprocess.Popen[str], str]:
 
 class Ours(Target):
     name = "imagechat"
+    tree: str | None = None
+    """Where the server's code is run from: this checkout's if None."""
 
     def __init__(self, loop: str) -> None:
         super().__init__(loop)
@@ -238,7 +244,7 @@ class Ours(Target):
 
     def _admin(self, *args: str) -> str:
         command = [sys.executable, "-m", "imagechat_tui.server.cli", "--data-dir", self.dir, *args]
-        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(command, capture_output=True, text=True, check=True, cwd=self.tree).stdout.strip()
 
     async def start(self) -> None:
         self._admin("tenant", "create", "bench")
@@ -246,7 +252,7 @@ class Ours(Target):
         self.writer_token = self._admin("token", "create", "--tenant", "bench", "--user", "u_w", "--name", "Writer")
         self.proc, self.url = spawn([sys.executable, "-m", "imagechat_tui.server.cli", "--data-dir", self.dir,
                                       "--port", "0", "--write-rate", "1e9", "--write-burst", "1e9",
-                                      "--loop", self.loop])
+                                      "--loop", self.loop], cwd=self.tree)
 
     async def open_writer(self) -> None:
         self.http = HttpWriter(self.url, self.writer_token)
@@ -270,6 +276,34 @@ class Ours(Target):
 
     def token(self) -> str | None:
         return self._token
+
+
+class Baseline(Ours):
+    """Our server as of another commit (`--baseline`, main by default), exported once to a
+    temporary folder and run from there (`-m` puts the working folder first on the path, ahead
+    of this checkout's editable install), so that today's main and this checkout are measured
+    side by side, alternating, on the same machine."""
+
+    ref = "main"
+
+    def __init__(self, loop: str) -> None:
+        super().__init__(loop)
+        self.name = f"imagechat {self.ref}"
+        self.tree = export_tree(self.ref)
+
+
+TREES: dict[str, str] = {}
+
+
+def export_tree(ref: str) -> str:
+    """A temporary folder holding the `imagechat_tui` package as of git commit `ref` (once per ref)."""
+    if ref not in TREES:
+        TREES[ref] = tempfile.mkdtemp(prefix="imagechat-baseline-")
+        root = Path(__file__).resolve().parent.parent
+        archive = subprocess.run(["git", "-C", str(root), "archive", ref, "imagechat_tui"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", TREES[ref]], input=archive, check=True)
+    return TREES[ref]
 
 
 class Reference(Target):
@@ -316,7 +350,8 @@ class PicowsReference(Reference):
     script = "reference_picows.py"
 
 
-SERVERS: dict[str, type[Target]] = {"ours": Ours, "reference": Reference, "picows": PicowsReference}
+SERVERS: dict[str, type[Target]] = {"ours": Ours, "baseline": Baseline, "reference": Reference,
+                                     "picows": PicowsReference}
 
 
 @dataclass
@@ -329,6 +364,7 @@ class Phase:
     frames: int
     bytes: int
     cpu: float
+    user: float
     rss_mb: float
 
     def row(self) -> dict[str, float]:
@@ -339,6 +375,7 @@ class Phase:
             "p99 ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
             "delivered": self.delivered / max(1, self.expected),
             "server cpu %": 100 * self.cpu / self.seconds,
+            "user share": self.user / self.cpu if self.cpu else float("nan"),
             "server rss MB": self.rss_mb,
             "deliveries/s/core": self.delivered / self.cpu if self.cpu else float("nan"),
             "frames/event": self.frames / max(1, self.delivered),
@@ -349,6 +386,13 @@ class Phase:
 def cpu_seconds(proc: psutil.Process) -> float:
     times = proc.cpu_times()
     return times.user + times.system
+
+
+def cpu_split(proc: psutil.Process) -> tuple[float, float]:
+    """(user + system, user) CPU seconds: the user share is the Python side of a delivery, the
+    rest mostly the kernel's send."""
+    times = proc.cpu_times()
+    return times.user + times.system, times.user
 
 
 class Probes:
@@ -416,7 +460,7 @@ async def _phase(target: Target, receipts: Receipts, probes: Probes, server: psu
                  seconds: float, rate: float | None) -> Phase:
     receipts.reset()
     await probes.reset()
-    cpu0 = cpu_seconds(server)
+    cpu0 = cpu_split(server)
     start = time.perf_counter()
     writes = 0
     while time.perf_counter() - start < seconds:
@@ -432,9 +476,10 @@ async def _phase(target: Target, receipts: Receipts, probes: Probes, server: psu
     while receipts.events + probed["events"] < expected and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
         probed = await probes.report()
-    cpu = cpu_seconds(server) - cpu0
+    cpu1 = cpu_split(server)
     return Phase(writes, elapsed, probed["latencies"], expected, receipts.events + probed["events"],
-                 receipts.frames + probed["frames"], receipts.bytes + probed["bytes"], cpu,
+                 receipts.frames + probed["frames"], receipts.bytes + probed["bytes"], cpu1[0] - cpu0[0],
+                 cpu1[1] - cpu0[1],
                  server.memory_info().rss / 2**20)
 
 
@@ -510,7 +555,7 @@ def _targets(ours: dict[str, dict[str, float]], reference: dict[str, dict[str, f
         print(f"  {'met    ' if met else 'NOT met'}  {name}: {measured}")
 
 
-SIDE_BY_SIDE = ("deliveries/s/core", "p50 ms", "p99 ms", "delivered", "server cpu %", "server rss MB")
+SIDE_BY_SIDE = ("deliveries/s/core", "p50 ms", "p99 ms", "delivered", "server cpu %", "user share", "server rss MB")
 
 
 def _side_by_side(n: int, results: dict[str, dict[str, dict[str, float]]], baseline: str) -> None:
@@ -534,11 +579,14 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per server; figures are medians")
     parser.add_argument("--servers", default="ours,reference", help=f"which of {', '.join(SERVERS)}")
     parser.add_argument("--loops", default="asyncio", help="event loops of the servers: asyncio, uvloop or both")
+    parser.add_argument("--baseline", default="main", help="the git commit that --servers baseline runs")
     args = parser.parse_args()
+    Baseline.ref = args.baseline
     kinds = [SERVERS[name] for name in args.servers.split(",")]
     loops = args.loops.split(",")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; one server process; "
-          f"generator in this process on loopback (asyncio's loop); median of {args.repeat} run(s)")
+          f"generator in this process on loopback (asyncio's loop); median of {args.repeat} run(s); "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for n in (int(s) for s in args.sizes.split(",")):
         runs: dict[str, list[dict[str, dict[str, float]]]] = {}
         for _ in range(args.repeat):  # alternating, so that a slow spell of the machine hits every server
@@ -558,7 +606,8 @@ async def main() -> None:
                 if n == 1000:
                     _targets(ours, reference)
         if len(results) > 1:
-            _side_by_side(n, results, Ours("asyncio").label)
+            base = Baseline if Baseline in kinds else Ours
+            _side_by_side(n, results, f"{base('asyncio').name} on asyncio")
 
 
 if __name__ == "__main__":

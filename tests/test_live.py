@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+from types import SimpleNamespace
 
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from imagechat_tui.server import admin
-from imagechat_tui.server.live import DirectWriter
+from imagechat_tui.server import admin, live
+from imagechat_tui.server.live import DirectWriter, fan_out
+from imagechat_tui.server.live_core import Frame, LiveCore
 from imagechat_tui.server.runner import build_runner
 from imagechat_tui.server.store import topic_of
+from imagechat_tui.server.usage import TenantUsage
 
 from . import conftest
 from .conftest import IMAGE, Harness, bid, stop_server, wait_for
@@ -254,7 +258,7 @@ def small_buffer_socket(server: Harness) -> socket.socket:
 async def test_a_slow_reader_gets_batches_and_never_holds_up_the_others(server: Harness, direct: bool,
                                                                        monkeypatch) -> None:
     if not direct:  # as under an ASGI server other than uvicorn's websockets-sansio
-        monkeypatch.setattr(DirectWriter, "of", classmethod(lambda cls, send: None))
+        monkeypatch.setattr(DirectWriter, "of", classmethod(lambda cls, send, core: None))
     token = await server.token()
     fast = await open_ws(server, token)
     await subscribe(fast)
@@ -356,12 +360,128 @@ async def test_frames_are_written_straight_to_uvicorn_s_transport_under_the_serv
         await send(message)
 
     conn.send = asgi_send
+    # Events go out by one os.write to the socket, which the hub's fan-out found in the transport.
+    fd_writes: list[int] = []
+
+    def write_fd(fd: int, data: bytes) -> int:
+        fd_writes.append(fd)
+        return os.write(fd, data)
+
+    monkeypatch.setattr(live, "os", SimpleNamespace(write=write_fd, name=os.name))
+    usage = server.app.hub.meter.tenant(conn.principal.tenant_id)
+    messages, bandwidth = usage.messages, usage.bandwidth
     async with rest(server, token) as http:
         marker = await write(http, "straight to the socket")
     assert (await recv(ws))["marker"]["id"] == marker["marker"]["id"]
-    assert direct == [True, True] and asgi_sends == []
+    assert conn.direct.fd >= 0 and fd_writes == [conn.direct.fd]
+    assert direct == [True] and asgi_sends == []
+    assert usage.messages == messages + 1 and usage.bandwidth > bandwidth  # counted as any delivery
     assert "go through the ASGI send" not in caplog.text
     await ws.close()
+    await wait_for(lambda: conn not in server.app.hub.connections, 5, "the connection to end")
+    assert conn.core.straight == -1 and conn.direct.proto.watcher is None
+
+
+async def test_asyncio_closes_a_socket_only_after_telling_its_protocol() -> None:
+    """The hub's fan-out writes to a socket's file descriptor while the protocol has not been told
+    the connection is lost: asyncio's selector transport (the only one DirectWriter gives a line
+    to) must not close the socket, and free its number for reuse, before that."""
+    loop = asyncio.get_running_loop()
+    for how in ("close", "abort", "peer reset", "peer closed"):
+        seen: list[tuple[int, int]] = []
+
+        class Watching(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                self.transport = transport
+                self.fd = transport.get_extra_info("socket").fileno()
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                seen.append((self.fd, self.transport.get_extra_info("socket").fileno()))
+
+        protocols: list[Watching] = []
+        server = await loop.create_server(lambda: protocols.append(Watching()) or protocols[-1], "127.0.0.1", 0)
+        client = socket.create_connection(server.sockets[0].getsockname()[:2])
+        await wait_for(lambda: protocols, 5, "the connection")
+        (proto,) = protocols
+        assert type(proto.transport).__module__ == "asyncio.selector_events"
+        if how == "close":
+            proto.transport.close()
+        elif how == "abort":
+            proto.transport.abort()
+        elif how == "peer reset":
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        client.close()
+        await wait_for(lambda: seen, 5, f"connection_lost after {how}")
+        fd, still = seen[0]
+        assert still == fd, f"after {how} the socket was closed before the protocol was told"
+        server.close()
+        await server.wait_closed()
+
+
+def test_every_entry_point_of_uvicorn_s_protocol_that_writes_or_closes_is_watched() -> None:
+    """`LiveWebSocketProtocol` tells the endpoint after each entry point of uvicorn's protocol that
+    can queue data in the transport, close it, or pause it: if uvicorn adds another, this fails."""
+    import ast
+    import inspect
+
+    from uvicorn.protocols.websockets import websockets_sansio_impl
+
+    from imagechat_tui.server.ws_protocol import LiveWebSocketProtocol
+
+    base = websockets_sansio_impl.WebSocketsSansIOProtocol
+    watched = {name for name in vars(LiveWebSocketProtocol) if not name.startswith("_")} - {"watcher"}
+    # Reached only from a watched entry point (data_received), before the accept, or once the
+    # app (the endpoint, which releases its line first) has returned.
+    within = {"handle_connect", "handle_ping", "handle_close", "handle_parser_exception", "handle_events",
+              "send_500_response", "run_asgi", "schedule_ping"}
+    source = inspect.getsource(base)
+    changes = ("transport.write", "transport.close", "transport.abort", "close_sent = True", "writable.clear",
+               "disconnected = True", "call_later")
+    for node in ast.parse(source).body[0].body:  # type: ignore[attr-defined]
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            body = ast.get_source_segment(source, node) or ""
+            if any(change in body for change in changes):
+                assert node.name in watched | within, f"uvicorn's {node.name} changes the connection, unwatched"
+    assert watched <= set(vars(base)), "a watched method is gone from uvicorn's protocol"
+
+
+def test_fan_out_writes_straight_leaves_a_short_write_s_rest_to_the_transport_and_counts_once() -> None:
+    """A socket that takes part of a frame gets the rest through the transport (in order, before
+    anything later); one that takes none, and one with no line, go through `deliver`."""
+
+    class Subscriber:
+        def __init__(self, line: int, usage: TenantUsage) -> None:
+            self.core = LiveCore(0.0)
+            self.core.set_line(line)
+            self.rest: list[bytes] = []
+            self.direct = SimpleNamespace(write_rest=self.rest.append)
+            self.usage = usage
+            self.delivered: list[int] = []
+
+        def deliver(self, topic: str, seq: int, frame: Frame) -> None:
+            self.delivered.append(seq)
+
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    usage = TenantUsage()
+    full, closed = Subscriber(ours.fileno(), usage), Subscriber(-1, usage)
+    frame = Frame("x" * 2_000_000)  # more than any socket buffer holds
+    fan_out((full, closed), "t", 1, frame)
+    assert full.rest and closed.delivered == [1] and not full.delivered
+    assert usage.messages == 1 and usage.bandwidth == len(frame.payload)  # `deliver` counts its own
+    fan_out((full,), "t", 2, Frame("y" * 10))  # ours is full: no byte taken, so `deliver`
+    assert full.delivered == [2] and len(full.rest) == 1 and usage.messages == 1
+    theirs.setblocking(False)
+    received = b""
+    while True:
+        try:
+            received += theirs.recv(1 << 20)
+        except BlockingIOError:
+            break
+    assert received + full.rest[0] == frame.wire
+    ours.close()
+    theirs.close()
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore:The `websockets` implementation is deprecated")
@@ -416,4 +536,4 @@ def test_direct_writes_are_refused_for_a_protocol_object_that_is_not_the_one_the
 
     Compressing.conn = type("Conn", (), {"extensions": ["permessage-deflate"]})()
     for send in (Changed().send, Compressing().send, lambda message: None):
-        assert DirectWriter.of(send) is None
+        assert DirectWriter.of(send, LiveCore(0.0)) is None

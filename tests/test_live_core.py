@@ -23,6 +23,7 @@ from imagechat_tui.server.live_core import (
 )
 
 TOPIC = "t:acme:img"
+LINE = 7  # a file descriptor, as the I/O layer would set
 
 
 def event(seq: int) -> Frame:
@@ -227,6 +228,31 @@ def test_events_of_topics_not_subscribed_are_ignored() -> None:
     assert core.event("t:acme:other", 1, event(1)) is None
 
 
+def test_the_line_is_straight_only_while_an_event_would_go_out_at_once_as_it_is() -> None:
+    core = LiveCore(0.0)
+    assert core.straight == -1  # no line until the I/O layer sets one
+    core.set_line(LINE)
+    assert core.straight == LINE
+    sub = core.subscribe(TOPIC)
+    assert core.straight == -1  # events are held during the first read
+    core.subscribe("t:acme:other")
+    core.unsubscribe("t:acme:other")  # one subscription still holds
+    assert core.straight == -1
+    assert core.subscribed(TOPIC, sub, 0) == []
+    assert core.straight == LINE
+    core.wait()
+    assert core.straight == -1
+    core.sent()
+    assert core.straight == LINE
+    core.set_line(-1)  # the socket is closing, full, or has data queued in the transport
+    assert core.straight == -1 and core.event(TOPIC, 1, event(1)) is not None  # `deliver` decides
+    core.set_line(LINE)
+    core.close(1000)
+    assert core.straight == -1
+    core.sent()  # a write that finishes while closing does not make it straight again
+    assert core.straight == -1
+
+
 # Any sequence of events and write completions
 
 
@@ -281,6 +307,7 @@ STEPS = st.lists(st.one_of(
 
 def run_steps(steps: list[tuple[str, int]]) -> None:
     core = live_core_on()
+    core.set_line(LINE)
     wire = Wire(core)
     pushed: list[tuple[str, int]] = []
     seq = controls = 0
@@ -289,7 +316,10 @@ def run_steps(steps: list[tuple[str, int]]) -> None:
             if step == "events":
                 seq += 1
                 pushed.append(("event", seq))
-                wire.carry_out(core.event(TOPIC, seq, event(seq)), True)
+                frame, straight = event(seq), core.straight
+                out = core.event(TOPIC, seq, frame)
+                assert (straight == LINE) == (out is frame)  # the hub's shortcut decides as `event` would
+                wire.carry_out(out, True)
             elif step == "control":
                 controls += 1
                 pushed.append(("control", controls))

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imagechat_tui.server.live import Hub
+from imagechat_tui.server.live_core import LiveCore
 from imagechat_tui.server.pubsub import LocalPubSub, PubSub
 from imagechat_tui.server.store import History
 from imagechat_tui.server.usage import UsageMeter
@@ -269,10 +270,12 @@ async def test_the_listener_outlives_an_error_in_its_handler(own_redis: RedisSer
 
 
 class FakeConnection:
-    """What the hub asks of a live connection: its subscriptions, its usage, `deliver` and `close`."""
+    """What the hub asks of a live connection: its core (with no `straight` line, so that every
+    event comes through `deliver`), its subscriptions, its usage, `deliver` and `close`."""
 
     def __init__(self, meter: UsageMeter) -> None:
-        self.subs: dict[str, object] = {}
+        self.core = LiveCore(0.0)
+        self.subs = self.core.subs
         self.usage = meter.tenant("t")
         self.got: list[tuple[str, int]] = []
         self.closed: int | None = None
@@ -323,7 +326,7 @@ async def hub_on(flavour: Flavour) -> AsyncIterator[tuple[Hub, Callable[[], Fake
 
 
 async def join(hub: Hub, conn: FakeConnection, topic: str) -> None:
-    conn.subs[topic] = object()
+    conn.core.subscribe(topic)
     await hub.join(conn, topic)  # type: ignore[arg-type]
 
 

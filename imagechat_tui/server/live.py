@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
@@ -49,6 +50,7 @@ from .presence_core import Out, PresenceBoard, Tell
 from .pubsub import PubSub
 from .store import History, Principal, Store, inbox_topic, is_inbox_topic, is_user_topic, topic_of, user_topic
 from .usage import TenantUsage, UsageMeter
+from .ws_protocol import LiveWebSocketProtocol
 
 log = logging.getLogger("imagechat.live")
 
@@ -71,20 +73,36 @@ class DirectWriter:
 
     Used only while the connection is open, has no extension that would rewrite frames, takes data
     at once, and has nothing queued ahead; anything else, and every other ASGI server, goes
-    through the ASGI `send`."""
+    through the ASGI `send`.
 
-    __slots__ = ("proto",)
+    Under our own protocol class (`ws_protocol`, as the server runs) on asyncio's selector event
+    loop on POSIX, over plain TCP, it also keeps the core's `line`: the socket's file descriptor
+    while a frame may be written to it straight away, which the hub's fan-out does with one
+    `os.write` per subscriber, as picows does. That transport closes the socket only after telling
+    the protocol (tests/test_live.py checks), so `line` is -1 before the number can be reused. Other
+    transports (TLS, uvloop's, whose close order is not established here, Windows') get no line:
+    their frames go through the transport."""
 
-    def __init__(self, proto: Any) -> None:
+    __slots__ = ("proto", "transport", "core", "fd")
+
+    def __init__(self, proto: Any, core: LiveCore) -> None:
         self.proto = proto
+        self.transport = transport = proto.transport
+        self.core = core
+        self.fd = -1
+        if (isinstance(proto, LiveWebSocketProtocol) and os.name == "posix"
+                and type(transport).__module__ == "asyncio.selector_events"):
+            self.fd = transport.get_extra_info("socket").fileno()
+            proto.watcher = self
+            self.refresh()
 
     @classmethod
-    def of(cls, send: Send) -> DirectWriter | None:
+    def of(cls, send: Send, core: LiveCore) -> DirectWriter | None:
         proto = getattr(send, "__self__", None)
         needed = ("writable", "conn", "transport", "close_sent", "disconnected", "request", "response")
         if proto is None or not all(hasattr(proto, a) for a in needed):
             return None
-        return cls(proto) if not getattr(proto.conn, "extensions", True) else None
+        return cls(proto, core) if not getattr(proto.conn, "extensions", True) else None
 
     def release_handshake(self) -> None:
         """Drop the handshake's request and response (and their headers), which uvicorn keeps for
@@ -96,14 +114,35 @@ class DirectWriter:
         self.proto.request = None
         self.proto.response = None
 
+    def refresh(self) -> None:
+        """Read the connection's state again (after anything that may have changed it): whether
+        a frame may be written to its socket straight away."""
+        proto, transport = self.proto, self.transport
+        writable = not (proto.close_sent or proto.disconnected or transport.is_closing()
+                        or transport.get_write_buffer_size()) \
+            and proto.conn.state is WsState.OPEN and proto.writable.is_set()
+        self.core.set_line(self.fd if writable else -1)
+
+    def release(self) -> None:
+        """The endpoint is done with the connection: no more straight writes, and no cycle left."""
+        if self.proto.watcher is self:
+            self.proto.watcher = None
+        self.core.set_line(-1)
+
     def write(self, frame: Frame) -> bool:
         """Write one text frame now; False (and nothing written) if it can't be done at once."""
         proto = self.proto
         if (proto.close_sent or proto.disconnected or not proto.writable.is_set()
                 or proto.conn.state is not WsState.OPEN):
             return False
-        proto.transport.write(frame.wire)
+        self.write_rest(frame.wire)
         return True
+
+    def write_rest(self, data: bytes) -> None:
+        """Hand `data` to the transport, which sends it when it can, ahead of anything later."""
+        self.transport.write(data)
+        if self.fd >= 0:
+            self.refresh()
 
 
 class LiveConnection:
@@ -117,7 +156,7 @@ class LiveConnection:
         self.core = LiveCore(time.monotonic())
         self.subs = self.core.subs  # the hub reads and edits a connection's subscriptions
         self.send = send
-        self.direct = DirectWriter.of(send)
+        self.direct = DirectWriter.of(send, self.core)
         self.principal = principal
         self.usage = usage
         self.hub = hub
@@ -261,9 +300,8 @@ class Hub:
             followed = self.followed.get(topic)
             if followed is not None and seq > followed.seq:
                 followed.seq = seq
-            frame = Frame(event, batchable=not (is_inbox_topic(topic) or is_user_topic(topic)))
-            for conn in tuple(subscribers):
-                conn.deliver(topic, seq, frame)
+            fan_out(tuple(subscribers), topic, seq,
+                    Frame(event, batchable=not (is_inbox_topic(topic) or is_user_topic(topic))))
 
     def on_relinked(self) -> None:
         """Pub/sub's link is back: whatever was published while it was down never arrived. An
@@ -412,7 +450,7 @@ class Hub:
             raise
 
     def leave(self, conn: LiveConnection, topic: str) -> None:
-        if conn.subs.pop(topic, None) is not None:
+        if conn.core.unsubscribe(topic):
             self.presence.leave(conn, topic)
             self._drop(conn, topic)
 
@@ -429,6 +467,39 @@ class Hub:
         closers = [conn.closer for conn in conns if conn.closer is not None]
         if closers:
             await asyncio.wait(closers, timeout=CLOSE_GRACE + 1)
+
+
+def fan_out(subscribers: tuple[LiveConnection, ...], topic: str, seq: int, frame: Frame) -> None:
+    """Deliver one event to a topic's subscribers: the hot path, once per subscriber per event.
+
+    A connection whose core has a `straight` line gets the frame with one `os.write` to its socket,
+    counted once per event (a topic's subscribers are all of its tenant: one usage record); every
+    other case (a full socket, a peer gone, frames queued, a subscribe reading its first state,
+    closing, TLS, uvloop, an ASGI server without DirectWriter) takes `LiveConnection.deliver`,
+    which decides and counts on its own. A write cut short leaves its rest to the transport."""
+    wire = frame.wire
+    size = len(wire)
+    write = os.write
+    straight = 0
+    for conn in subscribers:
+        fd = conn.core.straight
+        if fd >= 0:
+            try:
+                written = write(fd, wire)
+            except OSError:  # full, or the peer is gone: the transport's write finds out which
+                written = 0
+            if written:
+                if written < size:
+                    direct = conn.direct
+                    assert direct is not None  # a line is set by one
+                    direct.write_rest(wire[written:])
+                straight += 1
+                continue
+        conn.deliver(topic, seq, frame)
+    if straight:
+        usage = subscribers[0].usage
+        usage.messages += straight
+        usage.bandwidth += straight * len(frame.payload)
 
 
 class _Followed:
@@ -486,6 +557,8 @@ class LiveEndpoint:
                 pass
         finally:
             self.hub.detach(conn)
+            if conn.direct is not None:
+                conn.direct.release()
             if conn.sender is not None:
                 conn.sender.cancel()
 

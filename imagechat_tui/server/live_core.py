@@ -79,13 +79,20 @@ class LiveCore:
     """One connection's subscriptions, its ordered and bounded outgoing queue, its closing and its
     incoming-frame budget."""
 
-    __slots__ = ("subs", "outbox", "ready", "waiting", "closing", "close_deadline", "close_out", "tokens",
-                 "refilled")
+    __slots__ = ("subs", "outbox", "ready", "holding", "line", "straight", "waiting", "closing", "close_deadline",
+                 "close_out", "tokens", "refilled")
 
     def __init__(self, now: float) -> None:
         self.subs: dict[str, Subscription] = {}
         self.outbox: list[tuple[bool, Frame]] = []  # (is an event, the frame), while waiting
-        self.ready = True  # neither waiting nor closing: a frame goes out at once (the hot path's one test)
+        self.ready = True  # neither waiting nor closing: a frame goes out at once
+        self.holding = 0  # subscriptions whose events are held while their first state is read
+        self.line = -1
+        """Set by the I/O layer: the socket's file descriptor while a frame may be written to it
+        straight away (open, nothing queued in front), else -1."""
+        self.straight = -1
+        """`line` while ready and holding nothing, else -1: any subscribed topic's event may then
+        be written to it as it is, without asking `event` (the hub's fan-out reads this alone)."""
         self.waiting = False  # the last frame handed out is still being written
         self.closing = False  # nothing more goes out but, perhaps, a close frame
         self.close_deadline: float | None = None  # when an unsent close frame gets the connection reset
@@ -105,6 +112,7 @@ class LiveCore:
             sub = self.subs[topic] = Subscription()
         if sub.pending is None:
             sub.pending = []
+            self._hold(1)
         sub.reads += 1
         return sub
 
@@ -119,11 +127,32 @@ class LiveCore:
         sub.reads -= 1
         if not sub.reads:
             sub.pending = None
+            self._hold(-1)
         return newer
 
     def unsubscribe(self, topic: str) -> bool:
         """Forget `topic`; False if it was not subscribed."""
-        return self.subs.pop(topic, None) is not None
+        sub = self.subs.pop(topic, None)
+        if sub is None:
+            return False
+        if sub.pending is not None:
+            self._hold(-1)
+        return True
+
+    def set_line(self, line: int) -> None:
+        self.line = line
+        self._update()
+
+    def _hold(self, change: int) -> None:
+        self.holding += change
+        self._update()
+
+    def _set_ready(self, ready: bool) -> None:
+        self.ready = ready
+        self._update()
+
+    def _update(self) -> None:
+        self.straight = self.line if self.ready and not self.holding else -1
 
     # Outgoing
 
@@ -153,17 +182,17 @@ class LiveCore:
     def wait(self) -> None:
         """The frame last handed out could not be written at once: queue what comes until `sent`."""
         self.waiting = True
-        self.ready = False
+        self._set_ready(False)
 
     def sent(self) -> None:
         """The waiting write is done: take the queue with `next_frame`."""
         self.waiting = False
-        self.ready = not self.closing
+        self._set_ready(not self.closing)
 
     def lost(self) -> None:
         """A write failed: the peer is gone, and nothing more goes out."""
         self.closing = self.close_out = True
-        self.ready = False
+        self._set_ready(False)
         self.outbox.clear()
 
     def next_frame(self) -> tuple[Frame, bool] | None:
@@ -192,7 +221,7 @@ class LiveCore:
         if self.closing:
             return None
         self.closing = True
-        self.ready = False
+        self._set_ready(False)
         self.outbox.clear()
         return Close(code, reason)
 

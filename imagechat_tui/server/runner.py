@@ -15,6 +15,7 @@ import uvicorn
 from ..protocol.limits import CLOSE_GOING_AWAY, CLOSE_SERVICE_RESTART, MAX_FRAME_BYTES
 from .app import ImageChatServer
 from .connections import AcceptErrorLog, ConnectionLimits, GuardedHttp, default_max_connections
+from .ws_protocol import LiveWebSocketProtocol
 
 
 class Runner(uvicorn.Server):
@@ -89,7 +90,7 @@ def build_runner(app: ImageChatServer, *, host: str, port: int, certfile: str | 
         interface="asgi3",
         loop=loop,  # asyncio's unless asked: see options.LOOPS
         http=GuardedHttp.with_limits(limits),
-        ws="websockets-sansio",
+        ws=LiveWebSocketProtocol,  # uvicorn's websockets-sansio, telling the live endpoint of changes
         ws_max_size=MAX_FRAME_BYTES,
         ws_per_message_deflate=False,  # frames are under 1 KB: compression costs memory, saves little
         ws_ping_interval=20.0,
