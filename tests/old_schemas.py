@@ -12,6 +12,7 @@ from imagechat_tui.server.schema import (
     markers_by_number,
     meta,
     notifications,
+    notifications_by_reader,
     participants,
     read_positions,
 )
@@ -21,6 +22,7 @@ def back_to_version_5(conn: Connection) -> None:
     """Undo 5 → 6: no read positions, no notification seqs."""
     images_read.drop(conn)
     read_positions.drop(conn)  # with its indexes
+    notifications_by_reader.drop(conn)
     conn.execute(text("ALTER TABLE notifications DROP COLUMN seq"))
     _record(conn, 5)
 

@@ -191,6 +191,10 @@ notifications = Table(
 notifications_by_user = Index("notifications_user", notifications.c.tenant_id, notifications.c.user_id,
                               notifications.c.id)
 notifications_by_marker = Index("notifications_marker", notifications.c.marker_id)
+# Version 6: a user's notifications about a marker, marked read with it (by marker and user, the
+# marker's index alone walked every notification of a busy marker, 50 per comment).
+notifications_by_reader = Index("notifications_reader", notifications.c.tenant_id, notifications.c.user_id,
+                                notifications.c.marker_id)
 
 # Version 6: how far each user has read each marker (docs/protocol.md, "Unread markers"): a seq of
 # its image. The rows go with their marker (ON DELETE CASCADE, whatever deletes it).
@@ -290,6 +294,8 @@ def _add_read_positions(conn: Connection) -> None:
     made = select(comments.c.seq).where(comments.c.id == notifications.c.comment_id).scalar_subquery()
     conn.execute(notifications.update().where(notifications.c.comment_id.is_not(None))
                  .values(seq=func.coalesce(made, 0)))
+    if "notifications_reader" not in {index["name"] for index in inspect(conn).get_indexes("notifications")}:
+        notifications_by_reader.create(conn)
     read_positions.create(conn)  # with its indexes
     images_read.create(conn)
     seed_read_positions(conn)
