@@ -386,6 +386,27 @@ async def test_a_write_reaches_every_inbox_of_the_tenant_and_no_other(both: Harn
     await zed_ws.close()
 
 
+async def test_an_upload_after_the_first_marker_sends_the_row_with_its_name_and_picture(both: Harness) -> None:
+    """The viewer uploads alongside the first marker, so the row first goes out without a name or a
+    stored picture; the upload sends it again, complete. Uploading it once more sends nothing."""
+    token = await both.token("u_ana", "Ana")
+    watcher = await open_ws(both, token)
+    await subscribe_inbox(watcher)
+    async with client(both, token) as ana:
+        png = image_bytes(color="orange")
+        await chat(ana, key_of(png))
+        first = (await next_row(watcher))["row"]
+        assert (first["name"], first["stored"]) == (None, False)
+        assert (await put(ana, png, name="checkout.png")).status_code == 201
+        again = (await next_row(watcher))["row"]
+        assert (again["name"], again["stored"]) == ("checkout.png", True)
+        assert again == as_fed((await listing(ana))["images"][0])
+        assert (await put(ana, png, name="checkout.png")).status_code == 200
+        await chat(ana, content_key(5))
+        assert (await next_row(watcher))["row"]["key"] == content_key(5)
+    await watcher.close()
+
+
 async def test_unsubscribe_and_disconnect_leave_the_inbox_topic(server: Harness) -> None:
     token = await server.token()
     topic = inbox_topic(server.tenants["acme"])

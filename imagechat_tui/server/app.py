@@ -492,7 +492,9 @@ def build_api(server: ImageChatServer) -> FastAPI:
         if stored is None:
             async with server.decoding:
                 decoded = await asyncio.to_thread(decode, data)
-            created, stored = await store.put_image(p, key, data, decoded, source, name)
+            created, stored, row = await store.put_image(p, key, data, decoded, source, name)
+            if row is not None:
+                await server.broadcast(row)
         else:
             created = False
         return Response(stored.model_dump_json(), status_code=201 if created else 200, media_type="application/json")

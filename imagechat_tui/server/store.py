@@ -94,7 +94,7 @@ from .schema import (
     usage,
 )
 from .search import search_for
-from .summary import SummaryStatements, feed_frame, image_name
+from .summary import SummaryStatements, feed_frame, image_name, in_inbox
 
 CONVERSATION_CREATE_COUNT = "conversationCreateCount"
 RECEIPT_MATCHES_PER_STATEMENT = 100
@@ -787,9 +787,10 @@ class Store:
         return None if row is None else StoredImage(row.format, bytes(row.data))
 
     async def put_image(self, p: Principal, key: str, data: bytes, decoded: Decoded,
-                        source: str | None, name: str | None = None) -> tuple[bool, ImageInfo]:
-        """Store the image unless the tenant has it already: (whether it was new, what is stored).
-        The first upload's source and name stay: the same bytes again change nothing."""
+                        source: str | None, name: str | None = None) -> tuple[bool, ImageInfo, Committed | None]:
+        """Store the image unless the tenant has it already: (whether it was new, what is stored, the
+        inbox feed's new row when the image has a conversation already: it now has a name and a
+        thumbnail). The first upload's source and name stay: the same bytes again change nothing."""
         values = {
             "tenant_id": p.tenant_id, "key": key, "size": len(data), "width": decoded.width,
             "height": decoded.height, "format": decoded.format, "source": source, "name": name,
@@ -800,15 +801,26 @@ class Store:
         statement = self.q.new_image_file.values(values)
         query = select(*_INFO_COLUMNS).where(image_files.c.tenant_id == p.tenant_id, image_files.c.key == key)
 
-        def work(conn: Connection) -> tuple[bool, ImageInfo]:
+        def work(conn: Connection) -> tuple[bool, ImageInfo, Committed | None]:
             if conn.execute(statement).rowcount:
-                return True, _image_info(conn.execute(query).one())
+                return True, _image_info(conn.execute(query).one()), self._uploaded_row(conn, p.tenant_id, key)
             existing = conn.execute(query).first()
             if existing is None:  # uploaded by another request, and deleted by an admin since
                 raise Conflict("the image was deleted while this upload ran: send it again")
-            return False, _image_info(existing)
+            return False, _image_info(existing), None
 
         return await self.db.run(work, bulky=True)
+
+    def _uploaded_row(self, conn: Connection, tenant_id: str, key: str) -> Committed | None:
+        """The inbox feed's frame for an image just uploaded, if it is in the inbox (the viewer
+        uploads alongside the first marker, so the row was first sent without name or picture)."""
+        image = self._image(conn, tenant_id, key)
+        if image is None:
+            return None
+        row = conn.execute(self.s.row, {"b_image": image.id}).one()
+        if not in_inbox(row):
+            return None
+        return Committed(200, "", seq=image.seq, inbox_topic=inbox_topic(tenant_id), inbox=feed_frame(row))
 
     async def delete_image(self, tenant_id: str, key: str) -> Committed:
         """Delete an image's bytes and its whole conversation; its subscribers are sent `deleted-image`

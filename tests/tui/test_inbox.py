@@ -103,7 +103,7 @@ def shown(app: ImageChatApp) -> str:
 
 async def test_a_marker_placed_in_one_viewer_appears_in_the_others_inbox_live(server: Harness, make_app, sample,
                                                                                sample_key, calls) -> None:
-    ana = make_app(server, await server.token("u_ana", "Ana"), sample)
+    ana = make_app(server, await server.token("u_ana", "Ana"), sample, upload=False)
     bob = make_app(server, await server.token("u_bob", "Bob"), None)
     async with ana.run_test(size=SIZE) as ana_pilot, bob.run_test(size=SIZE) as bob_pilot:
         await ready(ana, ana_pilot)
@@ -118,7 +118,7 @@ async def test_a_marker_placed_in_one_viewer_appears_in_the_others_inbox_live(se
         assert row.open_count == 1 and row.last_comment is not None and row.last_comment.user.name == "Ana"
         await bob_pilot.pause()
         assert "The total is wrong" in shown(bob) and "built-in sample" not in shown(bob)
-        await bob_pilot.press("enter")  # neither stored on the server nor from a URL: Bob can't open it
+        await bob_pilot.press("enter")  # not uploaded (Ana's upload is off), not from a URL: Bob can't open it
         await wait_for(lambda: any("open it from its file" in str(n.message) for n in bob._notifications), 2,
                        "the reason it can't be opened")
         assert bob.screen is bob.inbox
@@ -243,3 +243,16 @@ async def test_the_empty_inbox_offers_the_sample_and_enter_opens_it(server: Harn
         assert app.target == str(sample) and app.screen is app.main
         await pilot.press("escape")
         await wait_for(lambda: app.screen is app.inbox, 2, "back in the inbox")
+
+
+@pytest.mark.parametrize(("key", "says"), [("m", "Nothing of yours"), ("u", "Nothing unread")])
+async def test_an_empty_filter_says_what_it_lists_rather_than_offering_the_sample(
+        server: Harness, make_app, sample, key: str, says: str) -> None:
+    """The sample stands for an empty server: under `mine` or `unread` an empty list is only an empty filter."""
+    app = make_app(server, await server.token("u_ana", "Ana"), None, sample=lambda: str(sample))
+    async with app.run_test(size=SIZE) as pilot:
+        await inbox_ready(app, pilot)
+        assert inbox_of(app).query_one(InboxList).row_count == 1  # the sample
+        await pilot.press(key)
+        await wait_for(lambda: says in str(inbox_of(app).query_one("#inbox-hint").render()), 2, "the filter's hint")
+        assert inbox_of(app).query_one(InboxList).row_count == 0

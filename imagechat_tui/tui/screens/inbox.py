@@ -45,6 +45,12 @@ HOW_TO_START = ("Open a screenshot with imagechat-tui URL|FILE, or share one wit
 PAGE = INBOX_PAGE_DEFAULT
 
 
+EMPTY_HINTS: dict[InboxFilter, str] = {
+    "mine": "Nothing of yours: images where you placed a marker or commented show here. a shows all.",
+    "unread": "Nothing unread: markers with comments by others you have not opened show here. a shows all.",
+}
+
+
 def open_target(row: ImageSummary) -> str | None:
     """What the viewer opens for a row: the image from the server's store, else its source URL (for a
     conversation of the previous version, its key: the whole URL, never shown, fetched as it was)."""
@@ -192,7 +198,9 @@ class InboxScreen(Screen[None]):
         if not self.is_mounted:
             return
         view = self.view
-        with_sample = view.loaded and not view.rows and not view.query.q and not self.problem
+        # The sample is offered where an empty list means an empty server, not an empty filter.
+        with_sample = (view.loaded and not view.rows and not view.query.q and view.query.filter in ("open", "all")
+                       and not self.problem)
         self.query_one(InboxList).set_names(self.engine.directory)
         self.query_one(InboxList).show(view.rows, self.pictures, view.key, self.clock(), with_sample)
         self._show_head(self.engine.link)
@@ -223,7 +231,8 @@ class InboxScreen(Screen[None]):
             nothing = "Nothing is open." if view.query.filter == "open" else "No conversations here yet."
             return Content.styled(f"{nothing} {HOW_TO_START}", "$text-muted")
         if not view.rows:
-            return Content.styled("No comment matches the search: esc clears it.", "$text-muted")
+            return Content.styled(EMPTY_HINTS.get(view.query.filter, "") if not view.query.q
+                                  else "No comment matches the search: esc clears it.", "$text-muted")
         more = " · more below" if view.next_cursor else ""
         count = len(view.rows)
         return Content.styled(f"{count} image{'' if count == 1 else 's'}{more}", "$text-muted")
