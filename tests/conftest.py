@@ -24,6 +24,7 @@ from imagechat_tui.server.config import ServerConfig, sqlite_url
 from imagechat_tui.server.pubsub import LocalPubSub, PubSub
 from imagechat_tui.server.ratelimit import Limiter
 from imagechat_tui.server.runner import build_runner
+from imagechat_tui.server.store import Principal, Store
 
 from .redis_server import RedisServer
 
@@ -92,6 +93,16 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 @pytest.fixture
 def sqlite_database(tmp_path: Path) -> str:
     return sqlite_url(tmp_path)
+
+
+async def principal_in(store: Store, user: str = "u_ana", role: Role = "member") -> Principal:
+    """A principal of tenant "acme" (made if missing) for tests that call the store directly."""
+    with contextlib.suppress(admin.AdminError):
+        await admin.create_tenant(store.db, "acme")
+    _, token = await admin.create_token(store.db, "acme", user, user, role)
+    found = await store.principal(token)
+    assert found is not None
+    return found
 
 
 @dataclass

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Connection, func, select
 
 from imagechat_tui.protocol.models import AddComment, CreateChat, iso
-from imagechat_tui.server import admin, cli, notification_pruning
+from imagechat_tui.server import cli, notification_pruning
 from imagechat_tui.server.config import sqlite_url
 from imagechat_tui.server.database import Database
 from imagechat_tui.server.notification_pruning import PruneStatements, Retention, due, sweep
@@ -21,7 +21,7 @@ from imagechat_tui.server.notifications import ListQuery
 from imagechat_tui.server.schema import images, notifications, prepare, tenants
 from imagechat_tui.server.store import Store
 
-from .conftest import IMAGE, bid, fresh_postgres_database
+from .conftest import IMAGE, bid, fresh_postgres_database, principal_in
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -107,8 +107,8 @@ def test_about_one_id_in_trim_every_is_due_whatever_ids_a_user_gets() -> None:
 
 async def test_a_write_trims_its_recipients_lists_on_a_due_id(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     store = Store(db, Retention(kept=3, read_days=90))
-    ana = await admin_principal(store, "u_ana")
-    bo = await admin_principal(store, "u_bo")
+    ana = await principal_in(store, "u_ana")
+    bo = await principal_in(store, "u_bo")
     marker = json.loads((await store.create_marker(
         ana, CreateChat(image=IMAGE, x=1, y=1, text="look", broadcast_id=bid()), bid())).body)["marker"]
     for i in range(5):  # each notifies Ana; no id due yet, so nothing trimmed
@@ -121,17 +121,6 @@ async def test_a_write_trims_its_recipients_lists_on_a_due_id(db: Database, monk
     assert len(await kept(db, tenant, "u_ana")) == 3
     page = await store.list_notifications(ListQuery(tenant, "u_ana", None, 10))
     assert [n.excerpt for n in page.notifications] == ["due", "c4", "c3"]
-
-
-async def admin_principal(store: Store, user: str):
-    try:
-        await admin.create_tenant(store.db, "acme")
-    except admin.AdminError:
-        pass
-    _, token = await admin.create_token(store.db, "acme", user, user, "member")
-    found = await store.principal(token)
-    assert found is not None
-    return found
 
 
 def test_the_admin_command_prunes_now_with_the_options_or_their_environment(

@@ -10,12 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from imagechat_tui.protocol.models import CreateChat
-from imagechat_tui.server import admin
 from imagechat_tui.server.database import Database
 from imagechat_tui.server.schema import SCHEMA_VERSION, meta, prepare
 from imagechat_tui.server.store import Principal, Store
 
-from .conftest import IMAGE, bid
+from .conftest import IMAGE, bid, principal_in
 from .old_schemas import back_to_version_2
 
 OTHER_IMAGE = "sha256:" + "b" * 64
@@ -30,14 +29,7 @@ async def store(database_url: str):
 
 
 async def principal(store: Store, user: str = "u_ana") -> Principal:
-    try:
-        await admin.create_tenant(store.db, "acme")
-    except admin.AdminError:
-        pass
-    _, token = await admin.create_token(store.db, "acme", user, user, "moderator")
-    found = await store.principal(token)
-    assert found is not None
-    return found
+    return await principal_in(store, user, "moderator")
 
 
 async def place(store: Store, p: Principal, image: str = IMAGE) -> dict:
