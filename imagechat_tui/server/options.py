@@ -24,9 +24,10 @@ from .connections import RESERVED_FILES
 ENV_PREFIX = "IMAGECHAT_"
 LOOPS = ("asyncio", "uvloop")
 """The event loops the server runs on, by uvicorn's names for them. asyncio's is the default
-whatever is installed (not uvicorn's "auto", which takes uvloop where installed): uvloop measured
-no faster here (README "Benchmark"), and reports running out of file descriptors in its own way,
-without the rate-limited line that `connections.AcceptErrorLog` writes."""
+whatever is installed (not uvicorn's "auto", which takes uvloop where installed): the live fan-out's
+straight socket writes are for asyncio's selector transports only, so uvloop measured slower here
+(README "Benchmark"), and it reports running out of file descriptors in its own way, without the
+rate-limited line that `connections.AcceptErrorLog` writes."""
 
 
 @dataclass(frozen=True, slots=True)
