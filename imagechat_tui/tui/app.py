@@ -635,6 +635,8 @@ class ImageChatApp(OrderedKeys, PixelFrames):
             return
         book = self.engine.notifications
         self._show_status()
+        if self.inbox is not None:
+            self.inbox.show_link(self.engine.link)  # its head line says the unread count
         if isinstance(self.screen, NotificationsScreen):
             self.screen.show(book.items, book.unread, self.engine.directory, self.clock())
         if arrived is not None:

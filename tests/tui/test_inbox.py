@@ -256,3 +256,20 @@ async def test_an_empty_filter_says_what_it_lists_rather_than_offering_the_sampl
         await pilot.press(key)
         await wait_for(lambda: says in str(inbox_of(app).query_one("#inbox-hint").render()), 2, "the filter's hint")
         assert inbox_of(app).query_one(InboxList).row_count == 0
+
+
+async def test_the_inbox_says_how_many_notifications_are_unread(server: Harness, make_app) -> None:
+    """The unread count is shown from anywhere in the viewer: the inbox's head line too, live."""
+    ana_token, bo_token = await server.token("u_ana", "Ana"), await server.token("u_bo", "Bo")
+    await store(server, ana_token, png("teal"), "The total is wrong")
+    app = make_app(server, ana_token, None)
+    async with app.run_test(size=SIZE) as pilot:
+        await inbox_ready(app, pilot)
+        head = inbox_of(app).query_one("#inbox-head")
+        assert "✉" not in str(head.render())
+        async with httpx.AsyncClient(base_url=server.url + "/api/v1",
+                                     headers={"Authorization": f"Bearer {bo_token}"}) as bo:
+            [marker] = (await bo.get("/chats", params={"image": key_of(png("teal"))})).json()["markers"]
+            reply = await bo.post(f"/chats/{marker['id']}/comments", json={"text": "Which one?", "broadcastId": bid()})
+            assert reply.status_code == 201, reply.text
+        await wait_for(lambda: "✉ 1 unread" in str(head.render()), 3, "the count in the inbox's head line")

@@ -38,6 +38,7 @@ from ..inbox import Inbox, Query
 from ..thumbnails import thumbnail_lines
 from ..widgets.footer import SteadyFooter
 from ..widgets.inbox_list import InboxList
+from ..widgets.status import unread_text
 
 FILTERS: dict[InboxFilter, str] = {"open": "open only", "all": "all", "mine": "mine", "unread": "unread"}
 HOW_TO_START = ("Open a screenshot with imagechat-tui URL|FILE, or share one with imagechat-tui FILE --share; "
@@ -219,6 +220,9 @@ class InboxScreen(Screen[None]):
             parts += ["  search: ", (visible(query.q), "bold")]
         if link.state is not LinkState.ONLINE:
             parts += ["  ", (f"({link.state.value}: the list may be out of date)", "$warning")]
+        unread = self.engine.notifications.unread
+        if unread:  # as the image screen's status bar says it: from anywhere in the viewer
+            parts += ["  ", (unread_text(unread), "bold $warning")]
         self.query_one("#inbox-head", Static).update(Content.assemble(*parts))
 
     def _hint(self, with_sample: bool) -> Content:
