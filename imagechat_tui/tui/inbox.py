@@ -2,9 +2,10 @@
 
 Rows come from pages of `GET /images` and from the inbox feed. The feed is not sequenced and not
 filtered: a row it sends is applied where the filter can tell (the `open` filter drops a row with
-nothing open) and otherwise only updates a row already listed, since whether it matches `mine` or
-the search text only the server knows. A first page that was asked for before some feed rows
-arrived must not undo them: feed rows seen while it loads are applied again over it.
+nothing open) and otherwise updates a row already listed; whether a new row matches `mine` or the
+search text only the server knows, so such a row has the first page asked for again and merged in
+(`undecided`, `merge_first`). A first page that was asked for before some feed rows arrived must
+not undo them: feed rows seen while it loads are applied again over it.
 
 Unread markers (docs/protocol.md, "Unread markers"): page rows list the user's unread ones; feed
 rows, the same for the whole tenant, don't (`unread` None). A row keeps the ids it had, gains the
@@ -48,6 +49,11 @@ def _order(row: ImageSummary) -> tuple[str, str]:
     return row.last_activity_at, row.key
 
 
+def _newer(row: ImageSummary, other: ImageSummary | None) -> ImageSummary:
+    """Of two states of a row, the later (a page asked before a feed row arrived may be older)."""
+    return other if other is not None and _order(other) >= _order(row) else row
+
+
 @dataclass
 class Inbox:
     query: Query = field(default_factory=Query)
@@ -66,6 +72,9 @@ class Inbox:
     """Images whose unread markers the screen should ask for (rows the feed brought)."""
     _waiting: dict[str, ImageSummary] = field(default_factory=dict)
     """Feed rows that belong under the `unread` filter if the answer says they have some."""
+    undecided: bool = False
+    """A feed row came that may match the query though the viewer can't tell (`mine`, a search): the
+    screen asks for the first page again and merges it (`merge_first`), then clears this."""
 
     # Selection
 
@@ -126,6 +135,17 @@ class Inbox:
     def reload_failed(self) -> None:
         self._reloading = False
         self._seen_while_reloading.clear()
+
+    def merge_first(self, page: ImagesPage) -> None:
+        """The first page, asked again because the feed brought rows that only the server could
+        place (under `mine` or a search): its rows join the list, or replace older states of rows
+        listed; the rows further down, and the pages loaded, stay."""
+        old = self.index
+        fresh = {row.key: row for row in page.images}
+        kept = [_newer(row, fresh.get(row.key)) for row in self.rows]
+        listed = {row.key for row in kept}
+        self.rows = sorted(kept + [row for row in page.images if row.key not in listed], key=_order, reverse=True)
+        self._keep_selection(old)
 
     def wants_next_page(self) -> str | None:
         """The cursor to load next, when the selection nears the end and no page is on its way."""
@@ -227,6 +247,8 @@ class Inbox:
                 self.rows.sort(key=_order, reverse=True)
             elif self.query.filter == "unread" and change.unread is None and before is None and not self.query.q:
                 self._waiting[key] = change  # in if the server's answer lists some
+            elif before is None and self._only_the_server_knows(change) and self._within_loaded(change, last):
+                self.undecided = True
         self._keep_selection(old)
 
     def _matches(self, row: ImageSummary, listed: bool) -> bool:
@@ -242,6 +264,13 @@ class Inbox:
         if self.query.filter == "mine":
             return self.me is not None and row.last_comment is not None and row.last_comment.user.id == self.me
         return True
+
+    def _only_the_server_knows(self, row: ImageSummary) -> bool:
+        """Whether a feed row not listed may match the query all the same: its comments' words (a
+        search) or who took part (`mine`) are the server's to tell."""
+        if self.query.filter == "open" and row.open_count == 0:
+            return False
+        return bool(self.query.q) or self.query.filter == "mine"
 
     def _within_loaded(self, row: ImageSummary, last: ImageSummary | None) -> bool:
         """A row older than the last one loaded comes with a later page, not now."""

@@ -273,3 +273,35 @@ async def test_the_inbox_says_how_many_notifications_are_unread(server: Harness,
             reply = await bo.post(f"/chats/{marker['id']}/comments", json={"text": "Which one?", "broadcastId": bid()})
             assert reply.status_code == 201, reply.text
         await wait_for(lambda: "✉ 1 unread" in str(head.render()), 3, "the count in the inbox's head line")
+
+
+async def test_under_a_search_or_mine_new_matches_join_live(server: Harness, make_app) -> None:
+    """Whether a feed row matches a search or `mine` only the server can tell: the viewer asks for the
+    first page again (at most once a second) and merges it, so new matches appear without a reload."""
+    ana, bob = await server.token("u_ana", "Ana"), await server.token("u_bob", "Bob")
+    await store(server, ana, png("red"), "Card declined at checkout")
+    older = await store(server, bob, png("blue"), "Header overlaps")
+    app = make_app(server, ana, None)
+    async with app.run_test(size=SIZE) as pilot:
+        await inbox_ready(app, pilot)
+        view = inbox_of(app).view
+        await pilot.press("slash", *"declined", "enter")
+        await wait_for(lambda: view.loaded and len(view.rows) == 1, 5, "the search's one match")
+        fresh = await store(server, bob, png("green"), "Declined again, on mobile")
+        await store(server, bob, png("yellow"), "Logo is blurry")  # no match: never listed
+        await wait_for(lambda: [r.key for r in view.rows][:1] == [fresh], 5, "the new match at the top")
+        assert len(view.rows) == 2
+        await pilot.press("escape", "m")
+        await wait_for(lambda: view.loaded and len(view.rows) == 1 and view.query.filter == "mine", 5, "Ana's one")
+        async with httpx.AsyncClient(base_url=server.url + "/api/v1",
+                                     headers={"Authorization": f"Bearer {ana}"}) as h:
+            [marker] = (await h.get("/chats", params={"image": older})).json()["markers"]
+            assert (await h.post(f"/chats/{marker['id']}/comments",
+                                 json={"text": "Seen it", "broadcastId": bid()})).status_code == 201
+        await wait_for(lambda: [r.key for r in view.rows][:1] == [older], 5, "the image Ana just commented on")
+        async with httpx.AsyncClient(base_url=server.url + "/api/v1",
+                                     headers={"Authorization": f"Bearer {bob}"}) as h:
+            assert (await h.post(f"/chats/{marker['id']}/comments",
+                                 json={"text": "Thanks", "broadcastId": bid()})).status_code == 201
+        await wait_for(lambda: view.rows[0].last_comment is not None and view.rows[0].last_comment.excerpt == "Thanks",
+                       5, "Bob's reply on it, Ana's image all the same")

@@ -95,20 +95,36 @@ def test_all_lists_resolved_rows_too() -> None:
     assert keys(inbox) == [key(2), key(1)]
 
 
-def test_mine_takes_new_rows_only_when_my_comment_is_the_last() -> None:
+def test_mine_takes_new_rows_of_mine_and_asks_the_server_about_the_others() -> None:
     inbox = loaded(row(1, 30, by="u_ana"), query=Query("mine"))
-    inbox.changed(row(2, 40, by="u_bob"))
-    assert keys(inbox) == [key(1)]
+    inbox.changed(row(2, 40, by="u_bob"))  # Ana may have commented on it before Bob: the server knows
+    assert keys(inbox) == [key(1)] and inbox.undecided
+    inbox.undecided = False
     inbox.changed(row(3, 41, by="u_ana"))
     inbox.changed(row(1, 42, by="u_bob"))  # listed: someone else's reply still updates it
-    assert keys(inbox) == [key(1), key(3)]
+    assert keys(inbox) == [key(1), key(3)] and not inbox.undecided
 
 
-def test_a_search_takes_feed_updates_of_listed_rows_only() -> None:
+def test_a_search_takes_feed_updates_of_listed_rows_and_asks_the_server_about_new_ones() -> None:
     inbox = loaded(row(1, 30), query=Query("open", "declined"))
     inbox.changed(row(2, 40))
     inbox.changed(row(1, 41))
     assert keys(inbox) == [key(1)] and inbox.rows[0].last_activity_at.endswith("09:41:00Z")
+    assert inbox.undecided
+    inbox.changed(row(4, 43, open_count=0))  # nothing open: not under `open`, whatever its words
+    inbox.undecided = False
+    inbox.changed(row(5, 44, open_count=0))
+    assert not inbox.undecided
+
+
+def test_the_first_page_asked_again_joins_the_list_and_never_undoes_a_newer_feed_row() -> None:
+    inbox = loaded(row(1, 30), row(2, 20), cursor="c2", query=Query("mine"))
+    inbox.select(key(2))
+    inbox.changed(row(1, 50, by="u_bob"))  # newer than the page about to come
+    inbox.merge_first(page(row(3, 45), row(1, 40), cursor="c1"))
+    assert keys(inbox) == [key(1), key(3), key(2)]
+    assert inbox.rows[0].last_activity_at.endswith("09:50:00Z")
+    assert inbox.key == key(2) and inbox.next_cursor == "c2"  # the selection and the pages loaded stay
 
 
 def test_a_new_query_needs_a_reload_and_an_old_querys_next_page_is_dropped() -> None:

@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from ...client.engine import (
@@ -44,6 +45,8 @@ FILTERS: dict[InboxFilter, str] = {"open": "open only", "all": "all", "mine": "m
 HOW_TO_START = ("Open a screenshot with imagechat-tui URL|FILE, or share one with imagechat-tui FILE --share; "
                 "or press enter to try the sample.")
 PAGE = INBOX_PAGE_DEFAULT
+MERGE_AFTER = 1.0
+"""Seconds between asking for the first page again for feed rows only the server can place."""
 
 
 EMPTY_HINTS: dict[InboxFilter, str] = {
@@ -95,6 +98,7 @@ class InboxScreen(Screen[None]):
         self.pictures: dict[str, list[Content]] = {}
         self._asked_pictures: set[str] = set()
         self.problem = ""
+        self._merge_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="inbox-head")
@@ -130,6 +134,20 @@ class InboxScreen(Screen[None]):
         if query == self.view.query:
             self.problem = ""
             self.view.load_first(page)
+            self.show()
+
+    @work(exclusive=True, group="inbox-merge")
+    async def merge_first(self) -> None:
+        """The first page again, for feed rows only the server can place under this query."""
+        self._merge_timer = None
+        self.view.undecided = False
+        query = self.view.query
+        try:
+            page = await self.engine.rest.images(query.filter, query.q, limit=PAGE)
+        except ClientError:
+            return  # the next feed row, or the next reload, tries again
+        if query == self.view.query and self.view.loaded:
+            self.view.merge_first(page)
             self.show()
 
     @work(group="inbox-next-page")
@@ -175,6 +193,8 @@ class InboxScreen(Screen[None]):
             self.view.changed(notice.row)
         else:
             self.view.removed(notice.key)
+        if self.view.undecided and self._merge_timer is None:  # at most once a second, however busy
+            self._merge_timer = self.set_timer(MERGE_AFTER, self.merge_first)
         wanted = self.view.wanted_unread()
         if wanted:
             self.fetch_unread(wanted)
