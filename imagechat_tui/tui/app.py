@@ -367,8 +367,9 @@ class ImageChatApp(OrderedKeys, PixelFrames):
     @property
     def showing(self) -> bool:
         """Whether the screens are there to show state: not once the viewer closes (they go before the
-        engine, whose last notices, and the last ticks, would find nothing to update)."""
-        return not self.closing and self.main.is_attached
+        engine, whose last notices, and the last ticks, would find nothing to update), whether by
+        `exit` or by Textual shutting the app down (`is_running` is False from its first step)."""
+        return not self.closing and self.is_running and self.main.is_attached
 
     def on_engine_notice(self, message: EngineNotice) -> None:
         if not self.showing:
