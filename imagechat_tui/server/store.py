@@ -817,10 +817,13 @@ class Store:
         image = self._image(conn, tenant_id, key)
         if image is None:
             return None
-        row = conn.execute(self.s.row, {"b_image": image.id}).one()
-        if not in_inbox(row):
-            return None
-        return Committed(200, "", seq=image.seq, inbox_topic=inbox_topic(tenant_id), inbox=feed_frame(row))
+        row, committed = self._feed(conn, tenant_id, image.id, image.seq)
+        return committed if in_inbox(row) else None
+
+    def _feed(self, conn: Connection, tenant_id: str, image_id: int, seq: int) -> tuple[Row[Any], Committed]:
+        """An image's inbox row as stored now, and what sends it on the inbox feed alone (no event)."""
+        row = conn.execute(self.s.row, {"b_image": image_id}).one()
+        return row, Committed(200, "", seq=seq, inbox_topic=inbox_topic(tenant_id), inbox=feed_frame(row))
 
     async def delete_image(self, tenant_id: str, key: str) -> Committed:
         """Delete an image's bytes and its whole conversation; its subscribers are sent `deleted-image`
@@ -905,12 +908,11 @@ class Store:
                            legacy_id: int, legacy_seq: int) -> list[Committed]:
         """Both images of an adoption counted again, and their inbox feed frames: the content key's
         row, the legacy key's removal."""
-        topic, now = inbox_topic(tenant_id), now_iso()
+        now = now_iso()
         frames = []
         for image_id, seq in ((content_id, content_seq), (legacy_id, legacy_seq)):
             self._recount(conn, {"b_image": image_id, "b_at": now})
-            frame = feed_frame(conn.execute(self.s.row, {"b_image": image_id}).one())
-            frames.append(Committed(200, "", seq=seq, inbox_topic=topic, inbox=frame))
+            frames.append(self._feed(conn, tenant_id, image_id, seq)[1])
         return frames
 
     def _lock_image(self, conn: Connection, tenant_id: str, digest: str) -> Row[Any] | None:
